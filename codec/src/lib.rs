@@ -1,0 +1,34 @@
+//! Red Stuff (RS2) for Walrus: encoding, decoding, recovery, blob IDs and
+//! Merkle proofs, byte-compatible with upstream Walrus (`../shared/SPEC.md`
+//! sections 1 to 4).
+//!
+//! This crate is pure: no IO, no clock, no global state. Work is spread over
+//! the ambient rayon thread pool; run inside `ThreadPool::install` to bound it.
+//!
+//! Entry points: [`EncodingConfig`] (sizes, [`EncodingConfig::encode`],
+//! [`EncodingConfig::compute_metadata`], [`EncodingConfig::decode`]),
+//! [`Sliver::verify`], [`UnverifiedBlobMetadataWithId::verify`],
+//! [`Sliver::recovery_symbols`], [`recover_sliver`], [`InconsistencyProof`].
+
+mod blob_id;
+mod config;
+mod decode;
+mod encode;
+pub mod error;
+pub mod hash;
+pub mod merkle;
+mod metadata;
+mod recovery;
+mod rs;
+mod sliver;
+
+pub use blob_id::BlobId;
+pub use config::{BYTES_PER_UNIT, EncodingConfig, MAX_SYMBOL_SIZE};
+pub use encode::EncodedBlob;
+pub use hash::Node;
+pub use metadata::{
+    BlobMetadata, BlobMetadataV1, EncodingType, SliverPairMetadata, UnverifiedBlobMetadataWithId,
+    VerifiedBlobMetadataWithId,
+};
+pub use recovery::{InconsistencyProof, RecoverySymbol, recover_sliver};
+pub use sliver::{InvalidSymbolsError, Sliver, SliverType, SliverTypeParseError, Symbols};

@@ -1,0 +1,205 @@
+//! Merkle trees over Blake2b-256 (SPEC.md section 3).
+//!
+//! Leaf `H(0x00 || data)`, inner node `H(0x01 || left || right)`; a level with
+//! an odd count is padded with [`Node::Empty`] (32 zero bytes, not hashed). A
+//! tree of one leaf has that leaf's hash as root; a tree of none has `Empty`.
+//! Inner levels are hashed in batches (see [`crate::hash`]).
+
+use serde::{Deserialize, Serialize};
+
+use crate::hash::{Digest, INNER_PREFIX, Node, hash_many_equal, inner_hash, leaf_hash};
+
+const INNER_INPUT_LEN: usize = 65;
+
+/// Hashes one level of a tree into the next (half as long, rounded up).
+fn next_level(level: &[Digest], scratch: &mut Vec<u8>, next: &mut Vec<Digest>) {
+    let parents = level.len().div_ceil(2);
+    scratch.clear();
+    for pair in level.chunks(2) {
+        scratch.push(INNER_PREFIX);
+        scratch.extend_from_slice(&pair[0]);
+        scratch.extend_from_slice(pair.get(1).unwrap_or(&[0; 32]));
+    }
+    next.clear();
+    next.resize(parents, [0; 32]);
+    hash_many_equal(scratch, INNER_INPUT_LEN, next);
+}
+
+/// Reusable buffers for computing Merkle roots without allocating per tree.
+#[derive(Debug, Default)]
+pub(crate) struct RootScratch {
+    inputs: Vec<u8>,
+    level_a: Vec<Digest>,
+    level_b: Vec<Digest>,
+}
+
+impl RootScratch {
+    /// The root of the tree whose leaf hashes are `leaves`.
+    pub(crate) fn root(&mut self, leaves: &[Digest]) -> Node {
+        match leaves {
+            [] => return Node::Empty,
+            [leaf] => return Node::Digest(*leaf),
+            _ => {}
+        }
+        next_level(leaves, &mut self.inputs, &mut self.level_a);
+        while self.level_a.len() > 1 {
+            next_level(&self.level_a, &mut self.inputs, &mut self.level_b);
+            std::mem::swap(&mut self.level_a, &mut self.level_b);
+        }
+        Node::Digest(self.level_a[0])
+    }
+}
+
+/// The root of the tree whose leaf hashes are `leaves`.
+pub fn root_from_leaf_hashes(leaves: &[Digest]) -> Node {
+    RootScratch::default().root(leaves)
+}
+
+/// A whole Merkle tree, kept to produce proofs.
+#[derive(Debug, Clone)]
+pub struct MerkleTree {
+    /// `levels[0]` holds the leaf hashes; the last level holds the root.
+    levels: Vec<Vec<Digest>>,
+}
+
+impl MerkleTree {
+    /// Builds the tree over the leaf hashes `leaves` (already `H(0x00 || data)`).
+    pub fn from_leaf_hashes(leaves: Vec<Digest>) -> Self {
+        let mut levels = vec![leaves];
+        let mut scratch = Vec::new();
+        while levels.last().is_some_and(|level| level.len() > 1) {
+            let mut next = Vec::new();
+            next_level(levels.last().expect("checked above"), &mut scratch, &mut next);
+            levels.push(next);
+        }
+        Self { levels }
+    }
+
+    /// Builds the tree over the leaves `data` (each hashed as a leaf).
+    pub fn build<'a>(data: impl IntoIterator<Item = &'a [u8]>) -> Self {
+        Self::from_leaf_hashes(data.into_iter().map(leaf_hash).collect())
+    }
+
+    /// The number of leaves.
+    pub fn n_leaves(&self) -> usize {
+        self.levels[0].len()
+    }
+
+    /// The root: `Empty` for no leaves, the leaf hash for one leaf.
+    pub fn root(&self) -> Node {
+        match self.levels.last().and_then(|level| level.first()) {
+            Some(digest) => Node::Digest(*digest),
+            None => Node::Empty,
+        }
+    }
+
+    /// The proof for leaf `index`: sibling nodes from the leaf up, or `None`
+    /// when `index` is not a leaf.
+    pub fn proof(&self, index: usize) -> Option<MerkleProof> {
+        if index >= self.n_leaves() {
+            return None;
+        }
+        let mut path = Vec::with_capacity(self.levels.len().saturating_sub(1));
+        let mut position = index;
+        for level in &self.levels[..self.levels.len() - 1] {
+            let sibling = level.get(position ^ 1).map_or(Node::Empty, |d| Node::Digest(*d));
+            path.push(sibling);
+            position /= 2;
+        }
+        Some(MerkleProof { path })
+    }
+}
+
+/// The depth of a tree of `n_leaves` leaves: the length of each of its proofs.
+pub fn tree_depth(n_leaves: usize) -> usize {
+    let mut depth = 0;
+    let mut width = n_leaves;
+    while width > 1 {
+        width = width.div_ceil(2);
+        depth += 1;
+    }
+    depth
+}
+
+/// A Merkle inclusion proof: the sibling nodes from the leaf up to the root.
+///
+/// BCS: `{ path: Vec<Node> }`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MerkleProof {
+    /// Siblings, leaf level first.
+    pub path: Vec<Node>,
+}
+
+impl MerkleProof {
+    /// Whether this proof shows that `data` is leaf `index` of a tree of
+    /// `n_leaves` leaves with root `root`. A path of the wrong length for
+    /// `n_leaves` is rejected.
+    pub fn verify(&self, root: &Node, data: &[u8], index: usize, n_leaves: usize) -> bool {
+        if index >= n_leaves || self.path.len() != tree_depth(n_leaves) {
+            return false;
+        }
+        let mut current = leaf_hash(data);
+        let mut position = index;
+        for sibling in &self.path {
+            current = if position % 2 == 0 {
+                inner_hash(&current, &sibling.bytes())
+            } else {
+                inner_hash(&sibling.bytes(), &current)
+            };
+            position /= 2;
+        }
+        Node::Digest(current) == *root
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn leaves(count: usize) -> Vec<Vec<u8>> {
+        (0..count).map(|i| vec![u8::try_from(i % 256).expect("mod 256"); 3]).collect()
+    }
+
+    /// The tree built by the simplest possible reading of SPEC.md section 3.
+    fn reference_root(data: &[Vec<u8>]) -> Node {
+        let mut level: Vec<Digest> = data.iter().map(|d| leaf_hash(d)).collect();
+        if level.is_empty() {
+            return Node::Empty;
+        }
+        while level.len() > 1 {
+            if level.len() % 2 == 1 {
+                level.push([0; 32]);
+            }
+            level = level.chunks(2).map(|p| inner_hash(&p[0], &p[1])).collect();
+        }
+        Node::Digest(level[0])
+    }
+
+    #[test]
+    fn roots_match_reference_for_all_small_sizes() {
+        for count in 0..40 {
+            let data = leaves(count);
+            let tree = MerkleTree::build(data.iter().map(Vec::as_slice));
+            assert_eq!(tree.root(), reference_root(&data), "count {count}");
+            let hashes: Vec<Digest> = data.iter().map(|d| leaf_hash(d)).collect();
+            assert_eq!(root_from_leaf_hashes(&hashes), tree.root(), "count {count}");
+        }
+    }
+
+    #[test]
+    fn every_proof_verifies_and_a_wrong_one_does_not() {
+        for count in 1..20 {
+            let data = leaves(count);
+            let tree = MerkleTree::build(data.iter().map(Vec::as_slice));
+            for (index, leaf) in data.iter().enumerate() {
+                let proof = tree.proof(index).expect("leaf exists");
+                assert!(proof.verify(&tree.root(), leaf, index, count));
+                assert!(!proof.verify(&tree.root(), b"other", index, count));
+                if count > 1 {
+                    assert!(!proof.verify(&tree.root(), leaf, (index + 1) % count, count));
+                }
+            }
+            assert!(tree.proof(count).is_none());
+        }
+    }
+}

@@ -1,0 +1,187 @@
+//! The two systematic Reed-Solomon codes, through `reed-solomon-simd` 3.1.
+//!
+//! The canonical code works on one symbol per shard (shard size = symbol size
+//! `S`), exactly as upstream Walrus calls the library. To decode many
+//! codewords that share an erasure pattern in one library call, symbols are
+//! laid side by side in the library's own chunk layout: the library treats
+//! each 64-byte chunk as 32 low bytes then 32 high bytes of 16-bit words and
+//! stores a shard's final partial chunk of `t` bytes as `t/2` low bytes at
+//! offset 0 and `t/2` high bytes at offset 32. Padding every symbol to whole
+//! chunks in that layout ("wide" form) gives word-for-word the same
+//! arithmetic as one call per symbol.
+
+use reed_solomon_simd::{ReedSolomonDecoder, ReedSolomonEncoder};
+
+/// A reusable encoder that expands `k` originals to `n` symbols.
+#[derive(Default)]
+pub(crate) struct Expander {
+    encoder: Option<ReedSolomonEncoder>,
+}
+
+impl Expander {
+    /// Encodes the `k` shards in `originals` (each `shard_bytes` long) and
+    /// hands recovery shard `m` (codeword symbol `k + m`) to `sink`.
+    ///
+    /// # Panics
+    /// Panics on counts the library does not support or an odd `shard_bytes`;
+    /// [`crate::EncodingConfig::new`] and the symbol size rule exclude both.
+    pub(crate) fn encode<'a>(
+        &mut self,
+        originals: impl Iterator<Item = &'a [u8]>,
+        k: usize,
+        n_recovery: usize,
+        shard_bytes: usize,
+        mut sink: impl FnMut(usize, &[u8]),
+    ) {
+        const SUPPORTED: &str = "the configuration checks the code sizes and symbols are even";
+        let encoder = match &mut self.encoder {
+            Some(encoder) => {
+                encoder.reset(k, n_recovery, shard_bytes).expect(SUPPORTED);
+                encoder
+            }
+            slot @ None => slot.insert(ReedSolomonEncoder::new(k, n_recovery, shard_bytes).expect(SUPPORTED)),
+        };
+        for original in originals {
+            encoder.add_original_shard(original).expect(SUPPORTED);
+        }
+        let result = encoder.encode().expect(SUPPORTED);
+        for (m, recovery) in result.recovery_iter().enumerate() {
+            sink(m, recovery);
+        }
+    }
+}
+
+/// Bytes a symbol of `symbol_size` bytes takes in wide form.
+fn wide_symbol_size(symbol_size: usize) -> usize {
+    symbol_size.div_ceil(64) * 64
+}
+
+/// Converts `symbols` (back-to-back symbols of `symbol_size` bytes) to wide form.
+fn to_wide(symbols: &[u8], symbol_size: usize) -> Vec<u8> {
+    let wide_size = wide_symbol_size(symbol_size);
+    let full = symbol_size / 64 * 64;
+    let half_tail = (symbol_size - full) / 2;
+    let mut wide = vec![0; symbols.len() / symbol_size * wide_size];
+    for (symbol, out) in symbols.chunks_exact(symbol_size).zip(wide.chunks_exact_mut(wide_size)) {
+        out[..full].copy_from_slice(&symbol[..full]);
+        out[full..full + half_tail].copy_from_slice(&symbol[full..full + half_tail]);
+        out[full + 32..full + 32 + half_tail].copy_from_slice(&symbol[full + half_tail..]);
+    }
+    wide
+}
+
+/// Converts wide-form symbols back into `out` (back-to-back symbols).
+fn from_wide(wide: &[u8], symbol_size: usize, out: &mut [u8]) {
+    let wide_size = wide_symbol_size(symbol_size);
+    let full = symbol_size / 64 * 64;
+    let half_tail = (symbol_size - full) / 2;
+    for (symbol, out) in wide.chunks_exact(wide_size).zip(out.chunks_exact_mut(symbol_size)) {
+        out[..full].copy_from_slice(&symbol[..full]);
+        out[full..full + half_tail].copy_from_slice(&symbol[full..full + half_tail]);
+        out[full + half_tail..].copy_from_slice(&symbol[full + 32..full + 32 + half_tail]);
+    }
+}
+
+/// Decodes `width` codewords of a `(k, n)` code that share an erasure pattern.
+///
+/// Each entry of `shards` is `(codeword index, data)` where `data` holds
+/// symbol `index` of each of the `width` codewords (`width * symbol_size`
+/// bytes). Returns the `k` original shards back to back (`k * width *
+/// symbol_size` bytes). Originals present in `shards` are copied, not decoded.
+///
+/// # Errors
+/// A description of the problem when there are fewer than `k` distinct
+/// indices, an index is not below `n`, a shard has the wrong length, or the
+/// library rejects the input.
+pub(crate) fn decode_codewords(
+    k: usize,
+    n: usize,
+    symbol_size: usize,
+    width: usize,
+    shards: &[(usize, &[u8])],
+) -> Result<Vec<u8>, String> {
+    let shard_bytes = width * symbol_size;
+    let mut seen = vec![false; n];
+    let mut originals: Vec<(usize, &[u8])> = Vec::new();
+    let mut recoveries: Vec<(usize, &[u8])> = Vec::new();
+    for &(index, data) in shards {
+        if index >= n || seen[index] {
+            return Err(format!("codeword index {index} out of range or repeated"));
+        }
+        if data.len() != shard_bytes {
+            return Err(format!("shard {index} has {} bytes, expected {shard_bytes}", data.len()));
+        }
+        seen[index] = true;
+        if index < k { originals.push((index, data)) } else { recoveries.push((index, data)) }
+    }
+    if originals.len() + recoveries.len() < k {
+        return Err(format!("{} distinct shards, need {k}", originals.len() + recoveries.len()));
+    }
+    let mut out = vec![0; k * shard_bytes];
+    for &(index, data) in &originals {
+        out[index * shard_bytes..][..shard_bytes].copy_from_slice(data);
+    }
+    if originals.len() == k {
+        return Ok(out);
+    }
+    recoveries.truncate(k - originals.len());
+
+    let wide = |data: &[u8]| -> Vec<u8> {
+        if symbol_size % 64 == 0 { data.to_vec() } else { to_wide(data, symbol_size) }
+    };
+    let wide_bytes = width * wide_symbol_size(symbol_size);
+    let mut decoder =
+        ReedSolomonDecoder::new(k, n - k, wide_bytes).map_err(|error| error.to_string())?;
+    for &(index, data) in &originals {
+        decoder.add_original_shard(index, wide(data)).map_err(|error| error.to_string())?;
+    }
+    for &(index, data) in &recoveries {
+        decoder.add_recovery_shard(index - k, wide(data)).map_err(|error| error.to_string())?;
+    }
+    let result = decoder.decode().map_err(|error| error.to_string())?;
+    for (index, restored) in result.restored_original_iter() {
+        from_wide(restored, symbol_size, &mut out[index * shard_bytes..][..shard_bytes]);
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn wide_form_round_trips() {
+        for symbol_size in [2, 30, 64, 66, 126, 302] {
+            let symbols: Vec<u8> = (0..symbol_size * 3).map(|i| (i * 7 % 251) as u8).collect();
+            let wide = to_wide(&symbols, symbol_size);
+            let mut back = vec![0; symbols.len()];
+            from_wide(&wide, symbol_size, &mut back);
+            assert_eq!(back, symbols, "symbol size {symbol_size}");
+        }
+    }
+
+    /// Decoding several codewords side by side equals decoding each alone.
+    #[test]
+    fn wide_decode_equals_per_codeword_encode() {
+        let (k, n, symbol_size, width) = (3, 7, 46, 5);
+        let originals: Vec<Vec<u8>> = (0..k)
+            .map(|i| (0..width * symbol_size).map(|b| ((b * 31 + i * 17) % 256) as u8).collect())
+            .collect();
+        // Encode each codeword alone: symbol c of every shard forms codeword c.
+        let mut codewords = vec![vec![0u8; width * symbol_size]; n];
+        for (i, original) in originals.iter().enumerate() {
+            codewords[i].copy_from_slice(original);
+        }
+        let mut expander = Expander::default();
+        for c in 0..width {
+            let symbols: Vec<&[u8]> =
+                originals.iter().map(|o| &o[c * symbol_size..][..symbol_size]).collect();
+            expander.encode(symbols.into_iter(), k, n - k, symbol_size, |m, data| {
+                codewords[k + m][c * symbol_size..][..symbol_size].copy_from_slice(data);
+            });
+        }
+        let shards: Vec<(usize, &[u8])> = [6, 1, 4].iter().map(|&i| (i, codewords[i].as_slice())).collect();
+        let decoded = decode_codewords(k, n, symbol_size, width, &shards).expect("enough shards");
+        assert_eq!(decoded, originals.concat());
+    }
+}

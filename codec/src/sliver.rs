@@ -1,0 +1,296 @@
+//! Slivers: rows (primary) and columns (secondary) of the blob's `n x n`
+//! symbol matrix, restricted to the source part (SPEC.md section 2).
+//!
+//! BCS of a [`Sliver`]: enum tag (`0` primary, `1` secondary), then
+//! `symbols: { data: Vec<u8>, symbol_size: u16 }`, then `index: u16` (the
+//! sliver index, not the pair index). These are the bytes of upstream's
+//! `Sliver` enum; the node API sends the same fields.
+
+use std::{fmt, str::FromStr};
+
+use serde::{Deserialize, Serialize};
+
+use crate::{
+    EncodingConfig, VerifiedBlobMetadataWithId,
+    error::SliverVerificationError,
+    hash::{Digest, LEAF_PREFIX, Node, hash_many_equal},
+    merkle::RootScratch,
+    rs::Expander,
+};
+
+/// Primary (row) or secondary (column) sliver. JSON and URLs: `primary` / `secondary`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SliverType {
+    /// Row `i` of the matrix, `s` symbols.
+    Primary,
+    /// Column `j` of the matrix, `p` symbols.
+    Secondary,
+}
+
+impl SliverType {
+    /// The other type.
+    pub fn orthogonal(self) -> Self {
+        match self {
+            SliverType::Primary => SliverType::Secondary,
+            SliverType::Secondary => SliverType::Primary,
+        }
+    }
+
+    /// `"primary"` or `"secondary"`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SliverType::Primary => "primary",
+            SliverType::Secondary => "secondary",
+        }
+    }
+}
+
+impl fmt::Display for SliverType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The text was neither `primary` nor `secondary`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("sliver type must be `primary` or `secondary`, got `{0}`")]
+pub struct SliverTypeParseError(pub String);
+
+impl FromStr for SliverType {
+    type Err = SliverTypeParseError;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        match text {
+            "primary" => Ok(SliverType::Primary),
+            "secondary" => Ok(SliverType::Secondary),
+            other => Err(SliverTypeParseError(other.to_owned())),
+        }
+    }
+}
+
+/// Symbols of equal size stored back to back.
+///
+/// Invariant (checked on construction and on deserialization): the symbol
+/// size is even and non-zero and the data is a whole number of symbols.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "SymbolsWire")]
+pub struct Symbols {
+    data: Vec<u8>,
+    symbol_size: u16,
+}
+
+#[derive(Deserialize)]
+struct SymbolsWire {
+    data: Vec<u8>,
+    symbol_size: u16,
+}
+
+/// The bytes do not form whole symbols of a valid size.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{data_len} bytes are not whole symbols of {symbol_size} bytes (size must be even, non-zero)")]
+pub struct InvalidSymbolsError {
+    /// The data length in bytes.
+    pub data_len: usize,
+    /// The symbol size in bytes.
+    pub symbol_size: u16,
+}
+
+impl TryFrom<SymbolsWire> for Symbols {
+    type Error = InvalidSymbolsError;
+
+    fn try_from(wire: SymbolsWire) -> Result<Self, Self::Error> {
+        Symbols::new(wire.data, wire.symbol_size)
+    }
+}
+
+impl Symbols {
+    /// Wraps `data` as symbols of `symbol_size` bytes.
+    ///
+    /// # Errors
+    /// [`InvalidSymbolsError`] if `symbol_size` is zero or odd, or `data` is
+    /// not a whole number of symbols.
+    pub fn new(data: Vec<u8>, symbol_size: u16) -> Result<Self, InvalidSymbolsError> {
+        if symbol_size == 0 || symbol_size % 2 != 0 || data.len() % usize::from(symbol_size) != 0 {
+            return Err(InvalidSymbolsError { data_len: data.len(), symbol_size });
+        }
+        Ok(Self { data, symbol_size })
+    }
+
+    /// The symbol size in bytes.
+    pub fn symbol_size(&self) -> u16 {
+        self.symbol_size
+    }
+
+    /// The number of symbols.
+    pub fn len(&self) -> usize {
+        self.data.len() / usize::from(self.symbol_size)
+    }
+
+    /// Whether there are no symbols.
+    pub fn is_empty(&self) -> bool {
+        self.data.is_empty()
+    }
+
+    /// All symbols back to back.
+    pub fn data(&self) -> &[u8] {
+        &self.data
+    }
+
+    /// Symbol `index`, or `None` past the end.
+    pub fn get(&self, index: usize) -> Option<&[u8]> {
+        let size = usize::from(self.symbol_size);
+        self.data.get(index * size..(index + 1) * size)
+    }
+
+    /// Gives back the bytes.
+    pub fn into_data(self) -> Vec<u8> {
+        self.data
+    }
+}
+
+/// One sliver of a blob: primary sliver `index` is row `index` of the matrix
+/// (`s` symbols), secondary sliver `index` is column `index` (`p` symbols).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Sliver {
+    /// Row or column.
+    pub sliver_type: SliverType,
+    /// The symbols.
+    pub symbols: Symbols,
+    /// The sliver index (row or column number), not the pair index.
+    pub index: u16,
+}
+
+impl Sliver {
+    /// The sliver pair this sliver belongs to: `index` for primary,
+    /// `n - 1 - index` for secondary slivers.
+    ///
+    /// # Panics
+    /// Panics if `index >= n` (call [`Sliver::check_shape`] first on input).
+    pub fn pair_index(&self, config: &EncodingConfig) -> u16 {
+        assert!(self.index < config.n_shards(), "sliver index out of range");
+        match self.sliver_type {
+            SliverType::Primary => self.index,
+            SliverType::Secondary => config.secondary_sliver_of_pair(self.index),
+        }
+    }
+
+    /// Checks index, symbol size and symbol count against the blob's
+    /// `symbol_size`, without hashing.
+    ///
+    /// # Errors
+    /// [`SliverVerificationError`] naming the first mismatch.
+    pub fn check_shape(
+        &self,
+        config: &EncodingConfig,
+        symbol_size: u16,
+    ) -> Result<(), SliverVerificationError> {
+        if self.index >= config.n_shards() {
+            return Err(SliverVerificationError::IndexOutOfRange {
+                index: self.index,
+                n_shards: config.n_shards(),
+            });
+        }
+        if self.symbols.symbol_size() != symbol_size {
+            return Err(SliverVerificationError::SymbolSizeMismatch {
+                expected: symbol_size,
+                actual: self.symbols.symbol_size(),
+            });
+        }
+        let expected = usize::from(config.symbols_per_sliver(self.sliver_type));
+        if self.symbols.len() != expected {
+            return Err(SliverVerificationError::SymbolCountMismatch {
+                expected,
+                actual: self.symbols.len(),
+            });
+        }
+        Ok(())
+    }
+
+    /// Checks this sliver against the blob's metadata: shape, then the Merkle
+    /// root of the expanded sliver against the hash in the metadata.
+    ///
+    /// # Errors
+    /// [`SliverVerificationError`] naming the first mismatch.
+    pub fn verify(
+        &self,
+        config: &EncodingConfig,
+        metadata: &VerifiedBlobMetadataWithId,
+    ) -> Result<(), SliverVerificationError> {
+        let symbol_size = metadata.symbol_size(config)?;
+        self.check_shape(config, symbol_size)?;
+        let expected = metadata
+            .sliver_hash(self.sliver_type, self.index)
+            .expect("check_shape bounds the index");
+        let expanded = ExpandedSliver::new(config, self.sliver_type, &self.symbols);
+        if expanded.root() != expected {
+            return Err(SliverVerificationError::HashMismatch {
+                sliver_type: self.sliver_type,
+                index: self.index,
+            });
+        }
+        Ok(())
+    }
+
+    /// The hash the metadata holds for this sliver: the Merkle root of the
+    /// sliver expanded to `n` symbols with the orthogonal code.
+    ///
+    /// # Panics
+    /// Panics if the sliver's shape does not fit `config` (check it first).
+    pub fn hash(&self, config: &EncodingConfig) -> Node {
+        ExpandedSliver::new(config, self.sliver_type, &self.symbols).root()
+    }
+}
+
+/// A sliver expanded to all `n` symbols of its row or column, each stored
+/// behind a leaf prefix byte so that leaf hashing needs no copy.
+pub(crate) struct ExpandedSliver {
+    slots: Vec<u8>,
+    symbol_size: usize,
+    leaf_hashes: Vec<Digest>,
+}
+
+impl ExpandedSliver {
+    /// Expands `symbols` (a sliver of `sliver_type`) and hashes every symbol.
+    ///
+    /// # Panics
+    /// Panics if the number of symbols differs from
+    /// [`EncodingConfig::symbols_per_sliver`] (check the shape first).
+    pub(crate) fn new(config: &EncodingConfig, sliver_type: SliverType, symbols: &Symbols) -> Self {
+        let n = usize::from(config.n_shards());
+        let k = usize::from(config.symbols_per_sliver(sliver_type));
+        assert_eq!(symbols.len(), k, "sliver shape must be checked before expansion");
+        let symbol_size = usize::from(symbols.symbol_size());
+        let slot_len = symbol_size + 1;
+        let mut slots = vec![LEAF_PREFIX; n * slot_len];
+        for (slot, symbol) in slots.chunks_exact_mut(slot_len).zip(symbols.data().chunks_exact(symbol_size)) {
+            slot[1..].copy_from_slice(symbol);
+        }
+        let (source, recovery) = slots.split_at_mut(k * slot_len);
+        Expander::default().encode(
+            source.chunks_exact(slot_len).map(|slot| &slot[1..]),
+            k,
+            n - k,
+            symbol_size,
+            |m, data| recovery[m * slot_len + 1..][..symbol_size].copy_from_slice(data),
+        );
+        let mut leaf_hashes = vec![[0; 32]; n];
+        hash_many_equal(&slots, slot_len, &mut leaf_hashes);
+        Self { slots, symbol_size, leaf_hashes }
+    }
+
+    /// Symbol `index` (in `0..n`) of the expanded sliver.
+    pub(crate) fn symbol(&self, index: usize) -> &[u8] {
+        &self.slots[index * (self.symbol_size + 1) + 1..][..self.symbol_size]
+    }
+
+    /// The Merkle root over the `n` symbols.
+    pub(crate) fn root(&self) -> Node {
+        RootScratch::default().root(&self.leaf_hashes)
+    }
+
+    /// The leaf hashes, to build a tree for proofs.
+    pub(crate) fn into_leaf_hashes(self) -> Vec<Digest> {
+        self.leaf_hashes
+    }
+}
