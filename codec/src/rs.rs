@@ -64,8 +64,10 @@ fn to_wide(symbols: &[u8], symbol_size: usize) -> Vec<u8> {
     let mut wide = vec![0; symbols.len() / symbol_size * wide_size];
     for (symbol, out) in symbols.chunks_exact(symbol_size).zip(wide.chunks_exact_mut(wide_size)) {
         out[..full].copy_from_slice(&symbol[..full]);
-        out[full..full + half_tail].copy_from_slice(&symbol[full..full + half_tail]);
-        out[full + 32..full + 32 + half_tail].copy_from_slice(&symbol[full + half_tail..]);
+        if half_tail > 0 {
+            out[full..full + half_tail].copy_from_slice(&symbol[full..full + half_tail]);
+            out[full + 32..full + 32 + half_tail].copy_from_slice(&symbol[full + half_tail..]);
+        }
     }
     wide
 }
@@ -77,8 +79,10 @@ fn from_wide(wide: &[u8], symbol_size: usize, out: &mut [u8]) {
     let half_tail = (symbol_size - full) / 2;
     for (symbol, out) in wide.chunks_exact(wide_size).zip(out.chunks_exact_mut(symbol_size)) {
         out[..full].copy_from_slice(&symbol[..full]);
-        out[full..full + half_tail].copy_from_slice(&symbol[full..full + half_tail]);
-        out[full + half_tail..].copy_from_slice(&symbol[full + 32..full + 32 + half_tail]);
+        if half_tail > 0 {
+            out[full..full + half_tail].copy_from_slice(&symbol[full..full + half_tail]);
+            out[full + half_tail..].copy_from_slice(&symbol[full + 32..full + 32 + half_tail]);
+        }
     }
 }
 
@@ -151,7 +155,7 @@ mod tests {
 
     #[test]
     fn wide_form_round_trips() {
-        for symbol_size in [2, 30, 64, 66, 126, 302] {
+        for symbol_size in [2, 30, 64, 66, 126, 128, 302] {
             let symbols: Vec<u8> = (0..symbol_size * 3).map(|i| (i * 7 % 251) as u8).collect();
             let wide = to_wide(&symbols, symbol_size);
             let mut back = vec![0; symbols.len()];
@@ -163,7 +167,8 @@ mod tests {
     /// Decoding several codewords side by side equals decoding each alone.
     #[test]
     fn wide_decode_equals_per_codeword_encode() {
-        let (k, n, symbol_size, width) = (3, 7, 46, 5);
+        for symbol_size in [46, 64, 130] {
+        let (k, n, width) = (3, 7, 5);
         let originals: Vec<Vec<u8>> = (0..k)
             .map(|i| (0..width * symbol_size).map(|b| ((b * 31 + i * 17) % 256) as u8).collect())
             .collect();
@@ -183,5 +188,6 @@ mod tests {
         let shards: Vec<(usize, &[u8])> = [6, 1, 4].iter().map(|&i| (i, codewords[i].as_slice())).collect();
         let decoded = decode_codewords(k, n, symbol_size, width, &shards).expect("enough shards");
         assert_eq!(decoded, originals.concat());
+        }
     }
 }

@@ -1,0 +1,84 @@
+//! Prints codec throughput for one mode, used by `bench/codec.sh`.
+//!
+//! `cargo run --release -p walrus-codec --example codec_throughput -- MODE SIZE_MIB N_SHARDS THREADS ROUNDS`
+//! MODE: `encode`, `metadata`, `decode-systematic` (primary slivers 0..p),
+//! `decode-recovery` (the last p primary slivers: full decoding work) or
+//! `decode-secondary` (the last s secondary slivers).
+//! Prints one JSON line: median MB/s over the rounds and the process's peak
+//! resident memory (VmHWM) in MiB.
+
+use std::time::Instant;
+
+use walrus_codec::{EncodingConfig, Sliver, SliverType};
+
+fn random_blob(len: usize, mut state: u64) -> Vec<u8> {
+    let mut blob = Vec::with_capacity(len + 8);
+    while blob.len() < len {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        blob.extend_from_slice(&state.to_le_bytes());
+    }
+    blob.truncate(len);
+    blob
+}
+
+fn peak_rss_mib() -> f64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
+        .map_or(f64::NAN, |kib| kib / 1024.0)
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    let arg = |i: usize, default: &str| args.get(i).cloned().unwrap_or_else(|| default.to_owned());
+    let mode = arg(1, "encode");
+    let size_mib: usize = arg(2, "64").parse().expect("SIZE_MIB");
+    let n_shards: u16 = arg(3, "1000").parse().expect("N_SHARDS");
+    let threads: usize = arg(4, "1").parse().expect("THREADS");
+    let rounds: usize = arg(5, "3").parse().expect("ROUNDS");
+    let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().expect("thread pool");
+    let config = EncodingConfig::new(n_shards).expect("valid shard count");
+    let blob = random_blob(size_mib << 20, 0x9e37_79b9_7f4a_7c15);
+    let blob_size = u64::try_from(blob.len()).expect("fits");
+
+    let slivers: Vec<Sliver> = if mode.starts_with("decode") {
+        let encoded = config.encode(&blob).expect("encodes");
+        let n = config.n_shards();
+        let (sliver_type, range) = match mode.as_str() {
+            "decode-systematic" => (SliverType::Primary, 0..config.n_primary_source_symbols()),
+            "decode-recovery" => (SliverType::Primary, n - config.n_primary_source_symbols()..n),
+            "decode-secondary" => (SliverType::Secondary, n - config.n_secondary_source_symbols()..n),
+            other => panic!("unknown mode {other}"),
+        };
+        range.map(|i| encoded.sliver(sliver_type, i)).collect()
+    } else {
+        Vec::new()
+    };
+
+    let mut seconds: Vec<f64> = Vec::new();
+    for _ in 0..rounds {
+        let start = Instant::now();
+        pool.install(|| match mode.as_str() {
+            "encode" => drop(config.encode(&blob).expect("encodes")),
+            "metadata" => drop(config.compute_metadata(&blob).expect("encodes")),
+            _ => {
+                let sliver_type = slivers[0].sliver_type;
+                let decoded = config.decode(blob_size, sliver_type, &slivers).expect("decodes");
+                assert!(decoded == blob, "decoded blob differs");
+            }
+        });
+        seconds.push(start.elapsed().as_secs_f64());
+    }
+    seconds.sort_by(f64::total_cmp);
+    let median = seconds[seconds.len() / 2];
+    let mb = blob.len() as f64 / 1e6;
+    println!(
+        "{{\"mode\":\"{mode}\",\"size_mib\":{size_mib},\"n_shards\":{n_shards},\"threads\":{threads},\"median_s\":{median:.4},\"mb_per_s\":{:.1},\"peak_rss_mib\":{:.0}}}",
+        mb / median,
+        peak_rss_mib()
+    );
+}
