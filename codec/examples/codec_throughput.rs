@@ -40,7 +40,10 @@ fn main() {
     let n_shards: u16 = arg(3, "1000").parse().expect("N_SHARDS");
     let threads: usize = arg(4, "1").parse().expect("THREADS");
     let rounds: usize = arg(5, "3").parse().expect("ROUNDS");
-    let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().expect("thread pool");
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .build()
+        .expect("thread pool");
     let config = EncodingConfig::new(n_shards).expect("valid shard count");
     let blob = random_blob(size_mib << 20, 0x9e37_79b9_7f4a_7c15);
     let blob_size = u64::try_from(blob.len()).expect("fits");
@@ -50,8 +53,14 @@ fn main() {
         let n = config.n_shards();
         let (sliver_type, range) = match mode.as_str() {
             "decode-systematic" => (SliverType::Primary, 0..config.n_primary_source_symbols()),
-            "decode-recovery" => (SliverType::Primary, n - config.n_primary_source_symbols()..n),
-            "decode-secondary" => (SliverType::Secondary, n - config.n_secondary_source_symbols()..n),
+            "decode-recovery" => (
+                SliverType::Primary,
+                n - config.n_primary_source_symbols()..n,
+            ),
+            "decode-secondary" => (
+                SliverType::Secondary,
+                n - config.n_secondary_source_symbols()..n,
+            ),
             other => panic!("unknown mode {other}"),
         };
         range.map(|i| encoded.sliver(sliver_type, i)).collect()
@@ -67,7 +76,9 @@ fn main() {
             "metadata" => drop(config.compute_metadata(&blob).expect("encodes")),
             _ => {
                 let sliver_type = slivers[0].sliver_type;
-                let decoded = config.decode(blob_size, sliver_type, &slivers).expect("decodes");
+                let decoded = config
+                    .decode(blob_size, sliver_type, &slivers)
+                    .expect("decodes");
                 assert!(decoded == blob, "decoded blob differs");
             }
         });

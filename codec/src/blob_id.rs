@@ -36,7 +36,10 @@ impl BlobId {
     pub fn rotation(&self, n_shards: u16) -> u16 {
         assert!(n_shards > 0, "n_shards must be positive");
         let n = u32::from(n_shards);
-        let rest = self.0.iter().fold(0u32, |acc, byte| (acc * 256 + u32::from(*byte)) % n);
+        let rest = self
+            .0
+            .iter()
+            .fold(0u32, |acc, byte| (acc * 256 + u32::from(*byte)) % n);
         u16::try_from(rest).expect("a value mod n fits in u16")
     }
 }
@@ -99,8 +102,14 @@ mod tests {
         let text = id.to_string();
         assert_eq!(text.len(), 43);
         assert_eq!(text.parse::<BlobId>(), Ok(id));
-        assert_eq!("abc".parse::<BlobId>(), Err(BlobIdParseError::InvalidLength(2)));
-        assert_eq!("a+b=".parse::<BlobId>(), Err(BlobIdParseError::InvalidBase64));
+        assert_eq!(
+            "abc".parse::<BlobId>(),
+            Err(BlobIdParseError::InvalidLength(2))
+        );
+        assert_eq!(
+            "a+b=".parse::<BlobId>(),
+            Err(BlobIdParseError::InvalidBase64)
+        );
     }
 
     #[test]

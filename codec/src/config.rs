@@ -35,7 +35,10 @@ impl EncodingConfig {
             return Err(ConfigError::TooFewShards { n_shards });
         }
         let max_faulty = (n_shards - 1) / 3;
-        let config = Self { n_shards, max_faulty };
+        let config = Self {
+            n_shards,
+            max_faulty,
+        };
         let n = usize::from(n_shards);
         let p = usize::from(config.n_primary_source_symbols());
         let s = usize::from(config.n_secondary_source_symbols());
@@ -183,7 +186,13 @@ mod tests {
 
     #[test]
     fn source_symbol_counts_match_spec() {
-        for (n, p, s) in [(4, 2, 3), (7, 3, 5), (10, 4, 7), (100, 34, 67), (1000, 334, 667)] {
+        for (n, p, s) in [
+            (4, 2, 3),
+            (7, 3, 5),
+            (10, 4, 7),
+            (100, 34, 67),
+            (1000, 334, 667),
+        ] {
             let config = EncodingConfig::new(n).expect("valid n");
             assert_eq!(config.n_primary_source_symbols(), p, "p for n={n}");
             assert_eq!(config.n_secondary_source_symbols(), s, "s for n={n}");
@@ -194,7 +203,12 @@ mod tests {
     fn max_blob_sizes_match_spec() {
         // SPEC.md section 1 prints 149,284,452 for n = 100, but its formula
         // p*s*65534 = 34*67*65534 gives 149,286,452 (docs/ARCHITECTURE.md notes this).
-        for (n, max) in [(1000, 14_599_533_452), (100, 149_286_452), (10, 1_834_952), (4, 393_204)] {
+        for (n, max) in [
+            (1000, 14_599_533_452),
+            (100, 149_286_452),
+            (10, 1_834_952),
+            (4, 393_204),
+        ] {
             let config = EncodingConfig::new(n).expect("valid n");
             assert_eq!(config.max_blob_size(), max);
             assert!(config.symbol_size(max).is_ok());
@@ -205,7 +219,10 @@ mod tests {
 
     #[test]
     fn too_few_shards_is_an_error() {
-        assert_eq!(EncodingConfig::new(3), Err(ConfigError::TooFewShards { n_shards: 3 }));
+        assert_eq!(
+            EncodingConfig::new(3),
+            Err(ConfigError::TooFewShards { n_shards: 3 })
+        );
     }
 
     #[test]

@@ -6,8 +6,7 @@
 //! decoding work.
 
 use crate::{
-    EncodingConfig, Sliver, SliverType, VerifiedBlobMetadataWithId,
-    error::DecodeError,
+    EncodingConfig, Sliver, SliverType, VerifiedBlobMetadataWithId, error::DecodeError,
     rs::decode_codewords,
 };
 
@@ -35,7 +34,10 @@ impl EncodingConfig {
         let mut shards: Vec<(usize, &[u8])> = Vec::with_capacity(needed);
         for sliver in slivers {
             if sliver.sliver_type != sliver_type {
-                return Err(DecodeError::WrongSliverType { expected: sliver_type, actual: sliver.sliver_type });
+                return Err(DecodeError::WrongSliverType {
+                    expected: sliver_type,
+                    actual: sliver.sliver_type,
+                });
             }
             sliver.check_shape(self, symbol_size)?;
             let index = usize::from(sliver.index);
@@ -44,7 +46,11 @@ impl EncodingConfig {
             }
         }
         if shards.len() < needed {
-            return Err(DecodeError::NotEnoughSlivers { sliver_type, needed, received: shards.len() });
+            return Err(DecodeError::NotEnoughSlivers {
+                sliver_type,
+                needed,
+                received: shards.len(),
+            });
         }
         // Prefer systematic slivers: they need no decoding.
         shards.sort_by_key(|(index, _)| *index);
@@ -52,7 +58,8 @@ impl EncodingConfig {
 
         let size = usize::from(symbol_size);
         let width = usize::from(self.symbols_per_sliver(sliver_type));
-        let decoded = decode_codewords(needed, n, size, width, &shards).map_err(DecodeError::ReedSolomon)?;
+        let decoded =
+            decode_codewords(needed, n, size, width, &shards).map_err(DecodeError::ReedSolomon)?;
         let blob_len = usize::try_from(blob_size).expect("bounded by the maximum blob size");
         let mut blob = match sliver_type {
             // `p` rows of `s` symbols: the blob, row-major.

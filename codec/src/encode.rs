@@ -72,7 +72,9 @@ impl EncodedBlob {
         let index = usize::from(index);
         match sliver_type {
             SliverType::Primary => &self.primary[index * self.primary_len..][..self.primary_len],
-            SliverType::Secondary => &self.secondary[index * self.secondary_len..][..self.secondary_len],
+            SliverType::Secondary => {
+                &self.secondary[index * self.secondary_len..][..self.secondary_len]
+            }
         }
     }
 
@@ -81,9 +83,16 @@ impl EncodedBlob {
     /// # Panics
     /// Panics if `index >= n`.
     pub fn sliver(&self, sliver_type: SliverType, index: u16) -> Sliver {
-        let symbols = Symbols::new(self.sliver_data(sliver_type, index).to_vec(), self.symbol_size)
-            .expect("the encoder writes whole symbols of an even size");
-        Sliver { sliver_type, symbols, index }
+        let symbols = Symbols::new(
+            self.sliver_data(sliver_type, index).to_vec(),
+            self.symbol_size,
+        )
+        .expect("the encoder writes whole symbols of an even size");
+        Sliver {
+            sliver_type,
+            symbols,
+            index,
+        }
     }
 
     /// Sliver pair `pair_index`: primary sliver `i` and secondary sliver `n-1-i`.
@@ -131,7 +140,10 @@ impl EncodingConfig {
     ///
     /// # Errors
     /// [`DataTooLargeError`] if the blob exceeds [`EncodingConfig::max_blob_size`].
-    pub fn compute_metadata(&self, blob: &[u8]) -> Result<VerifiedBlobMetadataWithId, DataTooLargeError> {
+    pub fn compute_metadata(
+        &self,
+        blob: &[u8],
+    ) -> Result<VerifiedBlobMetadataWithId, DataTooLargeError> {
         Ok(Layout::new(self, blob)?.run(None))
     }
 }
@@ -169,7 +181,17 @@ impl<'a> Layout<'a> {
         let mut padded_rows = vec![0; (p - full_rows) * row_bytes];
         let rest = &blob[full_rows * row_bytes..];
         padded_rows[..rest.len()].copy_from_slice(rest);
-        Ok(Self { blob, n, p, s, f: n - s, symbol_size, symbol_size_u16, full_rows, padded_rows })
+        Ok(Self {
+            blob,
+            n,
+            p,
+            s,
+            f: n - s,
+            symbol_size,
+            symbol_size_u16,
+            full_rows,
+            padded_rows,
+        })
     }
 
     /// Source row `r` (`s` symbols).
@@ -191,9 +213,15 @@ impl<'a> Layout<'a> {
             .enumerate()
             .for_each_init(Expander::default, |expander, (r, out)| {
                 let size = self.symbol_size;
-                expander.encode(self.row(r).chunks_exact(size), self.s, self.f, size, |m, data| {
-                    out[m * size..][..size].copy_from_slice(data);
-                });
+                expander.encode(
+                    self.row(r).chunks_exact(size),
+                    self.s,
+                    self.f,
+                    size,
+                    |m, data| {
+                        out[m * size..][..size].copy_from_slice(data);
+                    },
+                );
             });
         recovery
     }
@@ -220,12 +248,17 @@ impl<'a> Layout<'a> {
             let leaves = &mut leaf_hashes[columns.start * n..columns.end * n];
             let roots = &mut secondary_hashes[columns.clone()];
             match slivers.as_deref_mut() {
-                None => leaves.par_chunks_mut(n).zip(roots).enumerate().for_each_init(
-                    || ColumnWorker::new(self),
-                    |worker, (offset, (leaves, root))| {
-                        *root = worker.column(self, &row_recovery, start + offset, leaves, None);
-                    },
-                ),
+                None => leaves
+                    .par_chunks_mut(n)
+                    .zip(roots)
+                    .enumerate()
+                    .for_each_init(
+                        || ColumnWorker::new(self),
+                        |worker, (offset, (leaves, root))| {
+                            *root =
+                                worker.column(self, &row_recovery, start + offset, leaves, None);
+                        },
+                    ),
                 Some(slivers) => {
                     lower.resize(columns.len() * (n - p) * size, 0);
                     self.column_block(&row_recovery, columns, leaves, roots, slivers, &mut lower)
@@ -349,11 +382,17 @@ impl ColumnWorker {
         hash_many_equal(&self.slots, slot_len, leaves);
         if let Some((upper_out, lower_out)) = out {
             let (upper, lower) = self.slots.split_at(p * slot_len);
-            for (slot, out) in upper.chunks_exact(slot_len).zip(upper_out.chunks_exact_mut(size)) {
+            for (slot, out) in upper
+                .chunks_exact(slot_len)
+                .zip(upper_out.chunks_exact_mut(size))
+            {
                 out.copy_from_slice(&slot[1..]);
             }
             if let Some(lower_out) = lower_out {
-                for (slot, out) in lower.chunks_exact(slot_len).zip(lower_out.chunks_exact_mut(size)) {
+                for (slot, out) in lower
+                    .chunks_exact(slot_len)
+                    .zip(lower_out.chunks_exact_mut(size))
+                {
                     out.copy_from_slice(&slot[1..]);
                 }
             }

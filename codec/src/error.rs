@@ -24,7 +24,9 @@ pub enum ConfigError {
 
 /// The blob is larger than `p * s * 65534` bytes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
-#[error("data too large: {blob_size} bytes, the maximum for this number of shards is {max_blob_size} bytes")]
+#[error(
+    "data too large: {blob_size} bytes, the maximum for this number of shards is {max_blob_size} bytes"
+)]
 pub struct DataTooLargeError {
     /// The size of the blob in bytes.
     pub blob_size: u64,

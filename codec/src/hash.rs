@@ -78,7 +78,11 @@ pub fn inner_hash(left: &Digest, right: &Digest) -> Digest {
 /// # Panics
 /// Panics if `inputs.len() != out.len() * input_len` (a programmer error).
 pub(crate) fn hash_many_equal(inputs: &[u8], input_len: usize, out: &mut [Digest]) {
-    assert_eq!(inputs.len(), out.len() * input_len, "inputs must fill out exactly");
+    assert_eq!(
+        inputs.len(),
+        out.len() * input_len,
+        "inputs must fill out exactly"
+    );
     let params = params();
     // Bounded batches keep the job list small and on the stack's neighbour, the cache.
     const BATCH: usize = 64;

@@ -69,7 +69,11 @@ impl MerkleTree {
         let mut scratch = Vec::new();
         while levels.last().is_some_and(|level| level.len() > 1) {
             let mut next = Vec::new();
-            next_level(levels.last().expect("checked above"), &mut scratch, &mut next);
+            next_level(
+                levels.last().expect("checked above"),
+                &mut scratch,
+                &mut next,
+            );
             levels.push(next);
         }
         Self { levels }
@@ -102,7 +106,9 @@ impl MerkleTree {
         let mut path = Vec::with_capacity(self.levels.len().saturating_sub(1));
         let mut position = index;
         for level in &self.levels[..self.levels.len() - 1] {
-            let sibling = level.get(position ^ 1).map_or(Node::Empty, |d| Node::Digest(*d));
+            let sibling = level
+                .get(position ^ 1)
+                .map_or(Node::Empty, |d| Node::Digest(*d));
             path.push(sibling);
             position /= 2;
         }
@@ -157,7 +163,9 @@ mod tests {
     use super::*;
 
     fn leaves(count: usize) -> Vec<Vec<u8>> {
-        (0..count).map(|i| vec![u8::try_from(i % 256).expect("mod 256"); 3]).collect()
+        (0..count)
+            .map(|i| vec![u8::try_from(i % 256).expect("mod 256"); 3])
+            .collect()
     }
 
     /// The tree built by the simplest possible reading of SPEC.md section 3.

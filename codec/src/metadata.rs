@@ -119,7 +119,11 @@ impl BlobMetadata {
     /// The Merkle root over the sliver pairs (leaf `i` = primary hash `i` ||
     /// secondary hash `i`).
     pub fn root(&self) -> Node {
-        let leaves: Vec<[u8; 64]> = self.hashes().iter().map(SliverPairMetadata::leaf_input).collect();
+        let leaves: Vec<[u8; 64]> = self
+            .hashes()
+            .iter()
+            .map(SliverPairMetadata::leaf_input)
+            .collect();
         MerkleTree::build(leaves.iter().map(|leaf| leaf.as_slice())).root()
     }
 

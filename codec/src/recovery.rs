@@ -48,7 +48,10 @@ impl Sliver {
     ) -> Result<Vec<RecoverySymbol>, RecoveryError> {
         check_targets(config, targets)?;
         let expanded = ExpandedSliver::new(config, self.sliver_type, &self.symbols);
-        let data: Vec<Vec<u8>> = targets.iter().map(|t| expanded.symbol(usize::from(*t)).to_vec()).collect();
+        let data: Vec<Vec<u8>> = targets
+            .iter()
+            .map(|t| expanded.symbol(usize::from(*t)).to_vec())
+            .collect();
         let tree = MerkleTree::from_leaf_hashes(expanded.into_leaf_hashes());
         Ok(targets
             .iter()
@@ -56,7 +59,9 @@ impl Sliver {
             .map(|(target, data)| RecoverySymbol {
                 source_index: self.index,
                 data,
-                proof: tree.proof(usize::from(*target)).expect("targets are checked"),
+                proof: tree
+                    .proof(usize::from(*target))
+                    .expect("targets are checked"),
             })
             .collect())
     }
@@ -76,13 +81,19 @@ impl Sliver {
     ) -> Result<Vec<Vec<u8>>, RecoveryError> {
         check_targets(config, targets)?;
         let expanded = ExpandedSliver::new(config, self.sliver_type, &self.symbols);
-        Ok(targets.iter().map(|t| expanded.symbol(usize::from(*t)).to_vec()).collect())
+        Ok(targets
+            .iter()
+            .map(|t| expanded.symbol(usize::from(*t)).to_vec())
+            .collect())
     }
 }
 
 fn check_targets(config: &EncodingConfig, targets: &[u16]) -> Result<(), RecoveryError> {
     match targets.iter().find(|t| **t >= config.n_shards()) {
-        Some(index) => Err(RecoveryError::TargetOutOfRange { index: *index, n_shards: config.n_shards() }),
+        Some(index) => Err(RecoveryError::TargetOutOfRange {
+            index: *index,
+            n_shards: config.n_shards(),
+        }),
         None => Ok(()),
     }
 }
@@ -101,25 +112,41 @@ impl RecoverySymbol {
         target_index: u16,
     ) -> Result<(), RecoveryError> {
         check_targets(config, &[target_index])?;
-        let expected = metadata.symbol_size(config).map_err(|_| RecoveryError::NotInconsistent)?;
+        let expected = metadata
+            .symbol_size(config)
+            .map_err(|_| RecoveryError::NotInconsistent)?;
         check_symbol(self.source_index, &self.data, config, expected)?;
         let root = metadata
             .sliver_hash(target_type.orthogonal(), self.source_index)
             .expect("source index is checked");
         let n = usize::from(config.n_shards());
-        if !self.proof.verify(&root, &self.data, usize::from(target_index), n) {
-            return Err(RecoveryError::InvalidProof { source_index: self.source_index });
+        if !self
+            .proof
+            .verify(&root, &self.data, usize::from(target_index), n)
+        {
+            return Err(RecoveryError::InvalidProof {
+                source_index: self.source_index,
+            });
         }
         Ok(())
     }
 }
 
-fn check_symbol(source_index: u16, data: &[u8], config: &EncodingConfig, expected: u16) -> Result<(), RecoveryError> {
+fn check_symbol(
+    source_index: u16,
+    data: &[u8],
+    config: &EncodingConfig,
+    expected: u16,
+) -> Result<(), RecoveryError> {
     if source_index >= config.n_shards() {
         return Err(RecoveryError::BadSourceIndex(source_index));
     }
     if data.len() != usize::from(expected) {
-        return Err(RecoveryError::SymbolSizeMismatch { source_index, expected, actual: data.len() });
+        return Err(RecoveryError::SymbolSizeMismatch {
+            source_index,
+            expected,
+            actual: data.len(),
+        });
     }
     Ok(())
 }
@@ -141,9 +168,14 @@ pub fn recover_sliver(
     symbols: &[(u16, &[u8])],
 ) -> Result<Sliver, RecoveryError> {
     let sliver = decode_target(config, metadata, target_type, target_index, symbols)?;
-    let expected = metadata.sliver_hash(target_type, target_index).expect("target is checked");
+    let expected = metadata
+        .sliver_hash(target_type, target_index)
+        .expect("target is checked");
     if sliver.hash(config) != expected {
-        return Err(RecoveryError::Inconsistent { sliver_type: target_type, index: target_index });
+        return Err(RecoveryError::Inconsistent {
+            sliver_type: target_type,
+            index: target_index,
+        });
     }
     Ok(sliver)
 }
@@ -156,7 +188,9 @@ fn decode_target(
     symbols: &[(u16, &[u8])],
 ) -> Result<Sliver, RecoveryError> {
     check_targets(config, &[target_index])?;
-    let symbol_size = metadata.symbol_size(config).map_err(|_| RecoveryError::NotInconsistent)?;
+    let symbol_size = metadata
+        .symbol_size(config)
+        .map_err(|_| RecoveryError::NotInconsistent)?;
     let n = usize::from(config.n_shards());
     let k = usize::from(config.symbols_per_sliver(target_type));
     let mut seen = vec![false; n];
@@ -169,13 +203,21 @@ fn decode_target(
         shards.push((usize::from(source_index), data));
     }
     if shards.len() < k {
-        return Err(RecoveryError::NotEnoughSymbols { needed: k, received: shards.len() });
+        return Err(RecoveryError::NotEnoughSymbols {
+            needed: k,
+            received: shards.len(),
+        });
     }
     shards.sort_by_key(|(index, _)| *index);
     shards.truncate(k);
-    let data = decode_codewords(k, n, usize::from(symbol_size), 1, &shards).map_err(RecoveryError::ReedSolomon)?;
+    let data = decode_codewords(k, n, usize::from(symbol_size), 1, &shards)
+        .map_err(RecoveryError::ReedSolomon)?;
     let symbols = Symbols::new(data, symbol_size).expect("decoded data is whole symbols");
-    Ok(Sliver { sliver_type: target_type, symbols, index: target_index })
+    Ok(Sliver {
+        sliver_type: target_type,
+        symbols,
+        index: target_index,
+    })
 }
 
 /// Evidence that a blob's slivers are inconsistent with its metadata: exactly
@@ -207,12 +249,19 @@ impl InconsistencyProof {
     ) -> Result<(), RecoveryError> {
         let expected = usize::from(config.symbols_per_sliver(target_type));
         if self.symbols.len() != expected {
-            return Err(RecoveryError::WrongProofSize { expected, actual: self.symbols.len() });
+            return Err(RecoveryError::WrongProofSize {
+                expected,
+                actual: self.symbols.len(),
+            });
         }
         for symbol in &self.symbols {
             symbol.verify(config, metadata, target_type, self.target_index)?;
         }
-        let pairs: Vec<(u16, &[u8])> = self.symbols.iter().map(|s| (s.source_index, s.data.as_slice())).collect();
+        let pairs: Vec<(u16, &[u8])> = self
+            .symbols
+            .iter()
+            .map(|s| (s.source_index, s.data.as_slice()))
+            .collect();
         match recover_sliver(config, metadata, target_type, self.target_index, &pairs) {
             Err(RecoveryError::Inconsistent { .. }) => Ok(()),
             Err(other) => Err(other),

@@ -39,7 +39,9 @@ impl Expander {
                 encoder.reset(k, n_recovery, shard_bytes).expect(SUPPORTED);
                 encoder
             }
-            slot @ None => slot.insert(ReedSolomonEncoder::new(k, n_recovery, shard_bytes).expect(SUPPORTED)),
+            slot @ None => {
+                slot.insert(ReedSolomonEncoder::new(k, n_recovery, shard_bytes).expect(SUPPORTED))
+            }
         };
         for original in originals {
             encoder.add_original_shard(original).expect(SUPPORTED);
@@ -62,7 +64,10 @@ fn to_wide(symbols: &[u8], symbol_size: usize) -> Vec<u8> {
     let full = symbol_size / 64 * 64;
     let half_tail = (symbol_size - full) / 2;
     let mut wide = vec![0; symbols.len() / symbol_size * wide_size];
-    for (symbol, out) in symbols.chunks_exact(symbol_size).zip(wide.chunks_exact_mut(wide_size)) {
+    for (symbol, out) in symbols
+        .chunks_exact(symbol_size)
+        .zip(wide.chunks_exact_mut(wide_size))
+    {
         out[..full].copy_from_slice(&symbol[..full]);
         if half_tail > 0 {
             out[full..full + half_tail].copy_from_slice(&symbol[full..full + half_tail]);
@@ -77,7 +82,10 @@ fn from_wide(wide: &[u8], symbol_size: usize, out: &mut [u8]) {
     let wide_size = wide_symbol_size(symbol_size);
     let full = symbol_size / 64 * 64;
     let half_tail = (symbol_size - full) / 2;
-    for (symbol, out) in wide.chunks_exact(wide_size).zip(out.chunks_exact_mut(symbol_size)) {
+    for (symbol, out) in wide
+        .chunks_exact(wide_size)
+        .zip(out.chunks_exact_mut(symbol_size))
+    {
         out[..full].copy_from_slice(&symbol[..full]);
         if half_tail > 0 {
             out[full..full + half_tail].copy_from_slice(&symbol[full..full + half_tail]);
@@ -113,13 +121,23 @@ pub(crate) fn decode_codewords(
             return Err(format!("codeword index {index} out of range or repeated"));
         }
         if data.len() != shard_bytes {
-            return Err(format!("shard {index} has {} bytes, expected {shard_bytes}", data.len()));
+            return Err(format!(
+                "shard {index} has {} bytes, expected {shard_bytes}",
+                data.len()
+            ));
         }
         seen[index] = true;
-        if index < k { originals.push((index, data)) } else { recoveries.push((index, data)) }
+        if index < k {
+            originals.push((index, data))
+        } else {
+            recoveries.push((index, data))
+        }
     }
     if originals.len() + recoveries.len() < k {
-        return Err(format!("{} distinct shards, need {k}", originals.len() + recoveries.len()));
+        return Err(format!(
+            "{} distinct shards, need {k}",
+            originals.len() + recoveries.len()
+        ));
     }
     let mut out = vec![0; k * shard_bytes];
     for &(index, data) in &originals {
@@ -131,20 +149,32 @@ pub(crate) fn decode_codewords(
     recoveries.truncate(k - originals.len());
 
     let wide = |data: &[u8]| -> Vec<u8> {
-        if symbol_size % 64 == 0 { data.to_vec() } else { to_wide(data, symbol_size) }
+        if symbol_size % 64 == 0 {
+            data.to_vec()
+        } else {
+            to_wide(data, symbol_size)
+        }
     };
     let wide_bytes = width * wide_symbol_size(symbol_size);
     let mut decoder =
         ReedSolomonDecoder::new(k, n - k, wide_bytes).map_err(|error| error.to_string())?;
     for &(index, data) in &originals {
-        decoder.add_original_shard(index, wide(data)).map_err(|error| error.to_string())?;
+        decoder
+            .add_original_shard(index, wide(data))
+            .map_err(|error| error.to_string())?;
     }
     for &(index, data) in &recoveries {
-        decoder.add_recovery_shard(index - k, wide(data)).map_err(|error| error.to_string())?;
+        decoder
+            .add_recovery_shard(index - k, wide(data))
+            .map_err(|error| error.to_string())?;
     }
     let result = decoder.decode().map_err(|error| error.to_string())?;
     for (index, restored) in result.restored_original_iter() {
-        from_wide(restored, symbol_size, &mut out[index * shard_bytes..][..shard_bytes]);
+        from_wide(
+            restored,
+            symbol_size,
+            &mut out[index * shard_bytes..][..shard_bytes],
+        );
     }
     Ok(out)
 }
@@ -156,7 +186,9 @@ mod tests {
     #[test]
     fn wide_form_round_trips() {
         for symbol_size in [2, 30, 64, 66, 126, 128, 302] {
-            let symbols: Vec<u8> = (0..symbol_size * 3).map(|i| (i * 7 % 251) as u8).collect();
+            let symbols: Vec<u8> = (0..symbol_size * 3)
+                .map(|i| u8::try_from(i * 7 % 251).expect("below 251"))
+                .collect();
             let wide = to_wide(&symbols, symbol_size);
             let mut back = vec![0; symbols.len()];
             from_wide(&wide, symbol_size, &mut back);
@@ -168,26 +200,36 @@ mod tests {
     #[test]
     fn wide_decode_equals_per_codeword_encode() {
         for symbol_size in [46, 64, 130] {
-        let (k, n, width) = (3, 7, 5);
-        let originals: Vec<Vec<u8>> = (0..k)
-            .map(|i| (0..width * symbol_size).map(|b| ((b * 31 + i * 17) % 256) as u8).collect())
-            .collect();
-        // Encode each codeword alone: symbol c of every shard forms codeword c.
-        let mut codewords = vec![vec![0u8; width * symbol_size]; n];
-        for (i, original) in originals.iter().enumerate() {
-            codewords[i].copy_from_slice(original);
-        }
-        let mut expander = Expander::default();
-        for c in 0..width {
-            let symbols: Vec<&[u8]> =
-                originals.iter().map(|o| &o[c * symbol_size..][..symbol_size]).collect();
-            expander.encode(symbols.into_iter(), k, n - k, symbol_size, |m, data| {
-                codewords[k + m][c * symbol_size..][..symbol_size].copy_from_slice(data);
-            });
-        }
-        let shards: Vec<(usize, &[u8])> = [6, 1, 4].iter().map(|&i| (i, codewords[i].as_slice())).collect();
-        let decoded = decode_codewords(k, n, symbol_size, width, &shards).expect("enough shards");
-        assert_eq!(decoded, originals.concat());
+            let (k, n, width) = (3, 7, 5);
+            let originals: Vec<Vec<u8>> = (0..k)
+                .map(|i| {
+                    (0..width * symbol_size)
+                        .map(|b| u8::try_from((b * 31 + i * 17) % 256).expect("below 256"))
+                        .collect()
+                })
+                .collect();
+            // Encode each codeword alone: symbol c of every shard forms codeword c.
+            let mut codewords = vec![vec![0u8; width * symbol_size]; n];
+            for (i, original) in originals.iter().enumerate() {
+                codewords[i].copy_from_slice(original);
+            }
+            let mut expander = Expander::default();
+            for c in 0..width {
+                let symbols: Vec<&[u8]> = originals
+                    .iter()
+                    .map(|o| &o[c * symbol_size..][..symbol_size])
+                    .collect();
+                expander.encode(symbols.into_iter(), k, n - k, symbol_size, |m, data| {
+                    codewords[k + m][c * symbol_size..][..symbol_size].copy_from_slice(data);
+                });
+            }
+            let shards: Vec<(usize, &[u8])> = [6, 1, 4]
+                .iter()
+                .map(|&i| (i, codewords[i].as_slice()))
+                .collect();
+            let decoded =
+                decode_codewords(k, n, symbol_size, width, &shards).expect("enough shards");
+            assert_eq!(decoded, originals.concat());
         }
     }
 }

@@ -88,7 +88,9 @@ struct SymbolsWire {
 
 /// The bytes do not form whole symbols of a valid size.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{data_len} bytes are not whole symbols of {symbol_size} bytes (size must be even, non-zero)")]
+#[error(
+    "{data_len} bytes are not whole symbols of {symbol_size} bytes (size must be even, non-zero)"
+)]
 pub struct InvalidSymbolsError {
     /// The data length in bytes.
     pub data_len: usize,
@@ -112,7 +114,10 @@ impl Symbols {
     /// not a whole number of symbols.
     pub fn new(data: Vec<u8>, symbol_size: u16) -> Result<Self, InvalidSymbolsError> {
         if symbol_size == 0 || symbol_size % 2 != 0 || data.len() % usize::from(symbol_size) != 0 {
-            return Err(InvalidSymbolsError { data_len: data.len(), symbol_size });
+            return Err(InvalidSymbolsError {
+                data_len: data.len(),
+                symbol_size,
+            });
         }
         Ok(Self { data, symbol_size })
     }
@@ -259,11 +264,18 @@ impl ExpandedSliver {
     pub(crate) fn new(config: &EncodingConfig, sliver_type: SliverType, symbols: &Symbols) -> Self {
         let n = usize::from(config.n_shards());
         let k = usize::from(config.symbols_per_sliver(sliver_type));
-        assert_eq!(symbols.len(), k, "sliver shape must be checked before expansion");
+        assert_eq!(
+            symbols.len(),
+            k,
+            "sliver shape must be checked before expansion"
+        );
         let symbol_size = usize::from(symbols.symbol_size());
         let slot_len = symbol_size + 1;
         let mut slots = vec![LEAF_PREFIX; n * slot_len];
-        for (slot, symbol) in slots.chunks_exact_mut(slot_len).zip(symbols.data().chunks_exact(symbol_size)) {
+        for (slot, symbol) in slots
+            .chunks_exact_mut(slot_len)
+            .zip(symbols.data().chunks_exact(symbol_size))
+        {
             slot[1..].copy_from_slice(symbol);
         }
         let (source, recovery) = slots.split_at_mut(k * slot_len);
@@ -276,7 +288,11 @@ impl ExpandedSliver {
         );
         let mut leaf_hashes = vec![[0; 32]; n];
         hash_many_equal(&slots, slot_len, &mut leaf_hashes);
-        Self { slots, symbol_size, leaf_hashes }
+        Self {
+            slots,
+            symbol_size,
+            leaf_hashes,
+        }
     }
 
     /// Symbol `index` (in `0..n`) of the expanded sliver.

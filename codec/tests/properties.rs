@@ -5,7 +5,8 @@
 use proptest::prelude::*;
 use walrus_codec::{
     BlobMetadata, BlobMetadataV1, EncodedBlob, EncodingConfig, InconsistencyProof, RecoverySymbol,
-    Sliver, SliverPairMetadata, SliverType, UnverifiedBlobMetadataWithId, VerifiedBlobMetadataWithId,
+    Sliver, SliverPairMetadata, SliverType, UnverifiedBlobMetadataWithId,
+    VerifiedBlobMetadataWithId,
     error::{DecodeError, MetadataVerificationError, RecoveryError, SliverVerificationError},
     recover_sliver,
 };
@@ -17,7 +18,10 @@ fn config(n: u16) -> EncodingConfig {
 }
 
 fn blob_strategy() -> impl Strategy<Value = (u16, Vec<u8>)> {
-    (prop::sample::select(SHARD_COUNTS.to_vec()), prop::collection::vec(any::<u8>(), 0..3000))
+    (
+        prop::sample::select(SHARD_COUNTS.to_vec()),
+        prop::collection::vec(any::<u8>(), 0..3000),
+    )
 }
 
 fn indices(n: u16) -> Vec<u16> {
@@ -180,7 +184,10 @@ fn sliver_of(encoded: &EncodedBlob, sliver_type: SliverType, index: u16) -> Sliv
     encoded.sliver(sliver_type, index)
 }
 
-fn with_hashes(metadata: &VerifiedBlobMetadataWithId, hashes: Vec<SliverPairMetadata>) -> BlobMetadata {
+fn with_hashes(
+    metadata: &VerifiedBlobMetadataWithId,
+    hashes: Vec<SliverPairMetadata>,
+) -> BlobMetadata {
     BlobMetadata::V1(BlobMetadataV1 {
         encoding_type: metadata.metadata().encoding_type(),
         unencoded_length: metadata.metadata().unencoded_length(),
@@ -209,23 +216,49 @@ fn inconsistent_blob_yields_a_verifiable_inconsistency_proof() {
             .expect("self-consistent metadata");
         for target_type in [SliverType::Primary, SliverType::Secondary] {
             // The target comes from one blob, the sources from the other.
-            let source_blob = if target_type == SliverType::Primary { &b } else { &a };
+            let source_blob = if target_type == SliverType::Primary {
+                &b
+            } else {
+                &a
+            };
             let k = config.symbols_per_sliver(target_type);
             let symbols: Vec<RecoverySymbol> = (0..k)
                 .map(|source| {
-                    source_blob.sliver(target_type.orthogonal(), source)
-                        .recovery_symbols(&config, &[0]).expect("in range").remove(0)
+                    source_blob
+                        .sliver(target_type.orthogonal(), source)
+                        .recovery_symbols(&config, &[0])
+                        .expect("in range")
+                        .remove(0)
                 })
                 .collect();
-            let pairs: Vec<(u16, &[u8])> = symbols.iter().map(|s| (s.source_index, s.data.as_slice())).collect();
+            let pairs: Vec<(u16, &[u8])> = symbols
+                .iter()
+                .map(|s| (s.source_index, s.data.as_slice()))
+                .collect();
             assert_eq!(
                 recover_sliver(&config, &metadata, target_type, 0, &pairs),
-                Err(RecoveryError::Inconsistent { sliver_type: target_type, index: 0 })
+                Err(RecoveryError::Inconsistent {
+                    sliver_type: target_type,
+                    index: 0
+                })
             );
-            let proof = InconsistencyProof { target_index: 0, symbols };
-            assert_eq!(proof.verify(&config, &metadata, target_type), Ok(()), "n={n} {target_type}");
-            let short = InconsistencyProof { target_index: 0, symbols: proof.symbols[1..].to_vec() };
-            assert!(matches!(short.verify(&config, &metadata, target_type), Err(RecoveryError::WrongProofSize { .. })));
+            let proof = InconsistencyProof {
+                target_index: 0,
+                symbols,
+            };
+            assert_eq!(
+                proof.verify(&config, &metadata, target_type),
+                Ok(()),
+                "n={n} {target_type}"
+            );
+            let short = InconsistencyProof {
+                target_index: 0,
+                symbols: proof.symbols[1..].to_vec(),
+            };
+            assert!(matches!(
+                short.verify(&config, &metadata, target_type),
+                Err(RecoveryError::WrongProofSize { .. })
+            ));
         }
     }
 }
@@ -236,16 +269,28 @@ fn sizes_at_the_edges() {
         let config = config(n);
         let max = usize::try_from(config.max_blob_size()).expect("small n");
         for len in [0, 1, max] {
-            let blob: Vec<u8> = (0..len).map(|i| u8::try_from(i % 253).expect("below 253")).collect();
+            let blob: Vec<u8> = (0..len)
+                .map(|i| u8::try_from(i % 253).expect("below 253"))
+                .collect();
             let encoded = config.encode(&blob).expect("encodes");
-            let slivers: Vec<Sliver> =
-                (0..config.n_primary_source_symbols()).map(|i| encoded.sliver(SliverType::Primary, n - 1 - i)).collect();
-            assert_eq!(config.decode(size(&blob), SliverType::Primary, &slivers).expect("decodes"), blob);
+            let slivers: Vec<Sliver> = (0..config.n_primary_source_symbols())
+                .map(|i| encoded.sliver(SliverType::Primary, n - 1 - i))
+                .collect();
+            assert_eq!(
+                config
+                    .decode(size(&blob), SliverType::Primary, &slivers)
+                    .expect("decodes"),
+                blob
+            );
         }
         let too_large = vec![0u8; max + 1];
         let error = config.encode(&too_large).expect_err("one byte too many");
         assert_eq!(error.max_blob_size, config.max_blob_size());
-        assert!(error.to_string().contains(&config.max_blob_size().to_string()));
+        assert!(
+            error
+                .to_string()
+                .contains(&config.max_blob_size().to_string())
+        );
         assert!(config.compute_metadata(&too_large).is_err());
     }
 }
@@ -258,19 +303,28 @@ fn decode_rejects_mixed_and_misshapen_slivers() {
     let secondary = encoded.sliver(SliverType::Secondary, 0);
     assert_eq!(
         config.decode(12, SliverType::Primary, [&primary, &secondary]),
-        Err(DecodeError::WrongSliverType { expected: SliverType::Primary, actual: SliverType::Secondary })
+        Err(DecodeError::WrongSliverType {
+            expected: SliverType::Primary,
+            actual: SliverType::Secondary
+        })
     );
     let mut out_of_range = primary.clone();
     out_of_range.index = 7;
     assert!(matches!(
         config.decode(12, SliverType::Primary, [&out_of_range]),
-        Err(DecodeError::InvalidSliver(SliverVerificationError::IndexOutOfRange { index: 7, n_shards: 7 }))
+        Err(DecodeError::InvalidSliver(
+            SliverVerificationError::IndexOutOfRange {
+                index: 7,
+                n_shards: 7
+            }
+        ))
     ));
     // A claimed blob size with another symbol size does not fit the slivers.
     assert!(matches!(
         config.decode(1_000_000, SliverType::Primary, [&primary]),
-        Err(DecodeError::InvalidSliver(SliverVerificationError::SymbolSizeMismatch { .. }))
-            | Err(DecodeError::DataTooLarge(_))
+        Err(DecodeError::InvalidSliver(
+            SliverVerificationError::SymbolSizeMismatch { .. }
+        )) | Err(DecodeError::DataTooLarge(_))
     ));
 }
 
@@ -285,7 +339,10 @@ fn bcs_round_trips() {
     let metadata = encoded.metadata().metadata();
     let bytes = bcs::to_bytes(metadata).expect("serializes");
     assert_eq!(&bytes[..2], &[0, 1], "V1 tag then RS2 tag");
-    assert_eq!(&bcs::from_bytes::<BlobMetadata>(&bytes).expect("parses"), metadata);
+    assert_eq!(
+        &bcs::from_bytes::<BlobMetadata>(&bytes).expect("parses"),
+        metadata
+    );
     let mut wrong_type = bytes.clone();
     wrong_type[1] = 0;
     assert!(bcs::from_bytes::<BlobMetadata>(&wrong_type).is_err());
