@@ -83,6 +83,8 @@ pub(crate) fn hash_many_equal(inputs: &[u8], input_len: usize, out: &mut [Digest
         out.len() * input_len,
         "inputs must fill out exactly"
     );
+    #[cfg(target_arch = "x86_64")]
+    let (inputs, out) = hash_groups_of_eight(inputs, input_len, out);
     let params = params();
     // Bounded batches keep the job list small and on the stack's neighbour, the cache.
     const BATCH: usize = 64;
@@ -96,6 +98,34 @@ pub(crate) fn hash_many_equal(inputs: &[u8], input_len: usize, out: &mut [Digest
             *digest = to_digest(job.to_hash());
         }
     }
+}
+
+/// Hashes the longest prefix of whole groups of 8 inputs with AVX-512F when
+/// the CPU has it, and returns the inputs and outputs left over.
+#[cfg(target_arch = "x86_64")]
+fn hash_groups_of_eight<'a, 'b>(
+    inputs: &'a [u8],
+    input_len: usize,
+    out: &'b mut [Digest],
+) -> (&'a [u8], &'b mut [Digest]) {
+    use crate::blake2b_x8::{LANES, available, hash8};
+    let whole = out.len() / LANES * LANES;
+    if !available() || whole == 0 {
+        return (inputs, out);
+    }
+    let (head_in, tail_in) = inputs.split_at(whole * input_len);
+    let (head_out, tail_out) = out.split_at_mut(whole);
+    for (group, digests) in head_in
+        .chunks_exact(LANES * input_len)
+        .zip(head_out.chunks_exact_mut(LANES))
+    {
+        // SAFETY: `available()` checked that the CPU supports AVX-512F.
+        #[allow(unsafe_code)]
+        unsafe {
+            hash8(group, input_len, digests)
+        };
+    }
+    (tail_in, tail_out)
 }
 
 #[cfg(test)]

@@ -10,6 +10,8 @@
 //! [`Sliver::verify`], [`UnverifiedBlobMetadataWithId::verify`],
 //! [`Sliver::recovery_symbols`], [`recover_sliver`], [`InconsistencyProof`].
 
+#[cfg(target_arch = "x86_64")]
+mod blake2b_x8;
 mod blob_id;
 mod config;
 mod decode;

@@ -147,7 +147,7 @@ impl MerkleProof {
         let mut current = leaf_hash(data);
         let mut position = index;
         for sibling in &self.path {
-            current = if position % 2 == 0 {
+            current = if position.is_multiple_of(2) {
                 inner_hash(&current, &sibling.bytes())
             } else {
                 inner_hash(&sibling.bytes(), &current)

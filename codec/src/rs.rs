@@ -149,7 +149,7 @@ pub(crate) fn decode_codewords(
     recoveries.truncate(k - originals.len());
 
     let wide = |data: &[u8]| -> Vec<u8> {
-        if symbol_size % 64 == 0 {
+        if symbol_size.is_multiple_of(64) {
             data.to_vec()
         } else {
             to_wide(data, symbol_size)

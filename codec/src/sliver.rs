@@ -113,7 +113,10 @@ impl Symbols {
     /// [`InvalidSymbolsError`] if `symbol_size` is zero or odd, or `data` is
     /// not a whole number of symbols.
     pub fn new(data: Vec<u8>, symbol_size: u16) -> Result<Self, InvalidSymbolsError> {
-        if symbol_size == 0 || symbol_size % 2 != 0 || data.len() % usize::from(symbol_size) != 0 {
+        if symbol_size == 0
+            || !symbol_size.is_multiple_of(2)
+            || !data.len().is_multiple_of(usize::from(symbol_size))
+        {
             return Err(InvalidSymbolsError {
                 data_len: data.len(),
                 symbol_size,
