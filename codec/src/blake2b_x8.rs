@@ -4,20 +4,24 @@
 //! (about `n^2` leaves of one symbol each and `2n^2` inner nodes per blob).
 //! `blake2b_simd` runs 4 lanes with AVX2 and emulates 64-bit rotations;
 //! AVX-512F gives 8 lanes and native rotations (`vprorq`). Each 64-bit lane of
-//! a vector carries one input's Blake2b state word; each input's block is
-//! read with two byte-masked loads (the mask zero-pads the last block without
-//! reading past the input) and the 8 blocks are transposed in registers. The algorithm is Blake2b as in RFC 7693 with
+//! a vector carries one input's Blake2b state word. The hashed message is
+//! `prefix || input` (the Merkle domain byte), but the input is read where it
+//! lies: each 64-byte half block is one byte-masked load at offset -1 (the
+//! mask zero-pads the last block without reading past the input); only the
+//! first half block is shifted by one byte in registers to make room for the
+//! prefix. The 8 lanes' blocks are then transposed in registers. The algorithm is Blake2b as in RFC 7693 with
 //! digest length 32, no key, salt or personalization.
 //!
 //! This is the only module with `unsafe`: masked loads and stores take raw
 //! pointers, and calling a `target_feature` function needs proof that the CPU
 //! has the feature. Every block states why it is sound. Tests compare it with
-//! `blake2b_simd` on every length from 0 to 400 bytes.
+//! `blake2b_simd` on every length from 0 to 400 bytes and several prefixes.
 #![allow(unsafe_code)]
 
 use core::arch::x86_64::{
-    __m512i, __mmask64, _mm512_add_epi64, _mm512_maskz_loadu_epi8, _mm512_permutex2var_epi64,
-    _mm512_ror_epi64, _mm512_set1_epi64, _mm512_setr_epi64, _mm512_setzero_si512,
+    __m512i, __mmask64, _mm512_add_epi64, _mm512_alignr_epi8, _mm512_mask_mov_epi8,
+    _mm512_maskz_loadu_epi8, _mm512_maskz_permutexvar_epi64, _mm512_permutex2var_epi64,
+    _mm512_ror_epi64, _mm512_set1_epi8, _mm512_set1_epi64, _mm512_setr_epi64, _mm512_setzero_si512,
     _mm512_shuffle_i64x2, _mm512_storeu_si512, _mm512_unpackhi_epi64, _mm512_unpacklo_epi64,
     _mm512_xor_si512,
 };
@@ -135,41 +139,47 @@ fn compress(h: &mut [__m512i; 8], m: &[__m512i; 16], counter: u128, last: bool) 
     }
 }
 
-/// Loads one block of each of the 8 lanes and transposes them so that
-/// vector `i` holds message word `i` of every lane. Lane `l`'s block starts at
-/// `base + l * stride`; only its first `len` bytes are read, the rest of the
-/// block reads as zeros (masked loads never touch masked-out bytes).
-///
-/// # Safety
-/// For every lane `l`, the `len <= 128` bytes at `base + l * stride` must be
-/// readable.
-#[inline]
-#[target_feature(enable = "avx512f,avx512bw")]
-unsafe fn load_block(base: *const u8, stride: usize, len: usize) -> [__m512i; 16] {
-    let mask_low: __mmask64 = if len >= 64 {
+/// A byte mask selecting the first `count` bytes of a 64-byte vector.
+fn byte_mask(count: usize) -> __mmask64 {
+    if count >= 64 {
         u64::MAX
     } else {
-        (1u64 << len) - 1
-    };
-    let mask_high: __mmask64 = match len {
-        0..=64 => 0,
-        128.. => u64::MAX,
-        _ => (1u64 << (len - 64)) - 1,
-    };
-    let mut low = [_mm512_setzero_si512(); LANES];
-    let mut high = [_mm512_setzero_si512(); LANES];
-    for lane in 0..LANES {
-        // SAFETY: the caller guarantees that the first `len` bytes of each lane's
-        // block are readable, and the masks select exactly those bytes.
-        unsafe {
-            let ptr = base.add(lane * stride).cast::<i8>();
-            low[lane] = _mm512_maskz_loadu_epi8(mask_low, ptr);
-            high[lane] = _mm512_maskz_loadu_epi8(mask_high, ptr.add(64));
-        }
+        (1u64 << count) - 1
     }
-    let low = transpose(&low);
-    let high = transpose(&high);
-    core::array::from_fn(|i| if i < 8 { low[i] } else { high[i - 8] })
+}
+
+/// Loads the first `count <= 64` bytes of `data` starting at `offset` into a
+/// vector, zero-filling the rest; reads nothing when `count` is zero.
+#[inline]
+#[target_feature(enable = "avx512f,avx512bw")]
+fn load_part(data: &[u8], offset: usize, count: usize) -> __m512i {
+    if count == 0 {
+        return _mm512_setzero_si512();
+    }
+    assert!(offset + count <= data.len(), "load within the input");
+    // SAFETY: the mask selects exactly the bytes `offset..offset + count`, which
+    // the assertion keeps inside `data`; masked-out bytes are not accessed.
+    unsafe { _mm512_maskz_loadu_epi8(byte_mask(count), data.as_ptr().add(offset).cast::<i8>()) }
+}
+
+/// Message half `half` (0 or 1) of block `block` of `prefix || data`, as a vector.
+#[inline]
+#[target_feature(enable = "avx512f,avx512bw")]
+fn message_half(prefix: u8, data: &[u8], block: usize, half: usize) -> __m512i {
+    let start = block * BLOCK + half * 64; // offset in the message
+    if start > 0 {
+        // Message byte `m` is data byte `m - 1`.
+        let count = data.len().saturating_sub(start - 1).min(64);
+        return load_part(data, start - 1, count);
+    }
+    // The first 64 message bytes: the prefix, then data bytes 0..63.
+    let x = load_part(data, 0, data.len().min(63));
+    // Move every 128-bit lane up by one lane (lane 0 becomes zero), then take
+    // the last byte of the lane below in front of each lane's first 15 bytes.
+    let lanes_up =
+        _mm512_maskz_permutexvar_epi64(0b1111_1100, _mm512_setr_epi64(0, 0, 0, 1, 2, 3, 4, 5), x);
+    let shifted = _mm512_alignr_epi8::<15>(x, lanes_up);
+    _mm512_mask_mov_epi8(shifted, 1, _mm512_set1_epi8(i8::from_ne_bytes([prefix])))
 }
 
 /// Transposes an 8 x 8 matrix of 64-bit words held as 8 row vectors.
@@ -211,32 +221,40 @@ fn transpose(rows: &[__m512i; 8]) -> [__m512i; 8] {
     ]
 }
 
-/// Hashes 8 inputs of `input_len` bytes each, laid back to back in `inputs`
-/// (`8 * input_len` bytes), into `out` (8 digests).
+/// Hashes `prefix || input` for 8 inputs of equal length into `out`.
 ///
 /// # Safety
 /// The CPU must support AVX-512F and AVX-512BW ([`available`] returned true).
 ///
 /// # Panics
-/// Panics if `inputs.len() != 8 * input_len` or `out.len() != 8`.
+/// Panics if there are not exactly 8 inputs and 8 outputs, or the inputs'
+/// lengths differ.
 #[target_feature(enable = "avx512f,avx512bw")]
-pub(crate) unsafe fn hash8(inputs: &[u8], input_len: usize, out: &mut [Digest]) {
-    assert_eq!(inputs.len(), LANES * input_len, "8 inputs of equal length");
+pub(crate) unsafe fn hash8_prefixed(prefix: u8, inputs: &[&[u8]], out: &mut [Digest]) {
+    assert_eq!(inputs.len(), LANES, "8 inputs");
     assert_eq!(out.len(), LANES, "8 digests");
+    let input_len = inputs[0].len();
+    assert!(
+        inputs.iter().all(|input| input.len() == input_len),
+        "inputs of equal length"
+    );
+    let message_len = input_len + 1;
     let mut h: [__m512i; 8] = core::array::from_fn(|i| splat(IV[i]));
     // Parameter block: digest length 32, no key, fanout 1, depth 1.
     h[0] = _mm512_xor_si512(h[0], splat(0x0101_0020));
 
-    // All blocks but the last are full; the last holds 0..=128 bytes.
-    let full_blocks = input_len.saturating_sub(1) / BLOCK;
-    let mut counter: u128 = 0;
-    for block in 0..=full_blocks {
-        let len = (input_len - block * BLOCK).min(BLOCK);
-        // SAFETY: block `block` of lane `l` starts at `l * input_len + block * 128`
-        // and its `len` bytes end at most at `(l + 1) * input_len`, inside `inputs`.
-        let m = unsafe { load_block(inputs.as_ptr().add(block * BLOCK), input_len, len) };
-        counter += u128::try_from(len).expect("at most 128");
-        compress(&mut h, &m, counter, block == full_blocks);
+    // All blocks but the last are full; the last holds 1..=128 bytes.
+    let last_block = (message_len - 1) / BLOCK;
+    for block in 0..=last_block {
+        let low: [__m512i; LANES] =
+            core::array::from_fn(|lane| message_half(prefix, inputs[lane], block, 0));
+        let high: [__m512i; LANES] =
+            core::array::from_fn(|lane| message_half(prefix, inputs[lane], block, 1));
+        let (low, high) = (transpose(&low), transpose(&high));
+        let m: [__m512i; 16] = core::array::from_fn(|i| if i < 8 { low[i] } else { high[i - 8] });
+        let counter =
+            u128::try_from(message_len.min((block + 1) * BLOCK)).expect("usize fits in u128");
+        compress(&mut h, &m, counter, block == last_block);
     }
 
     // The digest is the first 4 state words, little-endian.
@@ -258,24 +276,30 @@ mod tests {
     use crate::hash::blake2b256;
 
     #[test]
-    fn equals_blake2b_simd_for_every_length_up_to_400() {
+    fn equals_blake2b_simd_for_every_length_and_prefix() {
         if !available() {
             return; // Nothing to compare on this CPU; the portable path is tested elsewhere.
         }
         for input_len in 0..=400usize {
-            let inputs: Vec<u8> = (0..LANES * input_len)
+            let bytes: Vec<u8> = (0..LANES * input_len + 3)
                 .map(|i| u8::try_from((i * 131 + input_len) % 256).expect("mod 256"))
                 .collect();
-            let mut out = [[0u8; 32]; LANES];
-            // SAFETY: `available()` returned true above.
-            unsafe { hash8(&inputs, input_len, &mut out) };
-            for lane in 0..LANES {
-                let input = &inputs[lane * input_len..][..input_len];
-                assert_eq!(
-                    out[lane],
-                    blake2b256(&[input]),
-                    "length {input_len} lane {lane}"
-                );
+            // Inputs at odd offsets and out of order, as slices into one buffer.
+            let inputs: Vec<&[u8]> = (0..LANES)
+                .rev()
+                .map(|lane| &bytes[3 + lane * input_len..][..input_len])
+                .collect();
+            for prefix in [0u8, 1, 0xff] {
+                let mut out = [[0u8; 32]; LANES];
+                // SAFETY: `available()` returned true above.
+                unsafe { hash8_prefixed(prefix, &inputs, &mut out) };
+                for (input, digest) in inputs.iter().zip(&out) {
+                    assert_eq!(
+                        *digest,
+                        blake2b256(&[&[prefix], input]),
+                        "length {input_len} prefix {prefix}"
+                    );
+                }
             }
         }
     }

@@ -6,8 +6,8 @@
 //!    code (`s -> n`); only the `f` new symbols per row are kept ("row
 //!    recovery", about half the blob's size).
 //! 2. Column stage: each of the `n` columns is expanded with the primary code
-//!    (`p -> n`) into a scratch buffer where every symbol sits behind a leaf
-//!    prefix byte. Its `n` leaf hashes are computed once, in SIMD batches, and
+//!    (`p -> n`). Its `n` symbols are hashed where they lie (no copies): the
+//!    leaf hashes are computed once, in SIMD batches, and
 //!    serve both the column's tree (the secondary sliver hash, at once) and,
 //!    stored column-major, the row trees (stage 3).
 //! 3. Row trees: the primary sliver hashes from the stored leaf hashes.
@@ -24,7 +24,7 @@ use rayon::prelude::*;
 use crate::{
     BlobId, EncodingConfig, Sliver, SliverType, Symbols, VerifiedBlobMetadataWithId,
     error::DataTooLargeError,
-    hash::{Digest, LEAF_PREFIX, Node, hash_many_equal},
+    hash::{Digest, LEAF_PREFIX, Node, hash_prefixed},
     merkle::RootScratch,
     metadata::{BlobMetadata, BlobMetadataV1, EncodingType, SliverPairMetadata},
     rs::Expander,
@@ -213,15 +213,10 @@ impl<'a> Layout<'a> {
             .enumerate()
             .for_each_init(Expander::default, |expander, (r, out)| {
                 let size = self.symbol_size;
-                expander.encode(
-                    self.row(r).chunks_exact(size),
-                    self.s,
-                    self.f,
-                    size,
-                    |m, data| {
-                        out[m * size..][..size].copy_from_slice(data);
-                    },
-                );
+                let result = expander.encode(self.row(r).chunks_exact(size), self.s, self.f, size);
+                for (out, symbol) in out.chunks_exact_mut(size).zip(result.recovery_iter()) {
+                    out.copy_from_slice(symbol);
+                }
             });
         recovery
     }
@@ -252,13 +247,9 @@ impl<'a> Layout<'a> {
                     .par_chunks_mut(n)
                     .zip(roots)
                     .enumerate()
-                    .for_each_init(
-                        || ColumnWorker::new(self),
-                        |worker, (offset, (leaves, root))| {
-                            *root =
-                                worker.column(self, &row_recovery, start + offset, leaves, None);
-                        },
-                    ),
+                    .for_each_init(ColumnWorker::default, |worker, (offset, (leaves, root))| {
+                        *root = worker.column(self, &row_recovery, start + offset, leaves, None);
+                    }),
                 Some(slivers) => {
                     lower.resize(columns.len() * (n - p) * size, 0);
                     self.column_block(&row_recovery, columns, leaves, roots, slivers, &mut lower)
@@ -315,7 +306,7 @@ impl<'a> Layout<'a> {
             .zip(lower.par_chunks_mut(lower_bytes))
             .enumerate()
             .for_each_init(
-                || ColumnWorker::new(self),
+                ColumnWorker::default,
                 |worker, (offset, (((leaves, root), upper), lower))| {
                     let j = columns.start + offset;
                     let lower = (j < s).then_some(lower);
@@ -339,25 +330,17 @@ impl<'a> Layout<'a> {
 }
 
 /// Per-thread state of the column stage.
+#[derive(Default)]
 struct ColumnWorker {
     expander: Expander,
-    /// `n` slots of `1 + S` bytes: the leaf prefix, then the symbol.
-    slots: Vec<u8>,
     roots: RootScratch,
 }
 
 impl ColumnWorker {
-    fn new(layout: &Layout<'_>) -> Self {
-        Self {
-            expander: Expander::default(),
-            slots: vec![LEAF_PREFIX; layout.n * (layout.symbol_size + 1)],
-            roots: RootScratch::default(),
-        }
-    }
-
     /// Expands column `j`, writes its leaf hashes to `leaves` and returns its
-    /// root. With `out`, copies the upper `p` symbols (the secondary sliver)
-    /// and, if given, the lower `n - p` symbols.
+    /// root. Symbols are hashed where they lie (blob, row recovery, or the
+    /// Reed-Solomon library's output). With `out`, copies the upper `p`
+    /// symbols (the secondary sliver) and, if given, the lower `n - p` symbols.
     fn column(
         &mut self,
         layout: &Layout<'_>,
@@ -367,36 +350,24 @@ impl ColumnWorker {
         out: Option<(&mut [u8], Option<&mut [u8]>)>,
     ) -> Node {
         let (n, p, size) = (layout.n, layout.p, layout.symbol_size);
-        let slot_len = size + 1;
-        let (upper, lower) = self.slots.split_at_mut(p * slot_len);
-        for (r, slot) in upper.chunks_exact_mut(slot_len).enumerate() {
-            slot[1..].copy_from_slice(layout.upper_symbol(row_recovery, r, j));
-        }
-        self.expander.encode(
-            upper.chunks_exact(slot_len).map(|slot| &slot[1..]),
-            p,
-            n - p,
-            size,
-            |m, data| lower[m * slot_len + 1..][..size].copy_from_slice(data),
-        );
-        hash_many_equal(&self.slots, slot_len, leaves);
+        let upper = (0..p).map(|r| layout.upper_symbol(row_recovery, r, j));
+        let result = self.expander.encode(upper.clone(), p, n - p, size);
+        let mut symbols: Vec<&[u8]> = Vec::with_capacity(n);
+        symbols.extend(upper);
+        symbols.extend(result.recovery_iter());
+        hash_prefixed(LEAF_PREFIX, &symbols, leaves);
         if let Some((upper_out, lower_out)) = out {
-            let (upper, lower) = self.slots.split_at(p * slot_len);
-            for (slot, out) in upper
-                .chunks_exact(slot_len)
-                .zip(upper_out.chunks_exact_mut(size))
-            {
-                out.copy_from_slice(&slot[1..]);
+            for (symbol, out) in symbols[..p].iter().zip(upper_out.chunks_exact_mut(size)) {
+                out.copy_from_slice(symbol);
             }
             if let Some(lower_out) = lower_out {
-                for (slot, out) in lower
-                    .chunks_exact(slot_len)
-                    .zip(lower_out.chunks_exact_mut(size))
-                {
-                    out.copy_from_slice(&slot[1..]);
+                for (symbol, out) in symbols[p..].iter().zip(lower_out.chunks_exact_mut(size)) {
+                    out.copy_from_slice(symbol);
                 }
             }
         }
+        drop(symbols);
+        drop(result);
         self.roots.root(leaves)
     }
 }

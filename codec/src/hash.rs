@@ -72,21 +72,58 @@ pub fn inner_hash(left: &Digest, right: &Digest) -> Digest {
     blake2b256(&[&[INNER_PREFIX], left, right])
 }
 
-/// Hashes equal-length inputs laid out back to back in `inputs`, each
-/// `input_len` bytes, into `out` (one digest per input), in parallel SIMD lanes.
+/// Hashes `prefix || input` for every input (all of one length) into `out`,
+/// reading each input where it lies. Uses 8 AVX-512 lanes when the CPU has
+/// them, else 4 AVX2 lanes through `blake2b_simd` (after copying the inputs
+/// behind their prefix).
 ///
 /// # Panics
-/// Panics if `inputs.len() != out.len() * input_len` (a programmer error).
-pub(crate) fn hash_many_equal(inputs: &[u8], input_len: usize, out: &mut [Digest]) {
+/// Panics if `inputs.len() != out.len()` or the lengths differ (programmer errors).
+pub(crate) fn hash_prefixed(prefix: u8, inputs: &[&[u8]], out: &mut [Digest]) {
+    assert_eq!(inputs.len(), out.len(), "one digest per input");
+    #[cfg(target_arch = "x86_64")]
+    let (inputs, out) = {
+        use crate::blake2b_x8::{LANES, available, hash8_prefixed};
+        let whole = if available() {
+            inputs.len() / LANES * LANES
+        } else {
+            0
+        };
+        let (head_in, tail_in) = inputs.split_at(whole);
+        let (head_out, tail_out) = out.split_at_mut(whole);
+        for (group, digests) in head_in
+            .chunks_exact(LANES)
+            .zip(head_out.chunks_exact_mut(LANES))
+        {
+            // SAFETY: `available()` checked that the CPU supports AVX-512F and BW.
+            #[allow(unsafe_code)]
+            unsafe {
+                hash8_prefixed(prefix, group, digests)
+            };
+        }
+        (tail_in, tail_out)
+    };
+    let Some(first) = inputs.first() else { return };
+    let input_len = first.len() + 1;
+    let mut buffer = Vec::with_capacity(inputs.len() * input_len);
+    for input in inputs {
+        assert_eq!(input.len() + 1, input_len, "inputs of equal length");
+        buffer.push(prefix);
+        buffer.extend_from_slice(input);
+    }
+    hash_many_equal(&buffer, input_len, out);
+}
+
+/// Hashes equal-length inputs laid back to back in `inputs`, each
+/// `input_len` bytes, into `out`, in 4 AVX2 lanes (`blake2b_simd::many`).
+fn hash_many_equal(inputs: &[u8], input_len: usize, out: &mut [Digest]) {
     assert_eq!(
         inputs.len(),
         out.len() * input_len,
         "inputs must fill out exactly"
     );
-    #[cfg(target_arch = "x86_64")]
-    let (inputs, out) = hash_groups_of_eight(inputs, input_len, out);
     let params = params();
-    // Bounded batches keep the job list small and on the stack's neighbour, the cache.
+    // Bounded batches keep the job list small.
     const BATCH: usize = 64;
     for (inputs, out) in inputs.chunks(BATCH * input_len).zip(out.chunks_mut(BATCH)) {
         let mut jobs: Vec<HashManyJob<'_>> = inputs
@@ -100,34 +137,6 @@ pub(crate) fn hash_many_equal(inputs: &[u8], input_len: usize, out: &mut [Digest
     }
 }
 
-/// Hashes the longest prefix of whole groups of 8 inputs with AVX-512F when
-/// the CPU has it, and returns the inputs and outputs left over.
-#[cfg(target_arch = "x86_64")]
-fn hash_groups_of_eight<'a, 'b>(
-    inputs: &'a [u8],
-    input_len: usize,
-    out: &'b mut [Digest],
-) -> (&'a [u8], &'b mut [Digest]) {
-    use crate::blake2b_x8::{LANES, available, hash8};
-    let whole = out.len() / LANES * LANES;
-    if !available() || whole == 0 {
-        return (inputs, out);
-    }
-    let (head_in, tail_in) = inputs.split_at(whole * input_len);
-    let (head_out, tail_out) = out.split_at_mut(whole);
-    for (group, digests) in head_in
-        .chunks_exact(LANES * input_len)
-        .zip(head_out.chunks_exact_mut(LANES))
-    {
-        // SAFETY: `available()` checked that the CPU supports AVX-512F.
-        #[allow(unsafe_code)]
-        unsafe {
-            hash8(group, input_len, digests)
-        };
-    }
-    (tail_in, tail_out)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -139,6 +148,11 @@ mod tests {
         hash_many_equal(&inputs, 65, &mut out);
         for (input, digest) in inputs.chunks(65).zip(&out) {
             assert_eq!(*digest, blake2b256(&[input]));
+        }
+        let slices: Vec<&[u8]> = inputs.chunks(65).collect();
+        hash_prefixed(LEAF_PREFIX, &slices, &mut out);
+        for (input, digest) in slices.iter().zip(&out) {
+            assert_eq!(*digest, leaf_hash(input));
         }
     }
 

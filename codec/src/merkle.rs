@@ -7,28 +7,28 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::hash::{Digest, INNER_PREFIX, Node, hash_many_equal, inner_hash, leaf_hash};
+use crate::hash::{Digest, INNER_PREFIX, Node, hash_prefixed, inner_hash, leaf_hash};
 
-const INNER_INPUT_LEN: usize = 65;
-
-/// Hashes one level of a tree into the next (half as long, rounded up).
-fn next_level(level: &[Digest], scratch: &mut Vec<u8>, next: &mut Vec<Digest>) {
-    let parents = level.len().div_ceil(2);
-    scratch.clear();
-    for pair in level.chunks(2) {
-        scratch.push(INNER_PREFIX);
-        scratch.extend_from_slice(&pair[0]);
-        scratch.extend_from_slice(pair.get(1).unwrap_or(&[0; 32]));
+/// Hashes one level of a tree into the next (half as long, rounded up). Each
+/// pair of siblings is read in place: they are 64 contiguous bytes of `level`.
+fn next_level(level: &[Digest], next: &mut Vec<Digest>) {
+    let bytes = level.as_flattened();
+    let pairs = level.len() / 2;
+    let mut odd = [0u8; 64];
+    let mut inputs: Vec<&[u8]> = bytes.chunks_exact(64).take(pairs).collect();
+    if let Some(last) = level.get(2 * pairs) {
+        // An odd count: the last node's sibling is the empty node (32 zero bytes).
+        odd[..32].copy_from_slice(last);
+        inputs.push(&odd);
     }
     next.clear();
-    next.resize(parents, [0; 32]);
-    hash_many_equal(scratch, INNER_INPUT_LEN, next);
+    next.resize(inputs.len(), [0; 32]);
+    hash_prefixed(INNER_PREFIX, &inputs, next);
 }
 
 /// Reusable buffers for computing Merkle roots without allocating per tree.
 #[derive(Debug, Default)]
 pub(crate) struct RootScratch {
-    inputs: Vec<u8>,
     level_a: Vec<Digest>,
     level_b: Vec<Digest>,
 }
@@ -41,9 +41,9 @@ impl RootScratch {
             [leaf] => return Node::Digest(*leaf),
             _ => {}
         }
-        next_level(leaves, &mut self.inputs, &mut self.level_a);
+        next_level(leaves, &mut self.level_a);
         while self.level_a.len() > 1 {
-            next_level(&self.level_a, &mut self.inputs, &mut self.level_b);
+            next_level(&self.level_a, &mut self.level_b);
             std::mem::swap(&mut self.level_a, &mut self.level_b);
         }
         Node::Digest(self.level_a[0])
@@ -66,14 +66,9 @@ impl MerkleTree {
     /// Builds the tree over the leaf hashes `leaves` (already `H(0x00 || data)`).
     pub fn from_leaf_hashes(leaves: Vec<Digest>) -> Self {
         let mut levels = vec![leaves];
-        let mut scratch = Vec::new();
         while levels.last().is_some_and(|level| level.len() > 1) {
             let mut next = Vec::new();
-            next_level(
-                levels.last().expect("checked above"),
-                &mut scratch,
-                &mut next,
-            );
+            next_level(levels.last().expect("checked above"), &mut next);
             levels.push(next);
         }
         Self { levels }

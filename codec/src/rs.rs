@@ -10,7 +10,7 @@
 //! chunks in that layout ("wide" form) gives word-for-word the same
 //! arithmetic as one call per symbol.
 
-use reed_solomon_simd::{ReedSolomonDecoder, ReedSolomonEncoder};
+use reed_solomon_simd::{EncoderResult, ReedSolomonDecoder, ReedSolomonEncoder};
 
 /// A reusable encoder that expands `k` originals to `n` symbols.
 #[derive(Default)]
@@ -20,7 +20,7 @@ pub(crate) struct Expander {
 
 impl Expander {
     /// Encodes the `k` shards in `originals` (each `shard_bytes` long) and
-    /// hands recovery shard `m` (codeword symbol `k + m`) to `sink`.
+    /// returns the library's result: recovery shard `m` is codeword symbol `k + m`.
     ///
     /// # Panics
     /// Panics on counts the library does not support or an odd `shard_bytes`;
@@ -31,8 +31,7 @@ impl Expander {
         k: usize,
         n_recovery: usize,
         shard_bytes: usize,
-        mut sink: impl FnMut(usize, &[u8]),
-    ) {
+    ) -> EncoderResult<'_> {
         const SUPPORTED: &str = "the configuration checks the code sizes and symbols are even";
         let encoder = match &mut self.encoder {
             Some(encoder) => {
@@ -46,10 +45,7 @@ impl Expander {
         for original in originals {
             encoder.add_original_shard(original).expect(SUPPORTED);
         }
-        let result = encoder.encode().expect(SUPPORTED);
-        for (m, recovery) in result.recovery_iter().enumerate() {
-            sink(m, recovery);
-        }
+        encoder.encode().expect(SUPPORTED)
     }
 }
 
@@ -219,9 +215,10 @@ mod tests {
                     .iter()
                     .map(|o| &o[c * symbol_size..][..symbol_size])
                     .collect();
-                expander.encode(symbols.into_iter(), k, n - k, symbol_size, |m, data| {
+                let result = expander.encode(symbols.into_iter(), k, n - k, symbol_size);
+                for (m, data) in result.recovery_iter().enumerate() {
                     codewords[k + m][c * symbol_size..][..symbol_size].copy_from_slice(data);
-                });
+                }
             }
             let shards: Vec<(usize, &[u8])> = [6, 1, 4]
                 .iter()

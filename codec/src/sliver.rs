@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 use crate::{
     EncodingConfig, VerifiedBlobMetadataWithId,
     error::SliverVerificationError,
-    hash::{Digest, LEAF_PREFIX, Node, hash_many_equal},
+    hash::{Digest, LEAF_PREFIX, Node, hash_prefixed},
     merkle::RootScratch,
     rs::Expander,
 };
@@ -250,10 +250,11 @@ impl Sliver {
     }
 }
 
-/// A sliver expanded to all `n` symbols of its row or column, each stored
-/// behind a leaf prefix byte so that leaf hashing needs no copy.
+/// A sliver expanded to all `n` symbols of its row or column, with the leaf
+/// hash of every symbol.
 pub(crate) struct ExpandedSliver {
-    slots: Vec<u8>,
+    /// `n` symbols back to back.
+    symbols: Vec<u8>,
     symbol_size: usize,
     leaf_hashes: Vec<Digest>,
 }
@@ -273,26 +274,23 @@ impl ExpandedSliver {
             "sliver shape must be checked before expansion"
         );
         let symbol_size = usize::from(symbols.symbol_size());
-        let slot_len = symbol_size + 1;
-        let mut slots = vec![LEAF_PREFIX; n * slot_len];
-        for (slot, symbol) in slots
-            .chunks_exact_mut(slot_len)
-            .zip(symbols.data().chunks_exact(symbol_size))
-        {
-            slot[1..].copy_from_slice(symbol);
-        }
-        let (source, recovery) = slots.split_at_mut(k * slot_len);
-        Expander::default().encode(
-            source.chunks_exact(slot_len).map(|slot| &slot[1..]),
+        let mut expanded = Vec::with_capacity(n * symbol_size);
+        expanded.extend_from_slice(symbols.data());
+        let mut expander = Expander::default();
+        let result = expander.encode(
+            symbols.data().chunks_exact(symbol_size),
             k,
             n - k,
             symbol_size,
-            |m, data| recovery[m * slot_len + 1..][..symbol_size].copy_from_slice(data),
         );
+        for recovery in result.recovery_iter() {
+            expanded.extend_from_slice(recovery);
+        }
         let mut leaf_hashes = vec![[0; 32]; n];
-        hash_many_equal(&slots, slot_len, &mut leaf_hashes);
+        let leaves: Vec<&[u8]> = expanded.chunks_exact(symbol_size).collect();
+        hash_prefixed(LEAF_PREFIX, &leaves, &mut leaf_hashes);
         Self {
-            slots,
+            symbols: expanded,
             symbol_size,
             leaf_hashes,
         }
@@ -300,7 +298,7 @@ impl ExpandedSliver {
 
     /// Symbol `index` (in `0..n`) of the expanded sliver.
     pub(crate) fn symbol(&self, index: usize) -> &[u8] {
-        &self.slots[index * (self.symbol_size + 1) + 1..][..self.symbol_size]
+        &self.symbols[index * self.symbol_size..][..self.symbol_size]
     }
 
     /// The Merkle root over the `n` symbols.
