@@ -12,12 +12,11 @@
 //!    stored column-major, the row trees (stage 3).
 //! 3. Row trees: the primary sliver hashes from the stored leaf hashes.
 //!
-//! Rows and columns run in parallel on the ambient rayon pool. When slivers
-//! are wanted, columns go in blocks so that the new symbols of the lower rows
-//! can be copied into the primary slivers row by row with safe, disjoint
-//! writes. The metadata-only path skips every sliver copy.
-
-use std::ops::Range;
+//! Rows and blocks of columns run in parallel on the ambient rayon pool. When
+//! slivers are wanted, each lower primary sliver is split up front into one
+//! segment per block of columns, so every block writes its symbols straight
+//! into its own disjoint segments: no locks, no second copy. The
+//! metadata-only path skips every sliver copy.
 
 use rayon::prelude::*;
 
@@ -30,8 +29,8 @@ use crate::{
     rs::Expander,
 };
 
-/// Columns per block when slivers are kept (bounds the scratch for lower rows).
-const COLUMN_BLOCK: usize = 64;
+/// Columns per parallel task in the column stage.
+const COLUMN_BLOCK: usize = 16;
 
 /// A blob encoded into all of its slivers, with its verified metadata.
 #[derive(Debug, Clone)]
@@ -231,37 +230,60 @@ impl<'a> Layout<'a> {
         }
     }
 
-    fn run(&self, mut slivers: Option<&mut Slivers>) -> VerifiedBlobMetadataWithId {
+    fn run(&self, slivers: Option<&mut Slivers>) -> VerifiedBlobMetadataWithId {
         let (n, p, s, size) = (self.n, self.p, self.s, self.symbol_size);
         let row_recovery = self.row_recovery();
         let mut leaf_hashes: Vec<Digest> = vec![[0; 32]; n * n]; // column-major
         let mut secondary_hashes = vec![Node::Empty; n];
-        let block = if slivers.is_some() { COLUMN_BLOCK } else { n };
-        let mut lower = Vec::new();
-        for start in (0..n).step_by(block) {
-            let columns = start..n.min(start + block);
-            let leaves = &mut leaf_hashes[columns.start * n..columns.end * n];
-            let roots = &mut secondary_hashes[columns.clone()];
-            match slivers.as_deref_mut() {
-                None => leaves
-                    .par_chunks_mut(n)
-                    .zip(roots)
-                    .enumerate()
-                    .for_each_init(ColumnWorker::default, |worker, (offset, (leaves, root))| {
-                        *root = worker.column(self, &row_recovery, start + offset, leaves, None);
-                    }),
-                Some(slivers) => {
-                    lower.resize(columns.len() * (n - p) * size, 0);
-                    self.column_block(&row_recovery, columns, leaves, roots, slivers, &mut lower)
-                }
-            }
-        }
+        let n_blocks = n.div_ceil(COLUMN_BLOCK);
+        // Where each block of columns writes: its secondary slivers, and its
+        // segment of every lower primary sliver (rows p..n, columns 0..s).
+        let mut secondary_blocks: Vec<Option<&mut [u8]>> = (0..n_blocks).map(|_| None).collect();
+        let mut lower_blocks: Vec<Vec<&mut [u8]>> = (0..n_blocks).map(|_| Vec::new()).collect();
         if let Some(slivers) = slivers {
-            slivers.primary[..p * s * size]
+            let (upper_rows, lower_rows) = slivers.primary.split_at_mut(p * s * size);
+            upper_rows
                 .par_chunks_mut(s * size)
                 .enumerate()
                 .for_each(|(r, out)| out.copy_from_slice(self.row(r)));
+            for row in lower_rows.chunks_exact_mut(s * size) {
+                for (segments, segment) in lower_blocks
+                    .iter_mut()
+                    .zip(row.chunks_mut(COLUMN_BLOCK * size))
+                {
+                    segments.push(segment);
+                }
+            }
+            for (slot, block) in secondary_blocks
+                .iter_mut()
+                .zip(slivers.secondary.chunks_mut(COLUMN_BLOCK * p * size))
+            {
+                *slot = Some(block);
+            }
         }
+        leaf_hashes
+            .par_chunks_mut(COLUMN_BLOCK * n)
+            .zip(secondary_hashes.par_chunks_mut(COLUMN_BLOCK))
+            .zip(secondary_blocks)
+            .zip(lower_blocks)
+            .enumerate()
+            .for_each_init(
+                ColumnWorker::default,
+                |worker, (block, (((leaves, roots), mut secondary), mut lower))| {
+                    for (offset, (leaves, root)) in leaves.chunks_mut(n).zip(roots).enumerate() {
+                        let j = block * COLUMN_BLOCK + offset;
+                        let upper = secondary
+                            .as_deref_mut()
+                            .map(|s| &mut s[offset * p * size..][..p * size]);
+                        let out = upper.map(|upper| ColumnOut {
+                            upper,
+                            lower: &mut lower,
+                            offset: offset * size,
+                        });
+                        *root = worker.column(self, &row_recovery, j, leaves, out);
+                    }
+                },
+            );
         let mut primary_hashes = vec![Node::Empty; n];
         primary_hashes.par_iter_mut().enumerate().for_each_init(
             || (Vec::with_capacity(n), RootScratch::default()),
@@ -283,50 +305,17 @@ impl<'a> Layout<'a> {
             hashes,
         }))
     }
+}
 
-    /// Stage 2 for one block of columns, keeping slivers: secondary slivers
-    /// are written per column; the lower rows' new symbols of source columns
-    /// go through `lower` into the primary slivers, row by row.
-    fn column_block(
-        &self,
-        row_recovery: &[u8],
-        columns: Range<usize>,
-        leaves: &mut [Digest],
-        roots: &mut [Node],
-        slivers: &mut Slivers,
-        lower: &mut [u8],
-    ) {
-        let (n, p, s, size) = (self.n, self.p, self.s, self.symbol_size);
-        let lower_bytes = (n - p) * size;
-        let secondary = &mut slivers.secondary[columns.start * p * size..columns.end * p * size];
-        leaves
-            .par_chunks_mut(n)
-            .zip(roots)
-            .zip(secondary.par_chunks_mut(p * size))
-            .zip(lower.par_chunks_mut(lower_bytes))
-            .enumerate()
-            .for_each_init(
-                ColumnWorker::default,
-                |worker, (offset, (((leaves, root), upper), lower))| {
-                    let j = columns.start + offset;
-                    let lower = (j < s).then_some(lower);
-                    *root = worker.column(self, row_recovery, j, leaves, Some((upper, lower)));
-                },
-            );
-        let source_columns = columns.start..columns.end.min(s);
-        if source_columns.is_empty() {
-            return;
-        }
-        slivers.primary[p * s * size..]
-            .par_chunks_mut(s * size)
-            .enumerate()
-            .for_each(|(m, row)| {
-                for j in source_columns.clone() {
-                    let from = &lower[(j - columns.start) * lower_bytes + m * size..][..size];
-                    row[j * size..][..size].copy_from_slice(from);
-                }
-            });
-    }
+/// Where the column stage copies one column's symbols when slivers are kept.
+struct ColumnOut<'a, 'b> {
+    /// The column's secondary sliver (`p` symbols).
+    upper: &'a mut [u8],
+    /// The block's segment of each lower primary sliver (rows `p..n`); empty
+    /// past the source columns.
+    lower: &'a mut [&'b mut [u8]],
+    /// Byte offset of this column inside each segment.
+    offset: usize,
 }
 
 /// Per-thread state of the column stage.
@@ -347,7 +336,7 @@ impl ColumnWorker {
         row_recovery: &[u8],
         j: usize,
         leaves: &mut [Digest],
-        out: Option<(&mut [u8], Option<&mut [u8]>)>,
+        out: Option<ColumnOut<'_, '_>>,
     ) -> Node {
         let (n, p, size) = (layout.n, layout.p, layout.symbol_size);
         let upper = (0..p).map(|r| layout.upper_symbol(row_recovery, r, j));
@@ -356,13 +345,13 @@ impl ColumnWorker {
         symbols.extend(upper);
         symbols.extend(result.recovery_iter());
         hash_prefixed(LEAF_PREFIX, &symbols, leaves);
-        if let Some((upper_out, lower_out)) = out {
-            for (symbol, out) in symbols[..p].iter().zip(upper_out.chunks_exact_mut(size)) {
-                out.copy_from_slice(symbol);
+        if let Some(out) = out {
+            for (symbol, upper) in symbols[..p].iter().zip(out.upper.chunks_exact_mut(size)) {
+                upper.copy_from_slice(symbol);
             }
-            if let Some(lower_out) = lower_out {
-                for (symbol, out) in symbols[p..].iter().zip(lower_out.chunks_exact_mut(size)) {
-                    out.copy_from_slice(symbol);
+            for (symbol, segment) in symbols[p..].iter().zip(out.lower.iter_mut()) {
+                if let Some(target) = segment.get_mut(out.offset..out.offset + size) {
+                    target.copy_from_slice(symbol);
                 }
             }
         }
