@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Prints codec throughput for a 64 MiB random blob at n = 1000 (issue: codec
-# performance): full encode, metadata only and decode, each on 1 thread and on
-# all threads, with the peak resident memory of each run. Medians of ROUNDS.
+# Prints codec throughput for a 64 MiB random blob at n = 1000: full encode,
+# metadata only and three kinds of decode, each on 1 thread and on all
+# threads, with the peak resident memory of each run (one process per run).
+# Each figure is the median of ROUNDS runs inside that process.
 #   bash bench/codec.sh [SIZE_MIB] [N_SHARDS] [ROUNDS]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -11,13 +12,19 @@ rounds=${3:-5}
 threads_all=$(nproc)
 cargo build --quiet --release -p walrus-codec --example codec_throughput
 bin=target/release/examples/codec_throughput
-printf '%-20s %8s %10s %10s %14s\n' mode threads median_s MB/s peak_rss_MiB
+results=$(mktemp)
+trap 'rm -f "$results"' EXIT
 for mode in encode metadata decode-systematic decode-recovery decode-secondary; do
   for threads in 1 "$threads_all"; do
-    "$bin" "$mode" "$size_mib" "$n_shards" "$threads" "$rounds" | python3 -c '
-import json, sys
-r = json.loads(sys.stdin.read())
-print(f"{r[\"mode\"]:<20} {r[\"threads\"]:>8} {r[\"median_s\"]:>10.3f} {r[\"mb_per_s\"]:>10.1f} {r[\"peak_rss_mib\"]:>14.0f}")'
+    "$bin" "$mode" "$size_mib" "$n_shards" "$threads" "$rounds" >>"$results"
   done
 done
-echo "(MB = 10^6 bytes of unencoded blob; decode-systematic uses primary slivers 0..p, decode-recovery the last p primary slivers, decode-secondary the last s secondary slivers)"
+python3 - "$results" <<'PY'
+import json, sys
+print(f"{'mode':<20} {'threads':>7} {'median_s':>9} {'MB/s':>8} {'peak_RSS_MiB':>13}")
+for line in open(sys.argv[1]):
+    r = json.loads(line)
+    print(f"{r['mode']:<20} {r['threads']:>7} {r['median_s']:>9.3f} {r['mb_per_s']:>8.1f} {r['peak_rss_mib']:>13.0f}")
+PY
+echo "MB = 10^6 bytes of unencoded blob. decode-systematic: primary slivers 0..p (no decoding);"
+echo "decode-recovery: the last p primary slivers; decode-secondary: the last s secondary slivers."

@@ -10,6 +10,7 @@
 //! chunks in that layout ("wide" form) gives word-for-word the same
 //! arithmetic as one call per symbol.
 
+use rayon::prelude::*;
 use reed_solomon_simd::{EncoderResult, ReedSolomonDecoder, ReedSolomonEncoder};
 
 /// A reusable encoder that expands `k` originals to `n` symbols.
@@ -54,12 +55,18 @@ fn wide_symbol_size(symbol_size: usize) -> usize {
     symbol_size.div_ceil(64) * 64
 }
 
-/// Converts `symbols` (back-to-back symbols of `symbol_size` bytes) to wide form.
-fn to_wide(symbols: &[u8], symbol_size: usize) -> Vec<u8> {
+/// Converts `symbols` (back-to-back symbols of `symbol_size` bytes) to wide
+/// form in `wide` (cleared first).
+fn to_wide(symbols: &[u8], symbol_size: usize, wide: &mut Vec<u8>) {
     let wide_size = wide_symbol_size(symbol_size);
+    wide.clear();
+    if wide_size == symbol_size {
+        wide.extend_from_slice(symbols);
+        return;
+    }
     let full = symbol_size / 64 * 64;
     let half_tail = (symbol_size - full) / 2;
-    let mut wide = vec![0; symbols.len() / symbol_size * wide_size];
+    wide.resize(symbols.len() / symbol_size * wide_size, 0);
     for (symbol, out) in symbols
         .chunks_exact(symbol_size)
         .zip(wide.chunks_exact_mut(wide_size))
@@ -70,7 +77,6 @@ fn to_wide(symbols: &[u8], symbol_size: usize) -> Vec<u8> {
             out[full + 32..full + 32 + half_tail].copy_from_slice(&symbol[full + half_tail..]);
         }
     }
-    wide
 }
 
 /// Converts wide-form symbols back into `out` (back-to-back symbols).
@@ -90,12 +96,18 @@ fn from_wide(wide: &[u8], symbol_size: usize, out: &mut [u8]) {
     }
 }
 
+/// Target size in bytes of the library's work buffer per decoding call: small
+/// enough to stay in cache, large enough to amortize the per-call cost of
+/// computing the erasure locator.
+const DECODE_WORK_BYTES: usize = 4 << 20;
+
 /// Decodes `width` codewords of a `(k, n)` code that share an erasure pattern.
 ///
 /// Each entry of `shards` is `(codeword index, data)` where `data` holds
 /// symbol `index` of each of the `width` codewords (`width * symbol_size`
 /// bytes). Returns the `k` original shards back to back (`k * width *
 /// symbol_size` bytes). Originals present in `shards` are copied, not decoded.
+/// The codewords are decoded in cache-sized groups, in parallel.
 ///
 /// # Errors
 /// A description of the problem when there are fewer than `k` distinct
@@ -107,6 +119,19 @@ pub(crate) fn decode_codewords(
     symbol_size: usize,
     width: usize,
     shards: &[(usize, &[u8])],
+) -> Result<Vec<u8>, String> {
+    let per_group = DECODE_WORK_BYTES / (n.next_power_of_two() * wide_symbol_size(symbol_size));
+    decode_in_groups(k, n, symbol_size, width, shards, per_group)
+}
+
+/// [`decode_codewords`] with `per_group` codewords per library call.
+fn decode_in_groups(
+    k: usize,
+    n: usize,
+    symbol_size: usize,
+    width: usize,
+    shards: &[(usize, &[u8])],
+    per_group: usize,
 ) -> Result<Vec<u8>, String> {
     let shard_bytes = width * symbol_size;
     let mut seen = vec![false; n];
@@ -144,34 +169,57 @@ pub(crate) fn decode_codewords(
     }
     recoveries.truncate(k - originals.len());
 
-    let wide = |data: &[u8]| -> Vec<u8> {
-        if symbol_size.is_multiple_of(64) {
-            data.to_vec()
-        } else {
-            to_wide(data, symbol_size)
+    // Group the codewords; each group writes one segment of every missing original.
+    let wide_size = wide_symbol_size(symbol_size);
+    let per_group = per_group.clamp(1, width);
+    let n_groups = width.div_ceil(per_group);
+    let mut segments: Vec<Vec<(usize, &mut [u8])>> = (0..n_groups).map(|_| Vec::new()).collect();
+    for (index, shard) in out.chunks_exact_mut(shard_bytes).enumerate() {
+        if !seen[index] {
+            for (group, segment) in shard.chunks_mut(per_group * symbol_size).enumerate() {
+                segments[group].push((index, segment));
+            }
         }
-    };
-    let wide_bytes = width * wide_symbol_size(symbol_size);
-    let mut decoder =
-        ReedSolomonDecoder::new(k, n - k, wide_bytes).map_err(|error| error.to_string())?;
-    for &(index, data) in &originals {
-        decoder
-            .add_original_shard(index, wide(data))
-            .map_err(|error| error.to_string())?;
     }
-    for &(index, data) in &recoveries {
-        decoder
-            .add_recovery_shard(index - k, wide(data))
-            .map_err(|error| error.to_string())?;
-    }
-    let result = decoder.decode().map_err(|error| error.to_string())?;
-    for (index, restored) in result.restored_original_iter() {
-        from_wide(
-            restored,
-            symbol_size,
-            &mut out[index * shard_bytes..][..shard_bytes],
-        );
-    }
+    segments.into_par_iter().enumerate().try_for_each_init(
+        || (None::<ReedSolomonDecoder>, Vec::new()),
+        |(decoder, wide), (group, segments)| {
+            let range =
+                group * per_group * symbol_size..((group + 1) * per_group).min(width) * symbol_size;
+            let wide_bytes = range.len() / symbol_size * wide_size;
+            let decoder = match decoder {
+                Some(decoder) => {
+                    decoder
+                        .reset(k, n - k, wide_bytes)
+                        .map_err(|e| e.to_string())?;
+                    decoder
+                }
+                slot @ None => slot.insert(
+                    ReedSolomonDecoder::new(k, n - k, wide_bytes).map_err(|e| e.to_string())?,
+                ),
+            };
+            for &(index, data) in &originals {
+                to_wide(&data[range.clone()], symbol_size, wide);
+                decoder
+                    .add_original_shard(index, &*wide)
+                    .map_err(|e| e.to_string())?;
+            }
+            for &(index, data) in &recoveries {
+                to_wide(&data[range.clone()], symbol_size, wide);
+                decoder
+                    .add_recovery_shard(index - k, &*wide)
+                    .map_err(|e| e.to_string())?;
+            }
+            let result = decoder.decode().map_err(|e| e.to_string())?;
+            for (index, segment) in segments {
+                let restored = result
+                    .restored_original(index)
+                    .ok_or("original not restored")?;
+                from_wide(restored, symbol_size, segment);
+            }
+            Ok::<(), String>(())
+        },
+    )?;
     Ok(out)
 }
 
@@ -185,7 +233,8 @@ mod tests {
             let symbols: Vec<u8> = (0..symbol_size * 3)
                 .map(|i| u8::try_from(i * 7 % 251).expect("below 251"))
                 .collect();
-            let wide = to_wide(&symbols, symbol_size);
+            let mut wide = Vec::new();
+            to_wide(&symbols, symbol_size, &mut wide);
             let mut back = vec![0; symbols.len()];
             from_wide(&wide, symbol_size, &mut back);
             assert_eq!(back, symbols, "symbol size {symbol_size}");
@@ -224,9 +273,12 @@ mod tests {
                 .iter()
                 .map(|&i| (i, codewords[i].as_slice()))
                 .collect();
-            let decoded =
-                decode_codewords(k, n, symbol_size, width, &shards).expect("enough shards");
-            assert_eq!(decoded, originals.concat());
+            // One call for all codewords, and groups of 1 and 2 (the last one partial).
+            for per_group in [width, 1, 2] {
+                let decoded = decode_in_groups(k, n, symbol_size, width, &shards, per_group)
+                    .expect("enough shards");
+                assert_eq!(decoded, originals.concat(), "groups of {per_group}");
+            }
         }
     }
 }
