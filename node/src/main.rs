@@ -11,7 +11,12 @@ use clap::{Parser, Subcommand};
 
 /// Walrus: decentralized blob storage with Red Stuff erasure coding.
 #[derive(Debug, Parser)]
-#[command(name = "walrus", version, about, propagate_version = true)]
+#[command(
+    name = "walrus",
+    version,
+    about = "Walrus: decentralized blob storage with Red Stuff erasure coding",
+    propagate_version = true
+)]
 struct Cli {
     /// Print machine-readable JSON instead of text.
     #[arg(long, global = true)]
