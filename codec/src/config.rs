@@ -175,7 +175,11 @@ impl EncodingConfig {
 
     /// The index of the secondary sliver in pair `pair_index`: `n - 1 - pair`.
     /// The same map takes a secondary sliver index back to its pair.
+    ///
+    /// # Panics
+    /// Panics if `pair_index >= n` (a programmer error).
     pub fn secondary_sliver_of_pair(&self, pair_index: u16) -> u16 {
+        assert!(pair_index < self.n_shards, "pair index out of range");
         self.n_shards - 1 - pair_index
     }
 }

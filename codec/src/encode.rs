@@ -99,6 +99,7 @@ impl EncodedBlob {
     /// # Panics
     /// Panics if `pair_index >= n`.
     pub fn sliver_pair(&self, pair_index: u16) -> (Sliver, Sliver) {
+        assert!(pair_index < self.n_shards, "pair index out of range");
         let secondary = self.n_shards - 1 - pair_index;
         (
             self.sliver(SliverType::Primary, pair_index),

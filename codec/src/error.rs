@@ -62,6 +62,9 @@ pub enum MetadataVerificationError {
     /// The unencoded length is too large for the number of shards.
     #[error(transparent)]
     DataTooLarge(#[from] DataTooLargeError),
+    /// A hash is the empty node; real metadata holds only digests.
+    #[error("metadata holds an empty hash for pair {0}")]
+    EmptyHash(usize),
     /// The blob ID derived from the metadata differs from the claimed one.
     #[error("metadata derives blob ID {computed}, not {claimed}")]
     BlobIdMismatch {
@@ -102,6 +105,14 @@ pub enum SliverVerificationError {
     /// The metadata's blob length does not fit this configuration.
     #[error(transparent)]
     DataTooLarge(#[from] DataTooLargeError),
+    /// The metadata was verified for another number of shards.
+    #[error("metadata is for {metadata_shards} shards, the configuration has {config_shards}")]
+    ConfigMismatch {
+        /// Pairs in the metadata.
+        metadata_shards: usize,
+        /// `n` of the configuration.
+        config_shards: u16,
+    },
     /// The sliver's hash differs from the one in the metadata.
     #[error("{sliver_type} sliver {index} does not match the hash in the metadata")]
     HashMismatch {
@@ -185,13 +196,26 @@ pub enum RecoveryError {
         /// The sliver the symbol came from.
         source_index: u16,
     },
-    /// The recovered sliver does not match the metadata: the blob is inconsistent.
+    /// The sliver rebuilt from symbols without proofs does not match the
+    /// metadata: a symbol is wrong or the blob is inconsistent. Fetch the
+    /// symbols with proofs and build an [`crate::InconsistencyProof`] to tell.
     #[error("recovered {sliver_type} sliver {index} does not match the metadata")]
-    Inconsistent {
+    RecoveredHashMismatch {
         /// The target's type.
         sliver_type: SliverType,
         /// The target's index.
         index: u16,
+    },
+    /// The metadata's blob length does not fit this configuration.
+    #[error("{0}")]
+    MetadataTooLarge(#[from] DataTooLargeError),
+    /// The metadata was verified for another number of shards.
+    #[error("metadata is for {metadata_shards} shards, the configuration has {config_shards}")]
+    ConfigMismatch {
+        /// Pairs in the metadata.
+        metadata_shards: usize,
+        /// `n` of the configuration.
+        config_shards: u16,
     },
     /// An inconsistency proof whose symbols decode to the correct sliver.
     #[error("the proof's symbols decode to a sliver that matches the metadata")]

@@ -163,6 +163,14 @@ impl UnverifiedBlobMetadataWithId {
             return Err(MetadataVerificationError::WrongNumberOfHashes { expected, actual });
         }
         config.symbol_size(self.metadata.unencoded_length())?;
+        if let Some(pair) = self
+            .metadata
+            .hashes()
+            .iter()
+            .position(|h| h.primary_hash == Node::Empty || h.secondary_hash == Node::Empty)
+        {
+            return Err(MetadataVerificationError::EmptyHash(pair));
+        }
         let computed = self.metadata.compute_blob_id();
         if computed != self.blob_id {
             return Err(MetadataVerificationError::BlobIdMismatch {
@@ -215,6 +223,16 @@ impl VerifiedBlobMetadataWithId {
     /// verified with and cannot hold a blob of this length.
     pub fn symbol_size(&self, config: &EncodingConfig) -> Result<u16, DataTooLargeError> {
         config.symbol_size(self.metadata.unencoded_length())
+    }
+
+    /// The number of shards the metadata was verified for (its number of pairs).
+    pub fn n_shards(&self) -> usize {
+        self.metadata.hashes().len()
+    }
+
+    /// Whether `config` has the number of shards this metadata was verified for.
+    pub fn matches(&self, config: &EncodingConfig) -> bool {
+        self.n_shards() == usize::from(config.n_shards())
     }
 
     /// The hash of sliver `index` of `sliver_type`, or `None` if `index >= n`.

@@ -111,10 +111,9 @@ impl RecoverySymbol {
         target_type: SliverType,
         target_index: u16,
     ) -> Result<(), RecoveryError> {
+        check_config(config, metadata)?;
         check_targets(config, &[target_index])?;
-        let expected = metadata
-            .symbol_size(config)
-            .map_err(|_| RecoveryError::NotInconsistent)?;
+        let expected = metadata.symbol_size(config)?;
         check_symbol(self.source_index, &self.data, config, expected)?;
         let root = metadata
             .sliver_hash(target_type.orthogonal(), self.source_index)
@@ -129,6 +128,20 @@ impl RecoverySymbol {
             });
         }
         Ok(())
+    }
+}
+
+fn check_config(
+    config: &EncodingConfig,
+    metadata: &VerifiedBlobMetadataWithId,
+) -> Result<(), RecoveryError> {
+    if metadata.matches(config) {
+        Ok(())
+    } else {
+        Err(RecoveryError::ConfigMismatch {
+            metadata_shards: metadata.n_shards(),
+            config_shards: config.n_shards(),
+        })
     }
 }
 
@@ -157,7 +170,7 @@ fn check_symbol(
 /// Needs `s` distinct symbols for a primary target, `p` for a secondary one.
 ///
 /// # Errors
-/// [`RecoveryError::Inconsistent`] when the rebuilt sliver does not match the
+/// [`RecoveryError::RecoveredHashMismatch`] when the rebuilt sliver does not match the
 /// metadata (then fetch symbols with proofs and build an
 /// [`InconsistencyProof`]); other [`RecoveryError`]s for unusable input.
 pub fn recover_sliver(
@@ -172,7 +185,7 @@ pub fn recover_sliver(
         .sliver_hash(target_type, target_index)
         .expect("target is checked");
     if sliver.hash(config) != expected {
-        return Err(RecoveryError::Inconsistent {
+        return Err(RecoveryError::RecoveredHashMismatch {
             sliver_type: target_type,
             index: target_index,
         });
@@ -187,10 +200,9 @@ fn decode_target(
     target_index: u16,
     symbols: &[(u16, &[u8])],
 ) -> Result<Sliver, RecoveryError> {
+    check_config(config, metadata)?;
     check_targets(config, &[target_index])?;
-    let symbol_size = metadata
-        .symbol_size(config)
-        .map_err(|_| RecoveryError::NotInconsistent)?;
+    let symbol_size = metadata.symbol_size(config)?;
     let n = usize::from(config.n_shards());
     let k = usize::from(config.symbols_per_sliver(target_type));
     let mut seen = vec![false; n];
@@ -263,7 +275,7 @@ impl InconsistencyProof {
             .map(|s| (s.source_index, s.data.as_slice()))
             .collect();
         match recover_sliver(config, metadata, target_type, self.target_index, &pairs) {
-            Err(RecoveryError::Inconsistent { .. }) => Ok(()),
+            Err(RecoveryError::RecoveredHashMismatch { .. }) => Ok(()),
             Err(other) => Err(other),
             Ok(_) => Err(RecoveryError::NotInconsistent),
         }

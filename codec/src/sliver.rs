@@ -148,7 +148,8 @@ impl Symbols {
     /// Symbol `index`, or `None` past the end.
     pub fn get(&self, index: usize) -> Option<&[u8]> {
         let size = usize::from(self.symbol_size);
-        self.data.get(index * size..(index + 1) * size)
+        let start = index.checked_mul(size)?;
+        self.data.get(start..start.checked_add(size)?)
     }
 
     /// Gives back the bytes.
@@ -225,11 +226,17 @@ impl Sliver {
         config: &EncodingConfig,
         metadata: &VerifiedBlobMetadataWithId,
     ) -> Result<(), SliverVerificationError> {
+        if !metadata.matches(config) {
+            return Err(SliverVerificationError::ConfigMismatch {
+                metadata_shards: metadata.n_shards(),
+                config_shards: config.n_shards(),
+            });
+        }
         let symbol_size = metadata.symbol_size(config)?;
         self.check_shape(config, symbol_size)?;
         let expected = metadata
             .sliver_hash(self.sliver_type, self.index)
-            .expect("check_shape bounds the index");
+            .expect("check_shape bounds the index by n, which the metadata matches");
         let expanded = ExpandedSliver::new(config, self.sliver_type, &self.symbols);
         if expanded.root() != expected {
             return Err(SliverVerificationError::HashMismatch {

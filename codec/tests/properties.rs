@@ -237,7 +237,7 @@ fn inconsistent_blob_yields_a_verifiable_inconsistency_proof() {
                 .collect();
             assert_eq!(
                 recover_sliver(&config, &metadata, target_type, 0, &pairs),
-                Err(RecoveryError::Inconsistent {
+                Err(RecoveryError::RecoveredHashMismatch {
                     sliver_type: target_type,
                     index: 0
                 })
@@ -326,6 +326,47 @@ fn decode_rejects_mixed_and_misshapen_slivers() {
             SliverVerificationError::SymbolSizeMismatch { .. }
         )) | Err(DecodeError::DataTooLarge(_))
     ));
+}
+
+#[test]
+fn metadata_used_with_another_shard_count_is_an_error_not_a_panic() {
+    let small = config(7);
+    let large = config(13);
+    let encoded = small.encode(&[5u8; 100]).expect("encodes");
+    let metadata = encoded.metadata();
+    let mut sliver = encoded.sliver(SliverType::Primary, 0);
+    sliver.index = 12; // valid for 13 shards, not for the metadata's 7
+    assert!(matches!(
+        sliver.verify(&large, metadata),
+        Err(SliverVerificationError::ConfigMismatch { .. })
+    ));
+    let symbol = RecoverySymbol {
+        source_index: 12,
+        data: vec![0; 2],
+        proof: walrus_codec::merkle::MerkleProof { path: vec![] },
+    };
+    assert!(matches!(
+        symbol.verify(&large, metadata, SliverType::Primary, 0),
+        Err(RecoveryError::ConfigMismatch { .. })
+    ));
+    assert!(matches!(
+        recover_sliver(&large, metadata, SliverType::Primary, 12, &[]),
+        Err(RecoveryError::ConfigMismatch { .. })
+    ));
+}
+
+#[test]
+fn metadata_with_an_empty_hash_is_rejected() {
+    let config = config(4);
+    let encoded = config.encode(&[1u8; 10]).expect("encodes");
+    let mut hashes = encoded.metadata().metadata().hashes().to_vec();
+    hashes[2].secondary_hash = walrus_codec::Node::Empty;
+    let metadata = with_hashes(encoded.metadata(), hashes);
+    let unverified = UnverifiedBlobMetadataWithId::new(metadata.compute_blob_id(), metadata);
+    assert_eq!(
+        unverified.verify(&config),
+        Err(MetadataVerificationError::EmptyHash(2))
+    );
 }
 
 #[test]
