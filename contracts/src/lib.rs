@@ -11,6 +11,14 @@
 //! Folder = subsystem, file = one object type: `storage_resource.rs`,
 //! `blob.rs`, `staking.rs`, `committee.rs`, `epoch.rs`, `certificate.rs`;
 //! every event in `events.rs`, every error code in `errors.rs`.
+//!
+//! Determinism is enforced by lints: `contracts/clippy.toml` refuses hash
+//! maps and clocks, and float arithmetic is denied below.
+#![deny(
+    clippy::float_arithmetic,
+    clippy::disallowed_types,
+    clippy::disallowed_methods
+)]
 
 mod blob;
 mod call;

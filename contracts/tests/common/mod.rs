@@ -103,21 +103,32 @@ impl Net {
             .expect("in committee")
     }
 
-    /// A certificate over `message` signed by the genesis nodes `signers`.
+    /// A certificate over `message` signed by those of the genesis nodes
+    /// `signers` that are in the current committee.
     pub fn certificate(&self, signers: &[usize], message: Vec<u8>) -> Certificate {
-        let signatures: Vec<_> = signers
+        let members: Vec<(usize, usize)> = signers
             .iter()
-            .map(|i| self.keys[*i].sign(&message, DST, &[]))
+            .filter_map(|i| {
+                self.state
+                    .committee
+                    .position(&Genesis::node_id(*i))
+                    .map(|m| (*i, m))
+            })
+            .collect();
+        let signatures: Vec<_> = members
+            .iter()
+            .map(|(i, _)| self.keys[*i].sign(&message, DST, &[]))
             .collect();
         let refs: Vec<_> = signatures.iter().collect();
-        let aggregate = AggregateSignature::aggregate(&refs, false)
-            .expect("signatures")
-            .to_signature();
-        let indices: Vec<usize> = signers.iter().map(|i| self.member(*i)).collect();
+        let signature = match AggregateSignature::aggregate(&refs, false) {
+            Ok(aggregate) => aggregate.to_signature().to_bytes().to_vec(),
+            Err(_) => vec![0; 96], // no signer at all
+        };
+        let indices: Vec<usize> = members.iter().map(|(_, m)| *m).collect();
         Certificate {
             signers: Certificate::bitmap(&indices),
             message,
-            signature: aggregate.to_bytes().to_vec(),
+            signature,
         }
     }
 
