@@ -16,7 +16,7 @@ use crate::{
     events::Event,
     ids::{Epoch, ObjectId},
     money, staking,
-    state::{Committee, EpochState, NextEpoch, State},
+    state::{Committee, EpochState, ExchangeRate, NextEpoch, State},
 };
 
 /// Basis points of a perfect audit score.
@@ -25,22 +25,28 @@ pub const FULL_SCORE_BPS: u16 = 10_000;
 pub const BURN_PERCENT: u64 = 3;
 
 /// Stake per pool that will count in `epoch` (active, plus pending that
-/// activates by then), in node-ID order.
+/// activates by then, minus withdrawals that leave by then at today's rate),
+/// in node-ID order.
 fn stakes_for(state: &State, epoch: Epoch) -> Vec<(ObjectId, Vec<u8>, u64)> {
+    let sum = |map: &std::collections::BTreeMap<Epoch, u64>| -> u64 {
+        map.range(..=epoch)
+            .map(|(_, v)| *v)
+            .fold(0, u64::saturating_add)
+    };
     state
         .pools
         .iter()
         .map(|(id, pool)| {
-            let pending: u64 = pool
-                .pending_stake
-                .range(..=epoch)
-                .map(|(_, v)| *v)
-                .fold(0, u64::saturating_add);
-            (
-                *id,
-                pool.public_key.clone(),
-                pool.active_wal.saturating_add(pending),
-            )
+            let rate = ExchangeRate {
+                wal: pool.active_wal,
+                shares: pool.active_shares,
+            };
+            let leaving = rate
+                .to_wal(sum(&pool.pending_withdrawals))
+                .unwrap_or(pool.active_wal)
+                .min(pool.active_wal);
+            let stake = (pool.active_wal - leaving).saturating_add(sum(&pool.pending_stake));
+            (*id, pool.public_key.clone(), stake)
         })
         .collect()
 }

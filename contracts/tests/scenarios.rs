@@ -224,6 +224,29 @@ fn staking_epochs_rewards_and_withdrawal() {
 }
 
 #[test]
+fn a_node_whose_stake_leaves_drops_out_of_the_next_committee() {
+    let mut net = Net::new(4, 10);
+    let node3 = Genesis::node_id(3);
+    ledger! { net, objs;
+        operator(3) => [Call::RequestWithdrawStake { staked_wal: Genesis::stake_id(3).into() }] => Events(&["WithdrawRequested"]);
+        SYSTEM => [Call::EpochChangeStart] => Events(&["EpochParametersSelected", "RewardsDistributed", "EpochChangeStart"]);
+    }
+    let _ = objs;
+    assert!(
+        net.state.committee.position(&node3).is_none(),
+        "node 3 kept shards without stake"
+    );
+    let shards: usize = net
+        .state
+        .committee
+        .members
+        .iter()
+        .map(|m| m.shards.len())
+        .sum();
+    assert_eq!(shards, 10);
+}
+
+#[test]
 fn rewards_burn_three_percent_and_split_by_shards() {
     let mut net = Net::new(4, 10);
     net.run(
