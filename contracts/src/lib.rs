@@ -41,7 +41,7 @@ pub use context::TxContext;
 pub use errors::TxError;
 pub use events::Event;
 pub use genesis::{Genesis, GenesisNode};
-pub use ids::{Address, Epoch, ObjectId, ObjectRef};
+pub use ids::{Address, Epoch, HexIdError, ObjectId, ObjectRef, parse_hex, write_hex};
 pub use staking::Candidate;
 pub use state::{
     Blob, Committee, CommitteeMember, EpochState, ExchangeRate, NextEpoch, SharedBlob, StakeState,

@@ -1,4 +1,5 @@
-//! What a storage node runs: the chain service, the sliver store, the node
-//! HTTP API, recovery and epoch change (SPEC.md sections 4 to 6 and 11).
-//!
-//! Not written yet: this crate is empty on purpose until its issues land.
+//! What a Walrus node runs. Today: the chain service (sequencer, checkpoint
+//! log, verifying followers), in [`chain`]. The storage node (sliver store,
+//! node API, recovery) comes with its own issue.
+
+pub mod chain;

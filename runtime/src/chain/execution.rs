@@ -1,0 +1,383 @@
+//! Deterministic execution of checkpoints (SPEC.md section 11).
+//!
+//! The sequencer builds a checkpoint from admitted transactions with
+//! [`ChainState::build_checkpoint`]; followers re-execute it with
+//! [`ChainState::replay`] and must reach the same state root. Time enters only
+//! as the checkpoint timestamp; the epoch transitions due at that time are
+//! inserted first, as system transactions.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+use walrus_contracts::{Address, Call, Event, ObjectId, State, TxContext, apply, due_system_calls};
+
+use super::{
+    genesis::GenesisConfig,
+    transaction::{Rejection, SignedTransaction, TxDigest},
+};
+
+/// The result of a transaction that was ordered.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum Outcome {
+    /// All calls succeeded.
+    Success {
+        /// Events of all calls, in order.
+        events: Vec<Event>,
+        /// Objects created, in order.
+        created: Vec<ObjectId>,
+    },
+    /// A call failed; nothing changed but the nonce.
+    Failure {
+        /// The stable error code.
+        code: u16,
+        /// The error message.
+        message: String,
+    },
+}
+
+/// What was executed: a user transaction or a system call.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum TxKind {
+    /// A signed user transaction.
+    User(SignedTransaction),
+    /// An epoch transition inserted by the sequencer.
+    System(Call),
+}
+
+/// One transaction in a checkpoint, with its outcome.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ExecutedTransaction {
+    /// The transaction.
+    pub kind: TxKind,
+    /// Its digest.
+    pub digest: TxDigest,
+    /// What happened.
+    pub outcome: Outcome,
+}
+
+impl ExecutedTransaction {
+    /// The sender (the system address for system calls).
+    pub fn sender(&self) -> Address {
+        match &self.kind {
+            TxKind::User(signed) => signed.transaction.sender,
+            TxKind::System(_) => Address::SYSTEM,
+        }
+    }
+}
+
+/// An ordered batch of transactions and the state root after them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Checkpoint {
+    /// 0, 1, 2, ...
+    pub sequence: u64,
+    /// The epoch after execution.
+    pub epoch: u32,
+    /// The time of the checkpoint, milliseconds since the Unix epoch.
+    pub timestamp_ms: u64,
+    /// The digest of the previous checkpoint (of the genesis for checkpoint 0).
+    pub previous_digest: [u8; 32],
+    /// Transactions in order, system calls first.
+    pub transactions: Vec<ExecutedTransaction>,
+    /// [`ChainState::root`] after execution.
+    pub state_root: [u8; 32],
+}
+
+impl Checkpoint {
+    /// blake3 of the BCS bytes.
+    pub fn digest(&self) -> [u8; 32] {
+        *blake3::hash(&bcs::to_bytes(self).expect("checkpoints serialize")).as_bytes()
+    }
+}
+
+/// A follower computed something other than the checkpoint says.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Divergence {
+    /// Sequence, previous digest or timestamp out of order.
+    #[error("checkpoint {sequence} does not follow: {reason}")]
+    OutOfOrder {
+        /// The checkpoint.
+        sequence: u64,
+        /// What is wrong.
+        reason: &'static str,
+    },
+    /// A transaction that should not have been admitted or ordered.
+    #[error("checkpoint {sequence} transaction {index}: {reason}")]
+    InvalidTransaction {
+        /// The checkpoint.
+        sequence: u64,
+        /// The transaction's position.
+        index: usize,
+        /// What is wrong.
+        reason: String,
+    },
+    /// Re-execution gave another outcome or state root.
+    #[error("checkpoint {sequence}: {what} differs after re-execution")]
+    Mismatch {
+        /// The checkpoint.
+        sequence: u64,
+        /// "outcome of transaction N", "state root" or "epoch".
+        what: String,
+    },
+}
+
+/// The state every participant keeps: the contracts state plus what the chain
+/// itself needs (nonces, epoch start time, position in the log).
+#[derive(Debug, Clone)]
+pub struct ChainState {
+    /// The contracts state.
+    pub state: State,
+    /// Next nonce per sender.
+    pub nonces: BTreeMap<Address, u64>,
+    /// When the current epoch started (checkpoint time).
+    pub epoch_start_ms: u64,
+    /// The sequence number of the next checkpoint.
+    pub next_sequence: u64,
+    /// The digest of the last checkpoint (the genesis digest before any).
+    pub last_digest: [u8; 32],
+    /// The timestamp of the last checkpoint.
+    pub last_timestamp_ms: u64,
+}
+
+#[derive(Serialize)]
+struct RootInput<'a> {
+    state_digest: [u8; 32],
+    nonces: &'a BTreeMap<Address, u64>,
+    epoch_start_ms: u64,
+}
+
+impl ChainState {
+    /// The state at genesis.
+    ///
+    /// # Errors
+    /// The contracts genesis is invalid.
+    pub fn genesis(config: &GenesisConfig) -> anyhow::Result<Self> {
+        let state = config
+            .genesis
+            .build()
+            .map_err(|e| anyhow::anyhow!("invalid genesis: {e}"))?;
+        Ok(Self {
+            state,
+            nonces: BTreeMap::new(),
+            epoch_start_ms: config.start_ms,
+            next_sequence: 0,
+            last_digest: config.digest(),
+            last_timestamp_ms: config.start_ms,
+        })
+    }
+
+    /// The state root: blake3 over the contracts state digest, the nonces and
+    /// the epoch start time.
+    pub fn root(&self) -> [u8; 32] {
+        let input = RootInput {
+            state_digest: self.state.digest(),
+            nonces: &self.nonces,
+            epoch_start_ms: self.epoch_start_ms,
+        };
+        *blake3::hash(&bcs::to_bytes(&input).expect("root input serializes")).as_bytes()
+    }
+
+    /// The next nonce of `sender`.
+    pub fn next_nonce(&self, sender: &Address) -> u64 {
+        self.nonces.get(sender).copied().unwrap_or(0)
+    }
+
+    fn system_digest(&self, index: usize) -> TxDigest {
+        let mut hasher = blake3::Hasher::new();
+        hasher.update(b"walrus system call");
+        hasher.update(&self.next_sequence.to_le_bytes());
+        hasher.update(&u64::try_from(index).expect("small").to_le_bytes());
+        TxDigest(*hasher.finalize().as_bytes())
+    }
+
+    fn run_system(&mut self, call: &Call, index: usize, timestamp_ms: u64) -> ExecutedTransaction {
+        let digest = self.system_digest(index);
+        let mut ctx = TxContext::new(Address::SYSTEM, digest.0, timestamp_ms);
+        let outcome = outcome(
+            apply(&mut self.state, &mut ctx, std::slice::from_ref(call)),
+            &ctx,
+        );
+        if matches!(call, Call::EpochChangeStart) && matches!(outcome, Outcome::Success { .. }) {
+            self.epoch_start_ms = timestamp_ms;
+        }
+        ExecutedTransaction {
+            kind: TxKind::System(call.clone()),
+            digest,
+            outcome,
+        }
+    }
+
+    fn run_user(
+        &mut self,
+        signed: SignedTransaction,
+        digest: TxDigest,
+        timestamp_ms: u64,
+    ) -> ExecutedTransaction {
+        let sender = signed.transaction.sender;
+        self.nonces.insert(sender, self.next_nonce(&sender) + 1);
+        let mut ctx = TxContext::new(sender, digest.0, timestamp_ms);
+        let outcome = outcome(
+            apply(&mut self.state, &mut ctx, &signed.transaction.calls),
+            &ctx,
+        );
+        ExecutedTransaction {
+            kind: TxKind::User(signed),
+            digest,
+            outcome,
+        }
+    }
+
+    /// Checks a user transaction for ordering now: signature, sender, nonce.
+    ///
+    /// # Errors
+    /// The [`Rejection`].
+    pub fn check(&self, signed: &SignedTransaction) -> Result<TxDigest, Rejection> {
+        let digest = signed.verify()?;
+        let expected = self.next_nonce(&signed.transaction.sender);
+        if signed.transaction.nonce != expected {
+            return Err(Rejection::WrongNonce {
+                expected,
+                got: signed.transaction.nonce,
+            });
+        }
+        Ok(digest)
+    }
+
+    /// Orders `transactions` into the next checkpoint at `timestamp_ms`
+    /// (raised to the last checkpoint's time if the clock went back): first
+    /// the due system calls, then every transaction that still checks out.
+    /// Returns the checkpoint and the rejected transactions.
+    pub fn build_checkpoint(
+        &mut self,
+        timestamp_ms: u64,
+        transactions: Vec<SignedTransaction>,
+    ) -> (Checkpoint, Vec<(SignedTransaction, Rejection)>) {
+        let timestamp_ms = timestamp_ms.max(self.last_timestamp_ms);
+        let mut executed = Vec::with_capacity(transactions.len() + 1);
+        for (index, call) in due_system_calls(&self.state, self.epoch_start_ms, timestamp_ms)
+            .iter()
+            .enumerate()
+        {
+            executed.push(self.run_system(call, index, timestamp_ms));
+        }
+        let mut rejected = Vec::new();
+        for signed in transactions {
+            match self.check(&signed) {
+                Ok(digest) => executed.push(self.run_user(signed, digest, timestamp_ms)),
+                Err(rejection) => rejected.push((signed, rejection)),
+            }
+        }
+        (self.seal(timestamp_ms, executed), rejected)
+    }
+
+    fn seal(&mut self, timestamp_ms: u64, transactions: Vec<ExecutedTransaction>) -> Checkpoint {
+        let checkpoint = Checkpoint {
+            sequence: self.next_sequence,
+            epoch: self.state.epoch,
+            timestamp_ms,
+            previous_digest: self.last_digest,
+            transactions,
+            state_root: self.root(),
+        };
+        self.next_sequence += 1;
+        self.last_digest = checkpoint.digest();
+        self.last_timestamp_ms = timestamp_ms;
+        checkpoint
+    }
+
+    /// Re-executes `checkpoint` and checks that it follows the last one, that
+    /// its system calls were due, that every user transaction checks out, and
+    /// that outcomes and state root agree. On error the state is unusable:
+    /// divergence is fatal.
+    ///
+    /// # Errors
+    /// The [`Divergence`].
+    pub fn replay(&mut self, checkpoint: &Checkpoint) -> Result<(), Divergence> {
+        let sequence = checkpoint.sequence;
+        if sequence != self.next_sequence {
+            return Err(Divergence::OutOfOrder {
+                sequence,
+                reason: "unexpected sequence number",
+            });
+        }
+        if checkpoint.previous_digest != self.last_digest {
+            return Err(Divergence::OutOfOrder {
+                sequence,
+                reason: "previous digest does not match",
+            });
+        }
+        if checkpoint.timestamp_ms < self.last_timestamp_ms {
+            return Err(Divergence::OutOfOrder {
+                sequence,
+                reason: "timestamp went back",
+            });
+        }
+        let due = due_system_calls(&self.state, self.epoch_start_ms, checkpoint.timestamp_ms);
+        let mut system_index = 0;
+        let mut replayed = Vec::with_capacity(checkpoint.transactions.len());
+        for (index, tx) in checkpoint.transactions.iter().enumerate() {
+            let invalid = |reason: String| Divergence::InvalidTransaction {
+                sequence,
+                index,
+                reason,
+            };
+            let executed = match &tx.kind {
+                TxKind::System(call) => {
+                    if due.get(system_index) != Some(call)
+                        || !replayed
+                            .iter()
+                            .all(|t: &ExecutedTransaction| matches!(t.kind, TxKind::System(_)))
+                    {
+                        return Err(invalid("a system call that is not due".to_owned()));
+                    }
+                    system_index += 1;
+                    self.run_system(call, index, checkpoint.timestamp_ms)
+                }
+                TxKind::User(signed) => {
+                    let digest = self.check(signed).map_err(|r| invalid(r.to_string()))?;
+                    self.run_user(signed.clone(), digest, checkpoint.timestamp_ms)
+                }
+            };
+            if &executed != tx {
+                return Err(Divergence::Mismatch {
+                    sequence,
+                    what: format!("outcome of transaction {index}"),
+                });
+            }
+            replayed.push(executed);
+        }
+        if system_index != due.len() {
+            return Err(Divergence::Mismatch {
+                sequence,
+                what: "due system calls missing".to_owned(),
+            });
+        }
+        let sealed = self.seal(checkpoint.timestamp_ms, replayed);
+        if sealed.state_root != checkpoint.state_root {
+            return Err(Divergence::Mismatch {
+                sequence,
+                what: "state root".to_owned(),
+            });
+        }
+        if sealed.epoch != checkpoint.epoch || sealed.digest() != checkpoint.digest() {
+            return Err(Divergence::Mismatch {
+                sequence,
+                what: "checkpoint digest".to_owned(),
+            });
+        }
+        Ok(())
+    }
+}
+
+fn outcome(result: Result<Vec<Event>, walrus_contracts::TxError>, ctx: &TxContext) -> Outcome {
+    match result {
+        Ok(events) => Outcome::Success {
+            events,
+            created: ctx.created().to_vec(),
+        },
+        Err(error) => Outcome::Failure {
+            code: error.code(),
+            message: error.to_string(),
+        },
+    }
+}

@@ -1,0 +1,300 @@
+//! The sequencer: admits signed transactions, orders them into checkpoints,
+//! executes them, stores each checkpoint durably, then answers the submitters
+//! and wakes the followers (SPEC.md section 11).
+//!
+//! Admission checks signature and nonce against the nonces already admitted,
+//! so it never waits for execution. One batcher task takes up to `max_batch`
+//! transactions every `batch_interval` (or at once when that many wait),
+//! executes them on a blocking thread and appends the checkpoint to SQLite
+//! before anyone hears of it. A failed append stops the sequencer: memory
+//! would be ahead of the log.
+
+use std::{
+    collections::HashMap,
+    path::PathBuf,
+    sync::{Arc, Mutex, MutexGuard},
+    time::{Duration, SystemTime, UNIX_EPOCH},
+};
+
+use anyhow::Context;
+use serde::{Deserialize, Serialize};
+use tokio::sync::{Notify, oneshot, watch};
+use walrus_contracts::{Address, due_system_calls};
+
+use super::{
+    execution::{ChainState, Checkpoint, Outcome},
+    genesis::GenesisConfig,
+    store::Store,
+    transaction::{Rejection, SignedTransaction, TxDigest},
+};
+
+/// How the sequencer runs.
+#[derive(Debug, Clone)]
+pub struct SequencerConfig {
+    /// The chain's genesis.
+    pub genesis: GenesisConfig,
+    /// The SQLite file of the checkpoint log.
+    pub db_path: PathBuf,
+    /// How long to gather transactions into one checkpoint.
+    pub batch_interval: Duration,
+    /// Most transactions per checkpoint.
+    pub max_batch: usize,
+    /// Largest accepted transaction, in bytes.
+    pub max_transaction_bytes: usize,
+    /// How often to check for due epoch transitions without traffic.
+    pub tick: Duration,
+}
+
+impl SequencerConfig {
+    /// Defaults: 20 ms batches of at most 2000 transactions of at most 1 MiB,
+    /// a 100 ms tick.
+    pub fn new(genesis: GenesisConfig, db_path: PathBuf) -> Self {
+        Self {
+            genesis,
+            db_path,
+            batch_interval: Duration::from_millis(20),
+            max_batch: 2000,
+            max_transaction_bytes: 1 << 20,
+            tick: Duration::from_millis(100),
+        }
+    }
+}
+
+/// The answer to a submitted transaction, once ordered and stored.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TxResponse {
+    /// The transaction digest.
+    pub digest: TxDigest,
+    /// The checkpoint that holds it.
+    pub checkpoint: u64,
+    /// What happened.
+    pub outcome: Outcome,
+}
+
+type Responder = oneshot::Sender<Result<TxResponse, Rejection>>;
+
+#[derive(Default)]
+struct Mempool {
+    queue: Vec<(SignedTransaction, Responder)>,
+    /// The next nonce per sender, counting admitted transactions.
+    next_nonce: HashMap<Address, u64>,
+}
+
+pub(crate) struct Shared {
+    pub(crate) config: SequencerConfig,
+    pub(crate) chain: Mutex<ChainState>,
+    mempool: Mutex<Mempool>,
+    wake: Notify,
+    pub(crate) head: watch::Sender<u64>,
+    pub(crate) reader: Mutex<Store>,
+    writer: Mutex<Store>,
+}
+
+/// A handle on a running sequencer.
+#[derive(Clone)]
+pub struct Sequencer {
+    pub(crate) shared: Arc<Shared>,
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+fn now_ms() -> u64 {
+    let elapsed = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default();
+    u64::try_from(elapsed.as_millis()).unwrap_or(u64::MAX)
+}
+
+impl Sequencer {
+    /// Opens the log, re-executes it to rebuild the state (checking every
+    /// state root), and starts the batcher on the current tokio runtime.
+    ///
+    /// # Errors
+    /// The log cannot be opened, belongs to another genesis, or does not
+    /// re-execute to the stored roots.
+    pub async fn start(config: SequencerConfig) -> anyhow::Result<Self> {
+        let genesis_digest = config.genesis.digest();
+        let config_clone = config.clone();
+        let (chain, writer, reader) = tokio::task::spawn_blocking(move || -> anyhow::Result<_> {
+            let writer = Store::open(&config_clone.db_path, genesis_digest)?;
+            let reader = Store::open(&config_clone.db_path, genesis_digest)?;
+            let mut chain = ChainState::genesis(&config_clone.genesis)?;
+            loop {
+                let batch = reader.range(chain.next_sequence, 1000)?;
+                if batch.is_empty() {
+                    break;
+                }
+                for checkpoint in &batch {
+                    chain
+                        .replay(checkpoint)
+                        .with_context(|| "the stored log does not re-execute")?;
+                }
+            }
+            Ok((chain, writer, reader))
+        })
+        .await??;
+        tracing::info!(
+            checkpoints = chain.next_sequence,
+            epoch = chain.state.epoch,
+            "sequencer state rebuilt from the log"
+        );
+        let mempool = Mempool {
+            queue: Vec::new(),
+            next_nonce: chain.nonces.iter().map(|(a, n)| (*a, *n)).collect(),
+        };
+        let (head, _) = watch::channel(chain.next_sequence);
+        let shared = Arc::new(Shared {
+            config,
+            chain: Mutex::new(chain),
+            mempool: Mutex::new(mempool),
+            wake: Notify::new(),
+            head,
+            reader: Mutex::new(reader),
+            writer: Mutex::new(writer),
+        });
+        tokio::spawn(run_batcher(shared.clone()));
+        Ok(Self { shared })
+    }
+
+    /// Admits a transaction (BCS bytes) and waits until it is ordered and stored.
+    ///
+    /// # Errors
+    /// The [`Rejection`] if it is not admitted.
+    pub async fn submit(&self, bytes: &[u8]) -> Result<TxResponse, Rejection> {
+        let signed =
+            SignedTransaction::from_bytes(bytes, self.shared.config.max_transaction_bytes)?;
+        signed.verify()?;
+        let (sender, receiver) = oneshot::channel();
+        {
+            let mut mempool = lock(&self.shared.mempool);
+            let address = signed.transaction.sender;
+            let expected = mempool.next_nonce.get(&address).copied().unwrap_or(0);
+            if signed.transaction.nonce != expected {
+                return Err(Rejection::WrongNonce {
+                    expected,
+                    got: signed.transaction.nonce,
+                });
+            }
+            mempool.next_nonce.insert(address, expected + 1);
+            mempool.queue.push((signed, sender));
+            if mempool.queue.len() >= self.shared.config.max_batch {
+                self.shared.wake.notify_one();
+            }
+        }
+        self.shared.wake.notify_one();
+        receiver
+            .await
+            .unwrap_or(Err(Rejection::Unavailable("the sequencer stopped")))
+    }
+
+    /// The number of checkpoints stored so far.
+    pub fn checkpoint_count(&self) -> u64 {
+        *self.shared.head.borrow()
+    }
+
+    /// Reads the chain state.
+    pub fn with_chain<T>(&self, read: impl FnOnce(&ChainState) -> T) -> T {
+        read(&lock(&self.shared.chain))
+    }
+
+    /// Up to `limit` checkpoints from `from`, waiting up to `wait` for the
+    /// first one if none exists yet.
+    ///
+    /// # Errors
+    /// SQLite errors.
+    pub async fn checkpoints(
+        &self,
+        from: u64,
+        limit: usize,
+        wait: Duration,
+    ) -> anyhow::Result<Vec<Checkpoint>> {
+        let mut head = self.shared.head.subscribe();
+        if *head.borrow() <= from {
+            let _ = tokio::time::timeout(wait, head.wait_for(|count| *count > from)).await;
+        }
+        let shared = self.shared.clone();
+        tokio::task::spawn_blocking(move || lock(&shared.reader).range(from, limit)).await?
+    }
+}
+
+async fn run_batcher(shared: Arc<Shared>) {
+    loop {
+        tokio::select! {
+            () = shared.wake.notified() => {}
+            () = tokio::time::sleep(shared.config.tick) => {}
+        }
+        if lock(&shared.mempool).queue.len() < shared.config.max_batch {
+            tokio::time::sleep(shared.config.batch_interval).await;
+        }
+        let batch: Vec<(SignedTransaction, Responder)> = {
+            let mut mempool = lock(&shared.mempool);
+            let take = mempool.queue.len().min(shared.config.max_batch);
+            mempool.queue.drain(..take).collect()
+        };
+        let worker = shared.clone();
+        let result = tokio::task::spawn_blocking(move || seal_batch(&worker, batch)).await;
+        match result {
+            Ok(Ok(Some(count))) => {
+                shared.head.send_replace(count);
+            }
+            Ok(Ok(None)) => {}
+            Ok(Err(error)) => {
+                tracing::error!("cannot store checkpoint, stopping the sequencer: {error:#}");
+                std::process::exit(70);
+            }
+            Err(error) => {
+                tracing::error!("batcher panicked, stopping the sequencer: {error}");
+                std::process::exit(70);
+            }
+        }
+    }
+}
+
+/// Builds, stores and answers one checkpoint; `None` if there was nothing to do.
+fn seal_batch(
+    shared: &Shared,
+    batch: Vec<(SignedTransaction, Responder)>,
+) -> anyhow::Result<Option<u64>> {
+    let mut chain = lock(&shared.chain);
+    let now = now_ms();
+    if batch.is_empty()
+        && due_system_calls(
+            &chain.state,
+            chain.epoch_start_ms,
+            now.max(chain.last_timestamp_ms),
+        )
+        .is_empty()
+    {
+        return Ok(None);
+    }
+    let (transactions, responders): (Vec<_>, Vec<_>) = batch.into_iter().unzip();
+    let mut waiting: HashMap<TxDigest, Responder> = HashMap::new();
+    for (signed, responder) in transactions.iter().zip(responders) {
+        waiting.insert(signed.transaction.digest(), responder);
+    }
+    let (checkpoint, rejected) = chain.build_checkpoint(now, transactions);
+    lock(&shared.writer).append(&checkpoint)?;
+    let count = chain.next_sequence;
+    drop(chain);
+    for executed in &checkpoint.transactions {
+        if let Some(responder) = waiting.remove(&executed.digest) {
+            let response = TxResponse {
+                digest: executed.digest,
+                checkpoint: checkpoint.sequence,
+                outcome: executed.outcome.clone(),
+            };
+            let _ = responder.send(Ok(response));
+        }
+    }
+    for (signed, rejection) in rejected {
+        if let Some(responder) = waiting.remove(&signed.transaction.digest()) {
+            let _ = responder.send(Err(rejection));
+        }
+    }
+    Ok(Some(count))
+}

@@ -1,0 +1,338 @@
+//! The chain service end to end in one process: a real SQLite file, real
+//! HTTP on 127.0.0.1 port 0, a verifying follower, restart and replay, and
+//! bad input.
+
+use std::{path::PathBuf, time::Duration};
+
+use walrus_contracts::{Call, Event, money::FROST_PER_WAL};
+use walrus_runtime::chain::{
+    api,
+    client::ChainClient,
+    execution::{ChainState, Outcome, TxKind},
+    follower::Follower,
+    genesis::{GenesisConfig, GenesisSpec},
+    sequencer::{Sequencer, SequencerConfig},
+    transaction::{Transaction, address_of},
+};
+
+fn temp_dir(name: &str) -> PathBuf {
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
+        .join(format!("chain-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    dir
+}
+
+fn spec(epoch_duration_ms: u64) -> GenesisSpec {
+    GenesisSpec {
+        n_nodes: 4,
+        n_shards: 10,
+        epoch_duration_ms,
+        n_accounts: 3,
+        account_balance: 1000 * FROST_PER_WAL,
+        start_ms: 1_700_000_000_000,
+        seed: [7; 32],
+    }
+}
+
+struct Running {
+    sequencer: Sequencer,
+    base: String,
+    stop: tokio::sync::oneshot::Sender<()>,
+    server: tokio::task::JoinHandle<()>,
+}
+
+async fn start(genesis: &GenesisConfig, db: PathBuf) -> Running {
+    let sequencer = Sequencer::start(SequencerConfig::new(genesis.clone(), db))
+        .await
+        .expect("sequencer starts");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let (address, server) = api::serve(sequencer.clone(), listener, async move {
+        let _ = stopped.await;
+    })
+    .expect("serve");
+    Running {
+        sequencer,
+        base: format!("http://{address}"),
+        stop,
+        server,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn transactions_are_ordered_stored_followed_and_replayed() {
+    let dir = temp_dir("follow");
+    let (genesis, secrets) = spec(3_600_000).generate().expect("genesis");
+    let running = start(&genesis, dir.join("chain.db")).await;
+    let client = ChainClient::new(running.base.clone());
+    let alice = &secrets.accounts[0];
+    let bob = address_of(&secrets.accounts[1].verifying_key());
+
+    let response = client
+        .execute(alice, vec![Call::TransferWal { to: bob, amount: 5 }])
+        .await
+        .expect("transfer");
+    assert!(
+        matches!(response.outcome, Outcome::Success { .. }),
+        "{response:?}"
+    );
+    let response = client
+        .execute(
+            alice,
+            vec![Call::ReserveSpace {
+                size_bytes: 1 << 20,
+                epochs: 2,
+            }],
+        )
+        .await
+        .expect("reserve");
+    let Outcome::Success { created, .. } = &response.outcome else {
+        panic!("reserve failed: {response:?}")
+    };
+    let storage = created[0];
+    // A failing transaction is ordered too, with its error code, and uses the nonce.
+    let response = client
+        .execute(
+            alice,
+            vec![Call::TransferWal {
+                to: bob,
+                amount: u64::MAX,
+            }],
+        )
+        .await
+        .expect("ordered");
+    assert!(
+        matches!(response.outcome, Outcome::Failure { code: 101, .. }),
+        "{response:?}"
+    );
+    assert_eq!(
+        client
+            .next_nonce(&address_of(&alice.verifying_key()))
+            .await
+            .expect("nonce"),
+        3
+    );
+
+    let object = client.object(&storage).await.expect("object");
+    assert_eq!(object["type"], "storage");
+    let account = client.account(&bob).await.expect("account");
+    assert_eq!(account["balance"], 1000 * FROST_PER_WAL + 5);
+    let system = client.system().await.expect("system");
+    assert_eq!(
+        system["committee"]["members"]
+            .as_array()
+            .expect("members")
+            .len(),
+        4
+    );
+
+    // A verifying follower reaches the same state root.
+    let mut follower = Follower::new(running.base.clone(), &genesis).expect("follower");
+    follower
+        .catch_up_to(running.sequencer.checkpoint_count())
+        .await
+        .expect("follows");
+    let live_root = running.sequencer.with_chain(ChainState::root);
+    assert_eq!(follower.chain().root(), live_root);
+
+    // Restart on the same file: the log re-executes to the same root.
+    let count = running.sequencer.checkpoint_count();
+    let _ = running.stop.send(());
+    running.server.await.expect("server stops");
+    let restarted = start(&genesis, dir.join("chain.db")).await;
+    assert_eq!(restarted.sequencer.checkpoint_count(), count);
+    assert_eq!(restarted.sequencer.with_chain(ChainState::root), live_root);
+    // And keeps going from there.
+    let response = ChainClient::new(restarted.base.clone())
+        .execute(alice, vec![Call::TransferWal { to: bob, amount: 1 }])
+        .await
+        .expect("after restart");
+    assert!(response.checkpoint >= count);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_input_gets_clear_errors() {
+    let dir = temp_dir("bad");
+    let (genesis, secrets) = spec(3_600_000).generate().expect("genesis");
+    let running = start(&genesis, dir.join("chain.db")).await;
+    let http = reqwest::Client::new();
+    let post = |body: Vec<u8>| {
+        http.post(format!("{}/v1/transactions", running.base))
+            .body(body)
+            .send()
+    };
+    let alice = &secrets.accounts[0];
+    let sender = address_of(&alice.verifying_key());
+
+    let garbage = post(vec![1, 2, 3]).await.expect("reply");
+    assert_eq!(garbage.status(), 400);
+    let body: serde_json::Value =
+        serde_json::from_slice(&garbage.bytes().await.expect("body")).expect("json");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .expect("message")
+            .contains("malformed"),
+        "{body}"
+    );
+
+    let huge = post(vec![0; 2 << 20]).await.expect("reply");
+    assert_eq!(huge.status(), 413);
+
+    let mut forged = Transaction {
+        sender,
+        nonce: 0,
+        calls: vec![Call::Faucet { amount: 1 }],
+    }
+    .sign(alice);
+    forged.transaction.calls = vec![Call::Faucet { amount: 2 }];
+    let reply = post(forged.to_bytes()).await.expect("reply");
+    assert_eq!(reply.status(), 400);
+    assert!(reply.text().await.expect("text").contains("signature"));
+
+    let future_nonce = Transaction {
+        sender,
+        nonce: 5,
+        calls: vec![Call::Faucet { amount: 1 }],
+    }
+    .sign(alice);
+    let reply = post(future_nonce.to_bytes()).await.expect("reply");
+    assert!(
+        reply
+            .text()
+            .await
+            .expect("text")
+            .contains("nonce 5 is not the next nonce 0")
+    );
+
+    let ok = Transaction {
+        sender,
+        nonce: 0,
+        calls: vec![Call::Faucet { amount: 1 }],
+    }
+    .sign(alice);
+    assert_eq!(post(ok.to_bytes()).await.expect("reply").status(), 200);
+    // Replaying the same transaction is a stale nonce.
+    let replayed = post(ok.to_bytes()).await.expect("reply");
+    assert_eq!(replayed.status(), 400);
+    assert!(
+        replayed
+            .text()
+            .await
+            .expect("text")
+            .contains("nonce 0 is not the next nonce 1")
+    );
+
+    let system = Transaction {
+        sender,
+        nonce: 1,
+        calls: vec![Call::EpochChangeStart],
+    }
+    .sign(alice);
+    assert!(
+        post(system.to_bytes())
+            .await
+            .expect("reply")
+            .text()
+            .await
+            .expect("text")
+            .contains("system calls")
+    );
+
+    for (path, status) in [
+        ("/v1/objects/nothex", 400),
+        (
+            "/v1/objects/0x0000000000000000000000000000000000000000000000000000000000000000",
+            404,
+        ),
+        ("/v1/checkpoints?from=abc", 400),
+        ("/v1/transactions/0x12", 400),
+        ("/v1/nowhere", 404),
+    ] {
+        let reply = http
+            .get(format!("{}{path}", running.base))
+            .send()
+            .await
+            .expect("reply");
+        assert_eq!(reply.status(), status, "{path}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn epochs_advance_with_checkpoint_time() {
+    let dir = temp_dir("epochs");
+    // Epochs of 400 ms: voting end at 200 ms, epoch change at 400 ms.
+    let now = u64::try_from(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .expect("clock")
+            .as_millis(),
+    )
+    .expect("fits");
+    let (genesis, secrets) = GenesisSpec {
+        start_ms: now,
+        ..spec(400)
+    }
+    .generate()
+    .expect("genesis");
+    let running = start(&genesis, dir.join("chain.db")).await;
+    let client = ChainClient::new(running.base.clone());
+    let mut cursor = 0;
+    let mut seen = Vec::new();
+    // Bounded: at most 100 long polls of at most 1 s each.
+    for _ in 0..100 {
+        for checkpoint in client
+            .checkpoints(cursor, Duration::from_secs(1))
+            .await
+            .expect("checkpoints")
+        {
+            cursor = checkpoint.sequence + 1;
+            for tx in &checkpoint.transactions {
+                if let (TxKind::System(call), Outcome::Success { events, .. }) =
+                    (&tx.kind, &tx.outcome)
+                {
+                    seen.push((
+                        format!("{call:?}"),
+                        events.iter().map(Event::name).collect::<Vec<_>>(),
+                    ));
+                }
+            }
+        }
+        if seen.iter().any(|(call, _)| call == "EpochChangeStart") {
+            break;
+        }
+    }
+    assert!(
+        seen.iter()
+            .any(|(_, events)| events.contains(&"EpochParametersSelected")),
+        "{seen:?}"
+    );
+    assert!(
+        seen.iter()
+            .any(|(_, events)| events.contains(&"EpochChangeStart")),
+        "{seen:?}"
+    );
+    // Nodes signal sync done through ordinary transactions.
+    let node_ids: Vec<_> = (0..4).map(walrus_contracts::Genesis::node_id).collect();
+    let epoch = running.sequencer.with_chain(|c| c.state.epoch);
+    let mut done = false;
+    for (index, (_, operator)) in secrets.nodes.iter().enumerate() {
+        let response = client
+            .execute(
+                operator,
+                vec![Call::EpochSyncDone {
+                    node_id: node_ids[index],
+                    epoch,
+                }],
+            )
+            .await
+            .expect("sync done");
+        if let Outcome::Success { events, .. } = &response.outcome {
+            done |= events.iter().any(|e| e.name() == "EpochChangeDone");
+        }
+    }
+    assert!(done, "a quorum of sync-done signals ends the epoch change");
+}
