@@ -1,0 +1,216 @@
+//! `walrus chain genesis` and `walrus chain run`: create a chain and run its
+//! sequencer as a process.
+
+use std::{
+    net::SocketAddr,
+    path::PathBuf,
+    time::{Duration, SystemTime, UNIX_EPOCH},
+};
+
+use anyhow::Context;
+use serde::{Deserialize, Serialize};
+use walrus_contracts::money::FROST_PER_WAL;
+use walrus_runtime::chain::{
+    api,
+    genesis::{GenesisConfig, GenesisSpec},
+    sequencer::{Sequencer, SequencerConfig},
+    transaction::address_of,
+};
+
+/// `walrus chain ...`.
+#[derive(Debug, clap::Subcommand)]
+pub enum Command {
+    /// Generate a genesis (nodes, stake, funded accounts) and its keys.
+    Genesis(GenesisArgs),
+    /// Run the sequencer and its HTTP API.
+    Run(RunArgs),
+}
+
+/// Arguments of `walrus chain genesis`.
+#[derive(Debug, clap::Args)]
+pub struct GenesisArgs {
+    /// Directory to write `genesis.json` and `keys.json` into.
+    #[arg(long)]
+    pub dir: PathBuf,
+    /// Number of storage nodes.
+    #[arg(long, default_value_t = 4)]
+    pub nodes: usize,
+    /// Number of shards.
+    #[arg(long, default_value_t = 1000)]
+    pub n_shards: u16,
+    /// Epoch duration, e.g. `10m`, `30s`.
+    #[arg(long, default_value = "10m", value_parser = humantime::parse_duration)]
+    pub epoch_duration: Duration,
+    /// Number of funded accounts.
+    #[arg(long, default_value_t = 1)]
+    pub accounts: usize,
+    /// WAL per funded account.
+    #[arg(long, default_value_t = 1_000_000)]
+    pub account_wal: u64,
+    /// 64 hex digits; random if absent. The same seed gives the same keys.
+    #[arg(long)]
+    pub seed: Option<String>,
+}
+
+/// The secrets written next to the genesis (hex).
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct KeysFile {
+    /// Per node: BLS secret key, operator ed25519 secret key, operator address.
+    pub nodes: Vec<NodeKeys>,
+    /// Funded accounts: ed25519 secret key and address.
+    pub accounts: Vec<AccountKeys>,
+}
+
+/// One node's keys.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct NodeKeys {
+    /// BLS12-381 secret key, hex.
+    pub bls_secret: String,
+    /// Operator's ed25519 secret key, hex.
+    pub operator_secret: String,
+    /// Operator's address.
+    pub operator_address: String,
+}
+
+/// One account's keys.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AccountKeys {
+    /// ed25519 secret key, hex.
+    pub secret: String,
+    /// The address.
+    pub address: String,
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn now_ms() -> u64 {
+    u64::try_from(
+        SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap_or_default()
+            .as_millis(),
+    )
+    .unwrap_or(u64::MAX)
+}
+
+/// Runs `walrus chain genesis`.
+///
+/// # Errors
+/// Bad arguments or files that cannot be written.
+pub fn genesis(args: &GenesisArgs, json: bool) -> anyhow::Result<()> {
+    let seed = match &args.seed {
+        Some(text) => walrus_contracts::parse_hex(text).context("--seed must be 64 hex digits")?,
+        None => {
+            let mut seed = [0u8; 32];
+            getrandom::fill(&mut seed).map_err(|e| anyhow::anyhow!("no OS randomness: {e}"))?;
+            seed
+        }
+    };
+    let spec = GenesisSpec {
+        n_nodes: args.nodes,
+        n_shards: args.n_shards,
+        epoch_duration_ms: u64::try_from(args.epoch_duration.as_millis())
+            .context("epoch duration")?,
+        n_accounts: args.accounts,
+        account_balance: args
+            .account_wal
+            .checked_mul(FROST_PER_WAL)
+            .context("--account-wal too large")?,
+        start_ms: now_ms(),
+        seed,
+    };
+    let (config, secrets) = spec.generate()?;
+    std::fs::create_dir_all(&args.dir)
+        .with_context(|| format!("cannot create {}", args.dir.display()))?;
+    let genesis_path = args.dir.join("genesis.json");
+    config.save(&genesis_path)?;
+    let keys = KeysFile {
+        nodes: secrets
+            .nodes
+            .iter()
+            .map(|(bls, operator)| NodeKeys {
+                bls_secret: hex(bls),
+                operator_secret: hex(operator.as_bytes()),
+                operator_address: address_of(&operator.verifying_key()).to_string(),
+            })
+            .collect(),
+        accounts: secrets
+            .accounts
+            .iter()
+            .map(|key| AccountKeys {
+                secret: hex(key.as_bytes()),
+                address: address_of(&key.verifying_key()).to_string(),
+            })
+            .collect(),
+    };
+    let keys_path = args.dir.join("keys.json");
+    std::fs::write(&keys_path, serde_json::to_string_pretty(&keys)?)
+        .with_context(|| format!("cannot write {}", keys_path.display()))?;
+    let digest = hex(&config.digest());
+    if json {
+        println!(
+            "{}",
+            serde_json::json!({ "genesis": genesis_path, "keys": keys_path, "digest": digest })
+        );
+    } else {
+        println!("Genesis:        {}", genesis_path.display());
+        println!("Keys (secret!): {}", keys_path.display());
+        println!("Genesis digest: {digest}");
+    }
+    Ok(())
+}
+
+/// Arguments of `walrus chain run`.
+#[derive(Debug, clap::Args)]
+pub struct RunArgs {
+    /// The genesis file.
+    #[arg(long)]
+    pub genesis: PathBuf,
+    /// The SQLite file of the checkpoint log (created if missing).
+    #[arg(long)]
+    pub db: PathBuf,
+    /// Address to listen on; port 0 picks a free port.
+    #[arg(long, default_value = "127.0.0.1:9100")]
+    pub listen: SocketAddr,
+    /// How long to gather transactions into one checkpoint, e.g. `20ms`.
+    #[arg(long, default_value = "20ms", value_parser = humantime::parse_duration)]
+    pub batch_interval: Duration,
+}
+
+/// Runs `walrus chain run` until Ctrl-C or SIGTERM.
+///
+/// # Errors
+/// The genesis or log cannot be used, or the address cannot be bound.
+pub async fn run(args: &RunArgs) -> anyhow::Result<()> {
+    let genesis = GenesisConfig::load(&args.genesis)?;
+    let mut config = SequencerConfig::new(genesis, args.db.clone());
+    config.batch_interval = args.batch_interval;
+    let sequencer = Sequencer::start(config).await?;
+    let listener = tokio::net::TcpListener::bind(args.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", args.listen))?;
+    let (address, server) = api::serve(sequencer.clone(), listener, shutdown_signal())?;
+    // The first line of stdout names the address, for scripts and tests.
+    println!("listening on http://{address}");
+    tracing::info!(%address, checkpoints = sequencer.checkpoint_count(), "sequencer serving");
+    server.await?;
+    tracing::info!("sequencer stopped");
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let mut terminate =
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(signal) => signal,
+            Err(_) => return std::future::pending().await,
+        };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = terminate.recv() => {}
+    }
+}
