@@ -3,3 +3,4 @@
 //! node API, recovery) comes with its own issue.
 
 pub mod chain;
+pub mod node;

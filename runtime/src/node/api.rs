@@ -1,0 +1,639 @@
+//! The storage node's HTTP API (SPEC.md section 6), on warp. Binary bodies
+//! are BCS; JSON replies are `{"success": {"code", "data"}}`; errors are
+//! `{"error": {"code", "status", "message", "details": [{"reason"}]}}`.
+//!
+//! Besides upstream's paths, `PUT /v1/blobs/{blob_id}/slivers` takes a BCS
+//! `Vec<Sliver>` with every sliver this node holds for the blob, in one
+//! request and one durable write.
+
+use std::{convert::Infallible, net::SocketAddr, sync::Arc, time::Duration};
+
+use base64::{Engine, engine::general_purpose::STANDARD as BASE64};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use walrus_codec::{
+    BlobId, BlobMetadata, Sliver, SliverType, UnverifiedBlobMetadataWithId,
+    VerifiedBlobMetadataWithId,
+};
+use walrus_contracts::{ObjectId, certificate};
+use warp::{Filter, Rejection as WarpRejection, Reply, http::StatusCode, hyper::body::Bytes};
+
+use super::{NodeShared, View, lock, store::BlobInfo};
+
+/// A failed request: HTTP status, machine-readable reason, message.
+#[derive(Debug)]
+pub struct ApiError {
+    status: StatusCode,
+    reason: &'static str,
+    message: String,
+}
+
+impl ApiError {
+    fn new(status: StatusCode, reason: &'static str, message: impl Into<String>) -> Self {
+        Self {
+            status,
+            reason,
+            message: message.into(),
+        }
+    }
+
+    fn bad(reason: &'static str, message: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, reason, message)
+    }
+
+    fn not_found(reason: &'static str, message: impl Into<String>) -> Self {
+        Self::new(StatusCode::NOT_FOUND, reason, message)
+    }
+}
+
+impl From<anyhow::Error> for ApiError {
+    fn from(error: anyhow::Error) -> Self {
+        tracing::error!("internal error: {error:#}");
+        Self::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "INTERNAL",
+            "internal error",
+        )
+    }
+}
+
+fn error_reply(error: &ApiError) -> warp::reply::Response {
+    let body = json!({ "error": {
+        "code": error.status.as_u16(),
+        "status": error.status.canonical_reason().unwrap_or(""),
+        "message": error.message,
+        "details": [{ "reason": error.reason }],
+    }});
+    warp::reply::with_status(warp::reply::json(&body), error.status).into_response()
+}
+
+fn success(status: StatusCode, data: Value) -> warp::reply::Response {
+    let body = json!({ "success": { "code": status.as_u16(), "data": data } });
+    warp::reply::with_status(warp::reply::json(&body), status).into_response()
+}
+
+fn bcs_reply<T: serde::Serialize>(value: &T) -> Result<warp::reply::Response, ApiError> {
+    let bytes = bcs::to_bytes(value).map_err(anyhow::Error::from)?;
+    Ok(warp::reply::with_header(bytes, "content-type", "application/octet-stream").into_response())
+}
+
+fn finish(result: Result<warp::reply::Response, ApiError>) -> warp::reply::Response {
+    result.unwrap_or_else(|error| error_reply(&error))
+}
+
+fn parse_blob_id(text: &str) -> Result<BlobId, ApiError> {
+    text.parse()
+        .map_err(|e| ApiError::bad("INVALID_BLOB_ID", format!("invalid blob ID: {e}")))
+}
+
+fn parse_type(text: &str) -> Result<SliverType, ApiError> {
+    text.parse()
+        .map_err(|e| ApiError::bad("INVALID_SLIVER_TYPE", format!("{e}")))
+}
+
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, ApiError> + Send + 'static,
+) -> Result<T, ApiError> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| ApiError::from(anyhow::anyhow!("worker failed: {e}")))?
+}
+
+/// Checks that the blob is registered, not invalid and not expired.
+fn live_info(shared: &NodeShared, blob_id: &BlobId, view: &View) -> Result<BlobInfo, ApiError> {
+    let info = shared.blob_info(blob_id)?.ok_or_else(|| {
+        ApiError::bad(
+            "NOT_REGISTERED",
+            format!("blob {blob_id} is not registered"),
+        )
+    })?;
+    if info.invalid {
+        return Err(ApiError::bad(
+            "INVALID_BLOB",
+            format!("blob {blob_id} is invalid"),
+        ));
+    }
+    if info.end_epoch <= view.epoch {
+        return Err(ApiError::bad(
+            "EXPIRED",
+            format!("blob {blob_id} expired at epoch {}", info.end_epoch),
+        ));
+    }
+    Ok(info)
+}
+
+/// The stored metadata of `blob_id`, verified.
+fn verified_metadata(
+    shared: &NodeShared,
+    blob_id: &BlobId,
+) -> Result<VerifiedBlobMetadataWithId, ApiError> {
+    let metadata = lock(&shared.store).metadata(blob_id)?.ok_or_else(|| {
+        ApiError::bad(
+            "METADATA_MISSING",
+            format!("metadata of {blob_id} is not stored here; upload it first"),
+        )
+    })?;
+    UnverifiedBlobMetadataWithId::new(*blob_id, metadata)
+        .verify(&shared.encoding)
+        .map_err(|e| ApiError::from(anyhow::anyhow!("stored metadata does not verify: {e}")))
+}
+
+async fn put_metadata(
+    shared: Arc<NodeShared>,
+    blob_id: String,
+    body: Bytes,
+) -> Result<warp::reply::Response, ApiError> {
+    let blob_id = parse_blob_id(&blob_id)?;
+    let metadata: BlobMetadata = bcs::from_bytes(&body)
+        .map_err(|e| ApiError::bad("INVALID_BODY", format!("metadata is not BCS: {e}")))?;
+    // The client may upload right after registering: wait for the event.
+    let deadline = tokio::time::Instant::now() + shared.config.registration_wait;
+    loop {
+        let notified = shared.registered.notified();
+        let view = shared.view();
+        match live_info(&shared, &blob_id, &view) {
+            Err(ApiError {
+                reason: "NOT_REGISTERED",
+                ..
+            }) if tokio::time::Instant::now() < deadline => {
+                let _ = tokio::time::timeout_at(deadline, notified).await;
+            }
+            Err(error) => return Err(error),
+            Ok(_) => break,
+        }
+    }
+    UnverifiedBlobMetadataWithId::new(blob_id, metadata.clone())
+        .verify(&shared.encoding)
+        .map_err(|e| {
+            ApiError::bad(
+                "INVALID_METADATA",
+                format!("metadata does not match blob ID: {e}"),
+            )
+        })?;
+    blocking(move || {
+        lock(&shared.store).put_metadata(&blob_id, &metadata)?;
+        Ok(success(StatusCode::CREATED, json!("metadata stored")))
+    })
+    .await
+}
+
+/// Checks one uploaded sliver: pair in range, shard held here, index
+/// matching the pair, and the sliver verifying against the metadata.
+fn check_sliver(
+    shared: &NodeShared,
+    view: &View,
+    blob_id: &BlobId,
+    metadata: &VerifiedBlobMetadataWithId,
+    sliver: &Sliver,
+) -> Result<u16, ApiError> {
+    let n = shared.encoding.n_shards();
+    if sliver.index >= n {
+        return Err(ApiError::bad(
+            "INDEX_OUT_OF_RANGE",
+            format!("sliver index {} out of range for {n} shards", sliver.index),
+        ));
+    }
+    let pair = sliver.pair_index(&shared.encoding);
+    let shard = shared.encoding.shard_for_pair(pair, blob_id);
+    if !view.shards.contains(&shard) {
+        return Err(ApiError::bad(
+            "SHARD_NOT_ASSIGNED",
+            format!(
+                "pair {pair} is stored by shard {shard}, which this node does not hold in epoch {}",
+                view.epoch
+            ),
+        ));
+    }
+    sliver
+        .verify(&shared.encoding, metadata)
+        .map_err(|e| ApiError::bad("INVALID_SLIVER", format!("sliver does not verify: {e}")))?;
+    Ok(pair)
+}
+
+async fn put_slivers(
+    shared: Arc<NodeShared>,
+    blob_id: BlobId,
+    slivers: Vec<Sliver>,
+) -> Result<warp::reply::Response, ApiError> {
+    blocking(move || {
+        let view = shared.view();
+        live_info(&shared, &blob_id, &view)?;
+        let metadata = verified_metadata(&shared, &blob_id)?;
+        let mut checked = Vec::with_capacity(slivers.len());
+        for sliver in &slivers {
+            checked.push((
+                check_sliver(&shared, &view, &blob_id, &metadata, sliver)?,
+                sliver,
+            ));
+        }
+        lock(&shared.store).put_slivers(&blob_id, &checked)?;
+        Ok(success(
+            StatusCode::CREATED,
+            json!(format!("{} slivers stored", checked.len())),
+        ))
+    })
+    .await
+}
+
+async fn put_sliver(
+    shared: Arc<NodeShared>,
+    blob_id: String,
+    pair: u16,
+    sliver_type: String,
+    body: Bytes,
+) -> Result<warp::reply::Response, ApiError> {
+    let blob_id = parse_blob_id(&blob_id)?;
+    let sliver_type = parse_type(&sliver_type)?;
+    let sliver: Sliver = bcs::from_bytes(&body)
+        .map_err(|e| ApiError::bad("INVALID_BODY", format!("sliver is not BCS: {e}")))?;
+    if sliver.sliver_type != sliver_type {
+        return Err(ApiError::bad(
+            "TYPE_MISMATCH",
+            "the sliver's type differs from the path",
+        ));
+    }
+    if pair >= shared.encoding.n_shards()
+        || sliver.index >= shared.encoding.n_shards()
+        || sliver.pair_index(&shared.encoding) != pair
+    {
+        return Err(ApiError::bad(
+            "INDEX_MISMATCH",
+            format!("the sliver does not belong to pair {pair}"),
+        ));
+    }
+    put_slivers(shared, blob_id, vec![sliver]).await
+}
+
+async fn put_sliver_batch(
+    shared: Arc<NodeShared>,
+    blob_id: String,
+    body: Bytes,
+) -> Result<warp::reply::Response, ApiError> {
+    let blob_id = parse_blob_id(&blob_id)?;
+    let slivers: Vec<Sliver> = bcs::from_bytes(&body)
+        .map_err(|e| ApiError::bad("INVALID_BODY", format!("slivers are not BCS: {e}")))?;
+    put_slivers(shared, blob_id, slivers).await
+}
+
+async fn get_sliver(
+    shared: Arc<NodeShared>,
+    blob_id: String,
+    pair: u16,
+    sliver_type: String,
+    status_only: bool,
+) -> Result<warp::reply::Response, ApiError> {
+    let blob_id = parse_blob_id(&blob_id)?;
+    let sliver_type = parse_type(&sliver_type)?;
+    if pair >= shared.encoding.n_shards() {
+        return Err(ApiError::bad(
+            "INDEX_OUT_OF_RANGE",
+            format!("pair {pair} out of range"),
+        ));
+    }
+    blocking(move || {
+        let store = lock(&shared.store);
+        if status_only {
+            let stored = store.has_sliver(&blob_id, pair, sliver_type)?;
+            return Ok(success(
+                StatusCode::OK,
+                json!(if stored { "stored" } else { "nonexistent" }),
+            ));
+        }
+        let sliver = store.sliver(&blob_id, pair, sliver_type)?.ok_or_else(|| {
+            ApiError::not_found(
+                "SLIVER_NOT_FOUND",
+                format!("{sliver_type} sliver of pair {pair} of {blob_id} is not stored here"),
+            )
+        })?;
+        bcs_reply(&sliver)
+    })
+    .await
+}
+
+async fn get_metadata(
+    shared: Arc<NodeShared>,
+    blob_id: String,
+    status_only: bool,
+) -> Result<warp::reply::Response, ApiError> {
+    let blob_id = parse_blob_id(&blob_id)?;
+    blocking(move || {
+        let metadata = lock(&shared.store).metadata(&blob_id)?;
+        match (metadata, status_only) {
+            (Some(_), true) => Ok(success(StatusCode::OK, json!("stored"))),
+            (None, true) => Ok(success(StatusCode::OK, json!("nonexistent"))),
+            (Some(metadata), false) => bcs_reply(&metadata),
+            (None, false) => Err(ApiError::not_found(
+                "METADATA_NOT_FOUND",
+                format!("metadata of {blob_id} is not stored here"),
+            )),
+        }
+    })
+    .await
+}
+
+async fn confirmation(
+    shared: Arc<NodeShared>,
+    blob_id: String,
+    object: Option<String>,
+) -> Result<warp::reply::Response, ApiError> {
+    let blob_id = parse_blob_id(&blob_id)?;
+    let object = object
+        .map(|o| {
+            o.parse::<ObjectId>().map_err(|_| {
+                ApiError::bad(
+                    "INVALID_OBJECT_ID",
+                    "object ID must be 0x and 64 hex digits",
+                )
+            })
+        })
+        .transpose()?;
+    blocking(move || {
+        let view = shared.view();
+        let info = live_info(&shared, &blob_id, &view)?;
+        match object {
+            None if !info.has_permanent => return Err(ApiError::bad("NOT_REGISTERED", format!("no permanent registration of {blob_id}"))),
+            Some(id) => {
+                let registered = lock(&shared.store).object(&id)?;
+                if !registered.is_some_and(|o| o.blob_id == blob_id && o.deletable && o.end_epoch > view.epoch) {
+                    return Err(ApiError::bad("NOT_REGISTERED", format!("{id} is not a live deletable registration of {blob_id}")));
+                }
+            }
+            None => {}
+        }
+        let store = lock(&shared.store);
+        if store.metadata(&blob_id)?.is_none() {
+            return Err(ApiError::bad("NOT_STORED", "metadata not stored yet"));
+        }
+        let complete: std::collections::BTreeSet<u16> = store.complete_pairs(&blob_id)?.into_iter().collect();
+        let missing = shared.pairs_of(&blob_id, &view).into_iter().filter(|p| !complete.contains(p)).count();
+        drop(store);
+        if missing > 0 {
+            return Err(ApiError::bad("NOT_STORED", format!("{missing} sliver pairs of this node's shards are not stored yet")));
+        }
+        let message = certificate::confirmation_message(view.epoch, &blob_id, object);
+        let signature = shared.sign(&message);
+        Ok(success(StatusCode::OK, json!({ "signed": { "serializedMessage": BASE64.encode(&message), "signature": BASE64.encode(signature) } })))
+    })
+    .await
+}
+
+async fn blob_status(
+    shared: Arc<NodeShared>,
+    blob_id: String,
+) -> Result<warp::reply::Response, ApiError> {
+    let blob_id = parse_blob_id(&blob_id)?;
+    let epoch = shared.view().epoch;
+    let info = blocking(move || Ok(shared.blob_info(&blob_id)?)).await?;
+    let status = match info {
+        None => json!("nonexistent"),
+        Some(info) if info.invalid => json!({ "invalid": {} }),
+        Some(info) if info.end_epoch <= epoch => json!("nonexistent"),
+        Some(info) => {
+            let counts = json!({ "countDeletableTotal": info.deletable_counts.0, "countDeletableCertified": info.deletable_counts.1 });
+            if info.has_permanent {
+                json!({ "permanent": {
+                    "endEpoch": info.end_epoch,
+                    "isCertified": info.certified_end_epoch.is_some(),
+                    "initialCertifiedEpoch": info.initial_certified_epoch,
+                    "deletableCounts": counts,
+                }})
+            } else {
+                json!({ "deletable": { "initialCertifiedEpoch": info.initial_certified_epoch, "deletableCounts": counts } })
+            }
+        }
+    };
+    Ok(success(StatusCode::OK, status))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct RecoveryQuery {
+    target_sliver: u16,
+    target_type: String,
+    #[serde(default)]
+    proofs: bool,
+}
+
+async fn recovery_symbols(
+    shared: Arc<NodeShared>,
+    blob_id: String,
+    query: RecoveryQuery,
+) -> Result<warp::reply::Response, ApiError> {
+    let blob_id = parse_blob_id(&blob_id)?;
+    let target_type = parse_type(&query.target_type)?;
+    let n = shared.encoding.n_shards();
+    if query.target_sliver >= n {
+        return Err(ApiError::bad(
+            "INDEX_OUT_OF_RANGE",
+            format!("target sliver {} out of range", query.target_sliver),
+        ));
+    }
+    blocking(move || {
+        let view = shared.view();
+        let info = live_info(&shared, &blob_id, &view)?;
+        if info.certified_end_epoch.is_none() {
+            return Err(ApiError::bad(
+                "NOT_CERTIFIED",
+                "recovery symbols are served for certified blobs only",
+            ));
+        }
+        let source_type = target_type.orthogonal();
+        let mut symbols = Vec::new();
+        for pair in shared.pairs_of(&blob_id, &view) {
+            let Some(sliver) = lock(&shared.store).sliver(&blob_id, pair, source_type)? else {
+                continue;
+            };
+            let mut symbol = sliver
+                .recovery_symbols(&shared.encoding, &[query.target_sliver])
+                .map_err(|e| ApiError::bad("INDEX_OUT_OF_RANGE", e.to_string()))?
+                .remove(0);
+            if !query.proofs {
+                symbol.proof.path.clear();
+            }
+            symbols.push(symbol);
+        }
+        if symbols.is_empty() {
+            return Err(ApiError::not_found(
+                "SLIVER_NOT_FOUND",
+                "no sliver here can provide that symbol",
+            ));
+        }
+        bcs_reply(&symbols)
+    })
+    .await
+}
+
+fn health(shared: &NodeShared) -> warp::reply::Response {
+    let view = shared.view();
+    let stored = lock(&shared.store).stored_blob_count().unwrap_or(0);
+    success(
+        StatusCode::OK,
+        json!({
+            "epoch": view.epoch,
+            "nodeId": shared.config.node_id,
+            "publicKey": BASE64.encode(shared.public_key()),
+            "shardSummary": { "owned": view.shards.len(), "shards": view.shards },
+            "storedBlobs": stored,
+            "chain": { "checkpoints": view.checkpoints },
+        }),
+    )
+}
+
+/// The node's routes.
+pub fn routes(
+    shared: Arc<NodeShared>,
+) -> impl Filter<Extract = (warp::reply::Response,), Error = Infallible> + Clone {
+    let limit = shared.config.max_body_bytes;
+    let with = warp::any().map(move || shared.clone());
+    let blobs = warp::path("v1").and(warp::path("blobs"));
+    let metadata_put = blobs
+        .and(warp::path!(String / "metadata"))
+        .and(warp::put())
+        .and(warp::body::content_length_limit(limit))
+        .and(warp::body::bytes())
+        .and(with.clone())
+        .then(|id, body, shared| async move { finish(put_metadata(shared, id, body).await) });
+    let metadata_get = blobs
+        .and(warp::path!(String / "metadata"))
+        .and(warp::get())
+        .and(with.clone())
+        .then(|id, shared| async move { finish(get_metadata(shared, id, false).await) });
+    let metadata_status = blobs
+        .and(warp::path!(String / "metadata" / "status"))
+        .and(warp::get())
+        .and(with.clone())
+        .then(|id, shared| async move { finish(get_metadata(shared, id, true).await) });
+    let sliver_put = blobs
+        .and(warp::path!(String / "slivers" / u16 / String))
+        .and(warp::put())
+        .and(warp::body::content_length_limit(limit))
+        .and(warp::body::bytes())
+        .and(with.clone())
+        .then(|id, pair, kind, body, shared| async move {
+            finish(put_sliver(shared, id, pair, kind, body).await)
+        });
+    let batch_put = blobs
+        .and(warp::path!(String / "slivers"))
+        .and(warp::put())
+        .and(warp::body::content_length_limit(limit))
+        .and(warp::body::bytes())
+        .and(with.clone())
+        .then(|id, body, shared| async move { finish(put_sliver_batch(shared, id, body).await) });
+    let sliver_get = blobs
+        .and(warp::path!(String / "slivers" / u16 / String))
+        .and(warp::get())
+        .and(with.clone())
+        .then(|id, pair, kind, shared| async move {
+            finish(get_sliver(shared, id, pair, kind, false).await)
+        });
+    let sliver_status = blobs
+        .and(warp::path!(String / "slivers" / u16 / String / "status"))
+        .and(warp::get())
+        .and(with.clone())
+        .then(|id, pair, kind, shared| async move {
+            finish(get_sliver(shared, id, pair, kind, true).await)
+        });
+    let permanent = blobs
+        .and(warp::path!(String / "confirmation" / "permanent"))
+        .and(warp::get())
+        .and(with.clone())
+        .then(|id, shared| async move { finish(confirmation(shared, id, None).await) });
+    let deletable =
+        blobs
+            .and(warp::path!(String / "confirmation" / "deletable" / String))
+            .and(warp::get())
+            .and(with.clone())
+            .then(|id, object, shared| async move {
+                finish(confirmation(shared, id, Some(object)).await)
+            });
+    let status = blobs
+        .and(warp::path!(String / "status"))
+        .and(warp::get())
+        .and(with.clone())
+        .then(|id, shared| async move { finish(blob_status(shared, id).await) });
+    let recovery = blobs
+        .and(warp::path!(String / "recoverySymbols"))
+        .and(warp::get())
+        .and(warp::query::<RecoveryQuery>())
+        .and(with.clone())
+        .then(|id, query, shared| async move { finish(recovery_symbols(shared, id, query).await) });
+    let health = warp::path!("v1" / "health")
+        .and(warp::get())
+        .and(with)
+        .map(|shared: Arc<NodeShared>| health(&shared));
+    metadata_put
+        .or(metadata_get)
+        .unify()
+        .or(metadata_status)
+        .unify()
+        .or(sliver_put)
+        .unify()
+        .or(batch_put)
+        .unify()
+        .or(sliver_get)
+        .unify()
+        .or(sliver_status)
+        .unify()
+        .or(permanent)
+        .unify()
+        .or(deletable)
+        .unify()
+        .or(status)
+        .unify()
+        .or(recovery)
+        .unify()
+        .or(health)
+        .unify()
+        .recover(|rejection: WarpRejection| async move {
+            Ok::<_, Infallible>(rejection_reply(&rejection))
+        })
+        .unify()
+}
+
+fn rejection_reply(rejection: &WarpRejection) -> warp::reply::Response {
+    let error = if rejection.is_not_found() {
+        ApiError::not_found("NO_ROUTE", "no such route")
+    } else if rejection.find::<warp::reject::PayloadTooLarge>().is_some() {
+        ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "BODY_TOO_LARGE",
+            "request body too large",
+        )
+    } else if rejection.find::<warp::reject::InvalidQuery>().is_some() {
+        ApiError::bad("INVALID_QUERY", "invalid query parameters")
+    } else if rejection.find::<warp::reject::MethodNotAllowed>().is_some() {
+        ApiError::new(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "METHOD_NOT_ALLOWED",
+            "method not allowed",
+        )
+    } else if rejection.find::<warp::reject::LengthRequired>().is_some() {
+        ApiError::new(
+            StatusCode::LENGTH_REQUIRED,
+            "LENGTH_REQUIRED",
+            "content length required",
+        )
+    } else {
+        ApiError::bad("BAD_REQUEST", format!("{rejection:?}"))
+    };
+    error_reply(&error)
+}
+
+/// Serves the API on `listener` until `shutdown` completes.
+///
+/// # Errors
+/// The listener's address cannot be read.
+pub fn serve(
+    shared: Arc<NodeShared>,
+    listener: tokio::net::TcpListener,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<(SocketAddr, tokio::task::JoinHandle<()>)> {
+    let address = listener.local_addr()?;
+    let server = warp::serve(routes(shared))
+        .incoming(listener)
+        .graceful(shutdown);
+    Ok((address, tokio::spawn(server.run())))
+}
+
+/// How long requests wait at most for a registration (re-exported default).
+pub const DEFAULT_REGISTRATION_WAIT: Duration = Duration::from_secs(10);

@@ -1,0 +1,192 @@
+//! The storage node (SPEC.md sections 4 to 6): stores the metadata and
+//! slivers of its shards, signs storage confirmations, serves reads and
+//! recovery symbols, and follows the chain to learn which blobs exist.
+//!
+//! `store` is the SQLite sliver store; `api` the HTTP API (warp); `sync`
+//! follows the chain (registrations, certifications, deletions, expiry,
+//! epoch changes). The shared [`NodeShared`] holds the store, the node's
+//! view of the committee and its keys.
+
+pub mod api;
+pub mod store;
+pub mod sync;
+
+use std::{
+    collections::BTreeSet,
+    path::PathBuf,
+    sync::{Arc, Mutex, MutexGuard, RwLock},
+    time::Duration,
+};
+
+use anyhow::Context;
+use walrus_codec::{BlobId, EncodingConfig};
+use walrus_contracts::{Committee, ObjectId, certificate};
+
+use crate::chain::genesis::GenesisConfig;
+use store::{BlobInfo, NodeStore};
+
+/// How a storage node runs.
+#[derive(Clone)]
+pub struct NodeConfig {
+    /// The node's ID on chain (its staking pool).
+    pub node_id: ObjectId,
+    /// The BLS secret key (32 bytes).
+    pub bls_secret: Vec<u8>,
+    /// The operator's ed25519 key, to send epoch-sync-done transactions.
+    pub operator_key: ed25519_dalek::SigningKey,
+    /// The SQLite file of the sliver store.
+    pub db_path: PathBuf,
+    /// The chain API, e.g. `http://127.0.0.1:9100`.
+    pub chain_url: String,
+    /// The chain's genesis.
+    pub genesis: GenesisConfig,
+    /// Largest request body (a batch of slivers), in bytes.
+    pub max_body_bytes: u64,
+    /// How long a metadata upload waits for the blob's registration.
+    pub registration_wait: Duration,
+}
+
+/// The committee as this node sees it.
+#[derive(Debug, Clone)]
+pub struct View {
+    /// The current epoch.
+    pub epoch: u32,
+    /// The current committee.
+    pub committee: Committee,
+    /// The shards this node holds in the current epoch.
+    pub shards: BTreeSet<u16>,
+    /// Checkpoints applied.
+    pub checkpoints: u64,
+}
+
+/// State shared by the API and the chain follower.
+pub struct NodeShared {
+    pub(crate) config: NodeConfig,
+    pub(crate) encoding: EncodingConfig,
+    pub(crate) key: blst::min_pk::SecretKey,
+    pub(crate) store: Mutex<NodeStore>,
+    pub(crate) view: RwLock<View>,
+    /// Wakes uploads waiting for a registration.
+    pub(crate) registered: tokio::sync::Notify,
+}
+
+pub(crate) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+impl NodeShared {
+    /// Opens the store and the keys; the view starts at genesis.
+    ///
+    /// # Errors
+    /// Bad keys, a bad genesis, or SQLite errors.
+    pub fn open(config: NodeConfig) -> anyhow::Result<Arc<Self>> {
+        let key = blst::min_pk::SecretKey::from_bytes(&config.bls_secret)
+            .map_err(|e| anyhow::anyhow!("invalid BLS secret key: {e:?}"))?;
+        let state = config
+            .genesis
+            .genesis
+            .build()
+            .map_err(|e| anyhow::anyhow!("invalid genesis: {e}"))?;
+        let encoding = EncodingConfig::new(state.params.n_shards).context("shard count")?;
+        let store = NodeStore::open(&config.db_path)?;
+        let view = View {
+            epoch: state.epoch,
+            shards: shards_of(&state.committee, &config.node_id),
+            committee: state.committee,
+            checkpoints: 0,
+        };
+        Ok(Arc::new(Self {
+            config,
+            encoding,
+            key,
+            store: Mutex::new(store),
+            view: RwLock::new(view),
+            registered: tokio::sync::Notify::new(),
+        }))
+    }
+
+    /// A snapshot of the view.
+    pub fn view(&self) -> View {
+        self.view
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+    }
+
+    /// The node's BLS public key (48 bytes).
+    pub fn public_key(&self) -> Vec<u8> {
+        self.key.sk_to_pk().to_bytes().to_vec()
+    }
+
+    /// Signs `message` with the node's BLS key (96 bytes).
+    pub fn sign(&self, message: &[u8]) -> Vec<u8> {
+        self.key
+            .sign(message, certificate::DST, &[])
+            .to_bytes()
+            .to_vec()
+    }
+
+    /// The sliver pairs of `blob_id` this node holds in the current epoch.
+    pub fn pairs_of(&self, blob_id: &BlobId, view: &View) -> Vec<u16> {
+        view.shards
+            .iter()
+            .map(|shard| self.encoding.pair_for_shard(*shard, blob_id))
+            .collect()
+    }
+
+    /// What the store knows about `blob_id`.
+    ///
+    /// # Errors
+    /// SQLite errors.
+    pub fn blob_info(&self, blob_id: &BlobId) -> anyhow::Result<Option<BlobInfo>> {
+        lock(&self.store).blob_info(blob_id)
+    }
+}
+
+/// The shards of `node_id` in `committee`.
+pub fn shards_of(committee: &Committee, node_id: &ObjectId) -> BTreeSet<u16> {
+    committee
+        .members
+        .iter()
+        .filter(|m| &m.node_id == node_id)
+        .flat_map(|m| m.shards.iter().copied())
+        .collect()
+}
+
+/// A storage node serving its API and following the chain.
+pub struct RunningNode {
+    /// The shared state.
+    pub shared: Arc<NodeShared>,
+    /// Where the API listens.
+    pub address: std::net::SocketAddr,
+    /// The API server; ends on shutdown.
+    pub server: tokio::task::JoinHandle<()>,
+    /// The chain follower; ends only on divergence or a store failure.
+    pub follower: tokio::task::JoinHandle<anyhow::Error>,
+}
+
+/// Starts a storage node on `listener`: the API and the chain follower.
+///
+/// # Errors
+/// As [`NodeShared::open`].
+pub fn start(
+    config: NodeConfig,
+    listener: tokio::net::TcpListener,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<RunningNode> {
+    let shared = NodeShared::open(config)?;
+    let (certified, mut certified_events) = tokio::sync::mpsc::unbounded_channel();
+    let follower = tokio::spawn(sync::follow_chain(shared.clone(), certified));
+    // Recovery of missing slivers after certification comes with its own module;
+    // until then the events are drained.
+    tokio::spawn(async move { while certified_events.recv().await.is_some() {} });
+    let (address, server) = api::serve(shared.clone(), listener, shutdown)?;
+    Ok(RunningNode {
+        shared,
+        address,
+        server,
+        follower,
+    })
+}
