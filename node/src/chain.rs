@@ -50,6 +50,9 @@ pub struct GenesisArgs {
     /// 64 hex digits; random if absent. The same seed gives the same keys.
     #[arg(long)]
     pub seed: Option<String>,
+    /// The API address (`host:port`) of each node, in order; repeat the flag.
+    #[arg(long = "node-address")]
+    pub node_addresses: Vec<String>,
 }
 
 /// The secrets written next to the genesis (hex).
@@ -123,6 +126,7 @@ pub fn genesis(args: &GenesisArgs, json: bool) -> anyhow::Result<()> {
             .context("--account-wal too large")?,
         start_ms: now_ms(),
         seed,
+        network_addresses: args.node_addresses.clone(),
     };
     let (config, secrets) = spec.generate()?;
     std::fs::create_dir_all(&args.dir)

@@ -32,6 +32,7 @@ async fn main() -> anyhow::Result<()> {
         account_balance: 1000 * FROST_PER_WAL,
         start_ms: 0,
         seed: [9; 32],
+        network_addresses: Vec::new(),
     };
     let (genesis, secrets) = spec.generate()?;
     let sequencer = Sequencer::start(SequencerConfig::new(genesis, dir.join("chain.db"))).await?;

@@ -51,6 +51,7 @@ fn spec(epoch_duration_ms: u64) -> GenesisSpec {
         account_balance: 1000 * FROST_PER_WAL,
         start_ms: 1_700_000_000_000,
         seed: [7; 32],
+        network_addresses: Vec::new(),
     }
 }
 

@@ -74,6 +74,7 @@ async fn store_confirm_certify_and_read_a_blob() {
         account_balance: 1000 * FROST_PER_WAL,
         start_ms: now_ms,
         seed: [4; 32],
+        network_addresses: Vec::new(),
     };
     let (genesis, secrets) = spec.generate().expect("genesis");
     let sequencer = Sequencer::start(SequencerConfig::new(genesis.clone(), dir.join("chain.db")))

@@ -23,6 +23,7 @@ fn build_sample() -> (Vec<u8>, Vec<u8>) {
         account_balance: FROST_PER_WAL,
         start_ms: 0,
         seed: [5; 32],
+        network_addresses: Vec::new(),
     };
     let (genesis, secrets) = spec.generate().expect("genesis");
     let key = &secrets.accounts[0];

@@ -16,6 +16,7 @@ fn setup() -> (GenesisConfig, Vec<Checkpoint>) {
         account_balance: 100 * FROST_PER_WAL,
         start_ms: 0,
         seed: [3; 32],
+        network_addresses: Vec::new(),
     };
     let (genesis, secrets) = spec.generate().expect("genesis");
     let mut chain = ChainState::genesis(&genesis).expect("state");

@@ -60,6 +60,8 @@ pub struct GenesisSpec {
     pub start_ms: u64,
     /// Seed for every key: the same seed gives the same genesis.
     pub seed: [u8; 32],
+    /// Each node's API address (`host:port`), by node index; missing ones are empty.
+    pub network_addresses: Vec<String>,
 }
 
 /// The secrets of a generated genesis.
@@ -106,7 +108,11 @@ impl GenesisSpec {
                 operator,
                 candidate: Candidate {
                     name: format!("node-{index}"),
-                    network_address: String::new(),
+                    network_address: self
+                        .network_addresses
+                        .get(index)
+                        .cloned()
+                        .unwrap_or_default(),
                     public_key,
                     proof_of_possession: proof,
                     commission_bps: 1000,

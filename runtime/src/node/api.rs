@@ -412,6 +412,7 @@ struct RecoveryQuery {
     target_type: String,
     #[serde(default)]
     proofs: bool,
+    limit: Option<usize>,
 }
 
 async fn recovery_symbols(
@@ -438,8 +439,12 @@ async fn recovery_symbols(
             ));
         }
         let source_type = target_type.orthogonal();
+        let limit = query.limit.unwrap_or(usize::MAX);
         let mut symbols = Vec::new();
         for pair in shared.pairs_of(&blob_id, &view) {
+            if symbols.len() >= limit {
+                break;
+            }
             let Some(sliver) = lock(&shared.store).sliver(&blob_id, pair, source_type)? else {
                 continue;
             };
@@ -459,6 +464,28 @@ async fn recovery_symbols(
             ));
         }
         bcs_reply(&symbols)
+    })
+    .await
+}
+
+async fn inconsistency_proof(
+    shared: Arc<NodeShared>,
+    blob_id: String,
+    kind: String,
+    body: Bytes,
+) -> Result<warp::reply::Response, ApiError> {
+    let blob_id = parse_blob_id(&blob_id)?;
+    let kind = parse_type(&kind)?;
+    let proof: walrus_codec::InconsistencyProof = bcs::from_bytes(&body)
+        .map_err(|e| ApiError::bad("INVALID_BODY", format!("proof is not BCS: {e}")))?;
+    blocking(move || {
+        let metadata = verified_metadata(&shared, &blob_id)?;
+        proof
+            .verify(&shared.encoding, &metadata, kind)
+            .map_err(|e| ApiError::bad("INVALID_PROOF", format!("the inconsistency proof does not hold: {e}")))?;
+        let message = certificate::invalid_blob_message(shared.view().epoch, &blob_id);
+        let signature = shared.sign(&message);
+        Ok(success(StatusCode::OK, json!({ "signed": { "serializedMessage": BASE64.encode(&message), "signature": BASE64.encode(signature) } })))
     })
     .await
 }
@@ -557,6 +584,15 @@ pub fn routes(
         .and(warp::query::<RecoveryQuery>())
         .and(with.clone())
         .then(|id, query, shared| async move { finish(recovery_symbols(shared, id, query).await) });
+    let inconsistency = blobs
+        .and(warp::path!(String / "inconsistencyProof" / String))
+        .and(warp::post())
+        .and(warp::body::content_length_limit(limit))
+        .and(warp::body::bytes())
+        .and(with.clone())
+        .then(|id, kind, body, shared| async move {
+            finish(inconsistency_proof(shared, id, kind, body).await)
+        });
     let health = warp::path!("v1" / "health")
         .and(warp::get())
         .and(with)
@@ -581,6 +617,8 @@ pub fn routes(
         .or(status)
         .unify()
         .or(recovery)
+        .unify()
+        .or(inconsistency)
         .unify()
         .or(health)
         .unify()

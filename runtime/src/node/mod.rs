@@ -8,6 +8,7 @@
 //! view of the committee and its keys.
 
 pub mod api;
+pub mod recovery;
 pub mod store;
 pub mod sync;
 
@@ -57,6 +58,25 @@ pub struct View {
     pub shards: BTreeSet<u16>,
     /// Checkpoints applied.
     pub checkpoints: u64,
+    /// API address of every storage node (from its staking pool), by node ID.
+    pub addresses: std::collections::BTreeMap<ObjectId, String>,
+}
+
+impl View {
+    /// The view of `state` for `node_id`.
+    pub fn of(state: &walrus_contracts::State, node_id: &ObjectId, checkpoints: u64) -> Self {
+        Self {
+            epoch: state.epoch,
+            shards: shards_of(&state.committee, node_id),
+            committee: state.committee.clone(),
+            checkpoints,
+            addresses: state
+                .pools
+                .iter()
+                .map(|(id, pool)| (*id, pool.network_address.clone()))
+                .collect(),
+        }
+    }
 }
 
 /// State shared by the API and the chain follower.
@@ -68,6 +88,8 @@ pub struct NodeShared {
     pub(crate) view: RwLock<View>,
     /// Wakes uploads waiting for a registration.
     pub(crate) registered: tokio::sync::Notify,
+    /// For talking to other nodes.
+    pub(crate) http: reqwest::Client,
 }
 
 pub(crate) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -91,12 +113,10 @@ impl NodeShared {
             .map_err(|e| anyhow::anyhow!("invalid genesis: {e}"))?;
         let encoding = EncodingConfig::new(state.params.n_shards).context("shard count")?;
         let store = NodeStore::open(&config.db_path)?;
-        let view = View {
-            epoch: state.epoch,
-            shards: shards_of(&state.committee, &config.node_id),
-            committee: state.committee,
-            checkpoints: 0,
-        };
+        let view = View::of(&state, &config.node_id, 0);
+        let http = reqwest::Client::builder()
+            .timeout(std::time::Duration::from_secs(30))
+            .build()?;
         Ok(Arc::new(Self {
             config,
             encoding,
@@ -104,6 +124,7 @@ impl NodeShared {
             store: Mutex::new(store),
             view: RwLock::new(view),
             registered: tokio::sync::Notify::new(),
+            http,
         }))
     }
 
@@ -177,11 +198,9 @@ pub fn start(
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<RunningNode> {
     let shared = NodeShared::open(config)?;
-    let (certified, mut certified_events) = tokio::sync::mpsc::unbounded_channel();
+    let (certified, certified_events) = tokio::sync::mpsc::unbounded_channel();
     let follower = tokio::spawn(sync::follow_chain(shared.clone(), certified));
-    // Recovery of missing slivers after certification comes with its own module;
-    // until then the events are drained.
-    tokio::spawn(async move { while certified_events.recv().await.is_some() {} });
+    tokio::spawn(recovery::run(shared.clone(), certified_events));
     let (address, server) = api::serve(shared.clone(), listener, shutdown)?;
     Ok(RunningNode {
         shared,

@@ -12,7 +12,7 @@ use std::{sync::Arc, time::Duration};
 
 use walrus_contracts::{Call, EpochState, Event};
 
-use super::{NodeShared, View, lock, shards_of, store::BlobObject};
+use super::{NodeShared, View, lock, store::BlobObject};
 use crate::chain::{
     client::ChainClient,
     execution::{Checkpoint, Outcome},
@@ -116,12 +116,11 @@ pub async fn follow_chain(
             }
         }
         let state = &follower.chain().state;
-        let view = View {
-            epoch: state.epoch,
-            shards: shards_of(&state.committee, &shared.config.node_id),
-            committee: state.committee.clone(),
-            checkpoints: follower.chain().next_sequence,
-        };
+        let view = View::of(
+            state,
+            &shared.config.node_id,
+            follower.chain().next_sequence,
+        );
         let epoch_changed = view.epoch != shared.view().epoch;
         *shared
             .view

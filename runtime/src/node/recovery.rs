@@ -1,0 +1,349 @@
+//! Write completeness and inconsistency handling (SPEC.md section 4).
+//!
+//! After a blob is certified, a node that lacks slivers of its shards rebuilds
+//! each from recovery symbols: first without proofs (the honest case, one
+//! symbol per source sliver, O(|blob|/n) per sliver), checked against the
+//! metadata. Only when the rebuilt sliver does not match does it fetch
+//! symbols with proofs; if verified symbols still decode to a mismatch, the
+//! blob is inconsistent: the node builds an inconsistency proof, collects
+//! invalid-blob signatures from other nodes (their POST endpoint verifies the
+//! proof) until they reach f+1 shards, and submits the certificate on chain.
+
+use std::{collections::BTreeMap, sync::Arc, time::Duration};
+
+use anyhow::{Context, bail};
+use base64::{Engine, engine::general_purpose::STANDARD as BASE64};
+use blst::min_pk::{AggregateSignature, Signature};
+use walrus_codec::{
+    BlobId, BlobMetadata, InconsistencyProof, RecoverySymbol, Sliver, SliverType,
+    UnverifiedBlobMetadataWithId, VerifiedBlobMetadataWithId, error::RecoveryError, recover_sliver,
+};
+use walrus_contracts::{Call, ObjectId, certificate};
+
+use super::{NodeShared, View, lock};
+use crate::chain::client::ChainClient;
+
+/// Runs recovery once at start and again after each certification (events
+/// are coalesced), retrying every 30 s while anything is missing.
+pub async fn run(shared: Arc<NodeShared>, mut certified: tokio::sync::mpsc::UnboundedReceiver<()>) {
+    loop {
+        if let Err(error) = recover_all(&shared).await {
+            tracing::warn!("recovery pass failed: {error:#}");
+        }
+        tokio::select! {
+            event = certified.recv() => if event.is_none() { return },
+            () = tokio::time::sleep(Duration::from_secs(30)) => {}
+        }
+        while certified.try_recv().is_ok() {}
+    }
+}
+
+async fn recover_all(shared: &Arc<NodeShared>) -> anyhow::Result<()> {
+    let view = shared.view();
+    let blobs = {
+        let store = lock(&shared.store);
+        store.certified_blobs(view.epoch)?
+    };
+    for blob_id in blobs {
+        if let Err(error) = recover_blob(shared, &view, &blob_id).await {
+            tracing::warn!(%blob_id, "cannot recover slivers: {error:#}");
+        }
+    }
+    Ok(())
+}
+
+/// The API base URLs of the other committee members, in committee order.
+fn peers(shared: &NodeShared, view: &View) -> Vec<(ObjectId, String)> {
+    view.committee
+        .members
+        .iter()
+        .filter(|m| m.node_id != shared.config.node_id)
+        .filter_map(|m| {
+            view.addresses
+                .get(&m.node_id)
+                .filter(|a| !a.is_empty())
+                .map(|a| (m.node_id, format!("http://{a}")))
+        })
+        .collect()
+}
+
+async fn metadata(
+    shared: &NodeShared,
+    view: &View,
+    blob_id: &BlobId,
+) -> anyhow::Result<VerifiedBlobMetadataWithId> {
+    if let Some(stored) = lock(&shared.store).metadata(blob_id)? {
+        return Ok(UnverifiedBlobMetadataWithId::new(*blob_id, stored).verify(&shared.encoding)?);
+    }
+    for (_, base) in peers(shared, view) {
+        let Ok(response) = shared
+            .http
+            .get(format!("{base}/v1/blobs/{blob_id}/metadata"))
+            .send()
+            .await
+        else {
+            continue;
+        };
+        if !response.status().is_success() {
+            continue;
+        }
+        let Ok(bytes) = response.bytes().await else {
+            continue;
+        };
+        let Ok(metadata) = bcs::from_bytes::<BlobMetadata>(&bytes) else {
+            continue;
+        };
+        if let Ok(verified) =
+            UnverifiedBlobMetadataWithId::new(*blob_id, metadata.clone()).verify(&shared.encoding)
+        {
+            lock(&shared.store).put_metadata(blob_id, &metadata)?;
+            return Ok(verified);
+        }
+    }
+    bail!("no peer served valid metadata")
+}
+
+async fn recover_blob(
+    shared: &Arc<NodeShared>,
+    view: &View,
+    blob_id: &BlobId,
+) -> anyhow::Result<()> {
+    let pairs = shared.pairs_of(blob_id, view);
+    let mut missing = Vec::new();
+    {
+        let store = lock(&shared.store);
+        for pair in &pairs {
+            for kind in [SliverType::Primary, SliverType::Secondary] {
+                if !store.has_sliver(blob_id, *pair, kind)? {
+                    missing.push((*pair, kind));
+                }
+            }
+        }
+    }
+    if missing.is_empty() {
+        return Ok(());
+    }
+    let metadata = metadata(shared, view, blob_id).await?;
+    tracing::info!(%blob_id, missing = missing.len(), "recovering slivers");
+    for (pair, kind) in missing {
+        let target = match kind {
+            SliverType::Primary => pair,
+            SliverType::Secondary => shared.encoding.secondary_sliver_of_pair(pair),
+        };
+        match recover_one(shared, view, &metadata, kind, target, false).await {
+            Ok(sliver) => lock(&shared.store).put_slivers(blob_id, &[(pair, &sliver)])?,
+            Err(Recovery::Mismatch) => {
+                // Either a peer sent a bad symbol or the blob is inconsistent: check proofs.
+                match recover_one(shared, view, &metadata, kind, target, true).await {
+                    Ok(sliver) => lock(&shared.store).put_slivers(blob_id, &[(pair, &sliver)])?,
+                    Err(Recovery::Inconsistent(proof)) => {
+                        return report_inconsistency(shared, view, &metadata, kind, proof).await;
+                    }
+                    Err(other) => bail!("{other}"),
+                }
+            }
+            Err(other) => bail!("{other}"),
+        }
+    }
+    Ok(())
+}
+
+#[derive(Debug, thiserror::Error)]
+enum Recovery {
+    #[error("the rebuilt sliver does not match the metadata")]
+    Mismatch,
+    #[error("the blob is inconsistent")]
+    Inconsistent(InconsistencyProof),
+    #[error("{0}")]
+    Failed(String),
+}
+
+/// Gathers symbols for target sliver `target` of `kind` (this node's own
+/// slivers first, then peers, asking each for no more than still needed)
+/// and rebuilds it. With `proofs`, every symbol's proof is checked and a
+/// mismatch yields an inconsistency proof.
+async fn recover_one(
+    shared: &NodeShared,
+    view: &View,
+    metadata: &VerifiedBlobMetadataWithId,
+    kind: SliverType,
+    target: u16,
+    proofs: bool,
+) -> Result<Sliver, Recovery> {
+    let blob_id = metadata.blob_id();
+    let needed = usize::from(shared.encoding.symbols_per_sliver(kind));
+    let mut symbols: BTreeMap<u16, RecoverySymbol> = BTreeMap::new();
+    let own: Vec<Sliver> = {
+        let store = lock(&shared.store);
+        shared
+            .pairs_of(blob_id, view)
+            .into_iter()
+            .filter_map(|pair| {
+                store
+                    .sliver(blob_id, pair, kind.orthogonal())
+                    .ok()
+                    .flatten()
+            })
+            .collect()
+    };
+    for sliver in own {
+        if let Ok(mut list) = sliver.recovery_symbols(&shared.encoding, &[target]) {
+            let symbol = list.remove(0);
+            symbols.insert(symbol.source_index, symbol);
+        }
+    }
+    for (_, base) in peers(shared, view) {
+        if symbols.len() >= needed {
+            break;
+        }
+        let limit = needed - symbols.len();
+        let url = format!(
+            "{base}/v1/blobs/{blob_id}/recoverySymbols?targetSliver={target}&targetType={kind}&proofs={proofs}&limit={limit}"
+        );
+        let Ok(response) = shared.http.get(url).send().await else {
+            continue;
+        };
+        if !response.status().is_success() {
+            continue;
+        }
+        let Ok(bytes) = response.bytes().await else {
+            continue;
+        };
+        let Ok(list) = bcs::from_bytes::<Vec<RecoverySymbol>>(&bytes) else {
+            continue;
+        };
+        for symbol in list {
+            if proofs
+                && symbol
+                    .verify(&shared.encoding, metadata, kind, target)
+                    .is_err()
+            {
+                tracing::warn!(%blob_id, source = symbol.source_index, "a peer sent a recovery symbol with an invalid proof");
+                continue;
+            }
+            symbols.entry(symbol.source_index).or_insert(symbol);
+        }
+    }
+    if symbols.len() < needed {
+        return Err(Recovery::Failed(format!(
+            "only {} of {needed} recovery symbols available",
+            symbols.len()
+        )));
+    }
+    let chosen: Vec<RecoverySymbol> = symbols.into_values().take(needed).collect();
+    let pairs: Vec<(u16, &[u8])> = chosen
+        .iter()
+        .map(|s| (s.source_index, s.data.as_slice()))
+        .collect();
+    match recover_sliver(&shared.encoding, metadata, kind, target, &pairs) {
+        Ok(sliver) => Ok(sliver),
+        Err(RecoveryError::RecoveredHashMismatch { .. }) if proofs => {
+            Err(Recovery::Inconsistent(InconsistencyProof {
+                target_index: target,
+                symbols: chosen,
+            }))
+        }
+        Err(RecoveryError::RecoveredHashMismatch { .. }) => Err(Recovery::Mismatch),
+        Err(other) => Err(Recovery::Failed(other.to_string())),
+    }
+}
+
+/// Collects invalid-blob signatures for `proof` until they are f+1 shards,
+/// then submits the certificate.
+async fn report_inconsistency(
+    shared: &NodeShared,
+    view: &View,
+    metadata: &VerifiedBlobMetadataWithId,
+    kind: SliverType,
+    proof: InconsistencyProof,
+) -> anyhow::Result<()> {
+    let blob_id = *metadata.blob_id();
+    proof
+        .verify(&shared.encoding, metadata, kind)
+        .context("own inconsistency proof does not verify")?;
+    tracing::warn!(%blob_id, "blob is inconsistent; collecting invalid-blob signatures");
+    let message = certificate::invalid_blob_message(view.epoch, &blob_id);
+    let mut signers: Vec<(usize, Signature)> = Vec::new();
+    if let Some(me) = view.committee.position(&shared.config.node_id) {
+        let own = Signature::from_bytes(&shared.sign(&message))
+            .map_err(|e| anyhow::anyhow!("own signature: {e:?}"))?;
+        signers.push((me, own));
+    }
+    let body = bcs::to_bytes(&proof)?;
+    for (node_id, base) in peers(shared, view) {
+        let weight: u32 = signers
+            .iter()
+            .map(|(i, _)| u32::from(view.committee.weight(*i)))
+            .sum();
+        if 3 * weight > u32::from(shared.encoding.n_shards()) {
+            break;
+        }
+        let Some(position) = view.committee.position(&node_id) else {
+            continue;
+        };
+        let Ok(response) = shared
+            .http
+            .post(format!(
+                "{base}/v1/blobs/{blob_id}/inconsistencyProof/{kind}"
+            ))
+            .body(body.clone())
+            .send()
+            .await
+        else {
+            continue;
+        };
+        if !response.status().is_success() {
+            continue;
+        }
+        let Ok(reply) = response.json::<serde_json::Value>().await else {
+            continue;
+        };
+        let signed = &reply["success"]["data"]["signed"];
+        let (Some(serialized), Some(signature)) = (
+            signed["serializedMessage"].as_str(),
+            signed["signature"].as_str(),
+        ) else {
+            continue;
+        };
+        if BASE64.decode(serialized).ok().as_deref() != Some(message.as_slice()) {
+            continue;
+        }
+        let Ok(signature) = BASE64
+            .decode(signature)
+            .map_err(|_| ())
+            .and_then(|b| Signature::from_bytes(&b).map_err(|_| ()))
+        else {
+            continue;
+        };
+        signers.push((position, signature));
+    }
+    let weight: u32 = signers
+        .iter()
+        .map(|(i, _)| u32::from(view.committee.weight(*i)))
+        .sum();
+    if 3 * weight <= u32::from(shared.encoding.n_shards()) {
+        bail!("only {weight} shards signed the invalid-blob message");
+    }
+    let refs: Vec<&Signature> = signers.iter().map(|(_, s)| s).collect();
+    let aggregate = AggregateSignature::aggregate(&refs, true)
+        .map_err(|e| anyhow::anyhow!("aggregation: {e:?}"))?
+        .to_signature();
+    let positions: Vec<usize> = signers.iter().map(|(i, _)| *i).collect();
+    let certificate = certificate::Certificate {
+        signers: certificate::Certificate::bitmap(&positions),
+        message,
+        signature: aggregate.to_bytes().to_vec(),
+    };
+    let chain = ChainClient::new(shared.config.chain_url.clone());
+    let response = chain
+        .execute(
+            &shared.config.operator_key,
+            vec![Call::InvalidateBlobId {
+                blob_id,
+                certificate,
+            }],
+        )
+        .await?;
+    tracing::warn!(%blob_id, outcome = ?response.outcome, "submitted the invalid-blob certificate");
+    Ok(())
+}

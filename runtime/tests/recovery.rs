@@ -1,0 +1,180 @@
+//! Write completeness and inconsistency handling across real nodes: a node
+//! that missed its slivers recovers them after certification and serves
+//! them; a blob whose slivers are each valid but not one codeword ends
+//! invalidated on chain, and its data is deleted everywhere.
+
+mod common;
+
+use common::*;
+use walrus_codec::{
+    BlobMetadata, BlobMetadataV1, SliverPairMetadata, SliverType, UnverifiedBlobMetadataWithId,
+};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_that_missed_its_slivers_recovers_them() {
+    let cluster = Cluster::start("recover", 4, 10).await;
+    let data: Vec<u8> = (0..50_000u32)
+        .map(|i| u8::try_from(i * 13 % 251).expect("byte"))
+        .collect();
+    let encoded = cluster.config.encode(&data).expect("encodes");
+    let blob_id = *encoded.blob_id();
+    let metadata = encoded.metadata().metadata().clone();
+    let object = cluster.register(blob_id, &metadata).await;
+    // The lightest node gets nothing; the other three hold a quorum.
+    let order = cluster.by_weight();
+    let (missed, uploaded) = (order[0], &order[1..]);
+    for index in uploaded {
+        cluster
+            .upload(*index, blob_id, &metadata, |pair| encoded.sliver_pair(pair))
+            .await;
+    }
+    cluster.certify(object, blob_id, uploaded).await;
+
+    let node = &cluster.nodes[missed].shared;
+    let pairs: Vec<u16> = node
+        .view()
+        .shards
+        .iter()
+        .map(|s| cluster.config.pair_for_shard(*s, &blob_id))
+        .collect();
+    cluster
+        .eventually("the node recovers its slivers", async || {
+            let mut complete = true;
+            for pair in &pairs {
+                for kind in ["primary", "secondary"] {
+                    let reply = cluster
+                        .http
+                        .get(cluster.url(
+                            missed,
+                            &format!("/v1/blobs/{blob_id}/slivers/{pair}/{kind}/status"),
+                        ))
+                        .send()
+                        .await
+                        .expect("get");
+                    let (_, body) = json(reply).await;
+                    complete &= body["success"]["data"] == "stored";
+                }
+            }
+            complete
+        })
+        .await;
+    for pair in &pairs {
+        let reply = cluster
+            .http
+            .get(cluster.url(
+                missed,
+                &format!("/v1/blobs/{blob_id}/slivers/{pair}/primary"),
+            ))
+            .send()
+            .await
+            .expect("get");
+        let sliver: walrus_codec::Sliver =
+            bcs::from_bytes(&reply.bytes().await.expect("body")).expect("bcs");
+        assert_eq!(
+            sliver,
+            encoded.sliver_pair(*pair).0,
+            "recovered sliver differs"
+        );
+    }
+    // It can now confirm, like every other node.
+    let (status, _) = json(
+        cluster
+            .http
+            .get(cluster.url(
+                missed,
+                &format!("/v1/blobs/{blob_id}/confirmation/permanent"),
+            ))
+            .send()
+            .await
+            .expect("get"),
+    )
+    .await;
+    assert_eq!(status, 200);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_inconsistent_blob_ends_invalidated_on_chain() {
+    let cluster = Cluster::start("inconsistent", 4, 10).await;
+    // Rows of one blob, columns of another: every sliver matches the mixed
+    // metadata on its own, but together they are not one codeword.
+    let a = cluster.config.encode(&vec![1u8; 30_000]).expect("encodes");
+    let b = cluster.config.encode(&vec![2u8; 30_000]).expect("encodes");
+    let hashes = (0..10)
+        .map(|i| SliverPairMetadata {
+            primary_hash: a.metadata().metadata().hashes()[i].primary_hash,
+            secondary_hash: b.metadata().metadata().hashes()[i].secondary_hash,
+        })
+        .collect();
+    let metadata = BlobMetadata::V1(BlobMetadataV1 {
+        encoding_type: walrus_codec::EncodingType::Rs2,
+        unencoded_length: 30_000,
+        hashes,
+    });
+    let blob_id = metadata.compute_blob_id();
+    UnverifiedBlobMetadataWithId::new(blob_id, metadata.clone())
+        .verify(&cluster.config)
+        .expect("mixed metadata verifies");
+    let object = cluster.register(blob_id, &metadata).await;
+    let order = cluster.by_weight();
+    let (missed, uploaded) = (order[0], &order[1..]);
+    let slivers = |pair: u16| {
+        (
+            a.sliver(SliverType::Primary, pair),
+            b.sliver(
+                SliverType::Secondary,
+                cluster.config.secondary_sliver_of_pair(pair),
+            ),
+        )
+    };
+    for index in uploaded {
+        cluster.upload(*index, blob_id, &metadata, slivers).await;
+    }
+    cluster.certify(object, blob_id, uploaded).await;
+
+    // The node that missed its slivers finds the inconsistency while
+    // recovering; f+1 signatures invalidate the blob ID on chain.
+    cluster
+        .eventually("every node reports the blob invalid", async || {
+            let mut all = true;
+            for index in 0..cluster.nodes.len() {
+                let (_, body) = json(
+                    cluster
+                        .http
+                        .get(cluster.url(index, &format!("/v1/blobs/{blob_id}/status")))
+                        .send()
+                        .await
+                        .expect("get"),
+                )
+                .await;
+                all &= body["success"]["data"].get("invalid").is_some();
+            }
+            all
+        })
+        .await;
+    for index in uploaded {
+        let (status, _) = json(
+            cluster
+                .http
+                .get(cluster.url(*index, &format!("/v1/blobs/{blob_id}/metadata/status")))
+                .send()
+                .await
+                .expect("get"),
+        )
+        .await;
+        assert_eq!(status, 200);
+        let (_, body) = json(
+            cluster
+                .http
+                .get(cluster.url(*index, &format!("/v1/blobs/{blob_id}/metadata/status")))
+                .send()
+                .await
+                .expect("get"),
+        )
+        .await;
+        assert_eq!(
+            body["success"]["data"], "nonexistent",
+            "data of an invalid blob must be deleted"
+        );
+    }
+    let _ = missed;
+}
