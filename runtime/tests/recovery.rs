@@ -76,6 +76,23 @@ async fn a_node_that_missed_its_slivers_recovers_them() {
             "recovered sliver differs"
         );
     }
+    // Recovery downloads about one sliver's worth per sliver (target: at most 1.2x).
+    let metrics = &cluster.nodes[missed].shared.metrics;
+    let (downloaded, recovered) = (
+        metrics.recovery_bytes_downloaded.get(),
+        metrics.recovery_bytes_recovered.get(),
+    );
+    assert!(recovered > 0);
+    let ratio = downloaded as f64 / recovered as f64;
+    assert!(
+        ratio <= 1.2,
+        "recovery downloaded {downloaded} bytes for {recovered} bytes of slivers ({ratio:.2}x)"
+    );
+    assert!(
+        metrics
+            .render()
+            .contains("walrus_node_slivers_recovered_total")
+    );
     // It can now confirm, like every other node.
     let (status, _) = json(
         cluster

@@ -227,6 +227,10 @@ async fn put_slivers(
             ));
         }
         lock(&shared.store).put_slivers(&blob_id, &checked)?;
+        shared
+            .metrics
+            .slivers_stored
+            .inc_by(u64::try_from(checked.len()).unwrap_or(u64::MAX));
         Ok(success(
             StatusCode::CREATED,
             json!(format!("{} slivers stored", checked.len())),

@@ -8,6 +8,7 @@
 //! view of the committee and its keys.
 
 pub mod api;
+pub mod metrics;
 pub mod recovery;
 pub mod store;
 pub mod sync;
@@ -90,6 +91,8 @@ pub struct NodeShared {
     pub(crate) registered: tokio::sync::Notify,
     /// For talking to other nodes.
     pub(crate) http: reqwest::Client,
+    /// Prometheus metrics.
+    pub metrics: Arc<metrics::Metrics>,
 }
 
 pub(crate) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -125,6 +128,7 @@ impl NodeShared {
             view: RwLock::new(view),
             registered: tokio::sync::Notify::new(),
             http,
+            metrics: Arc::default(),
         }))
     }
 

@@ -236,7 +236,14 @@ async fn recover_one(
         .map(|s| (s.source_index, s.data.as_slice()))
         .collect();
     match recover_sliver(&shared.encoding, metadata, kind, target, &pairs) {
-        Ok(sliver) => Ok(sliver),
+        Ok(sliver) => {
+            shared.metrics.slivers_recovered.inc();
+            shared
+                .metrics
+                .recovery_bytes_recovered
+                .inc_by(u64::try_from(sliver.symbols.data().len()).unwrap_or(u64::MAX));
+            Ok(sliver)
+        }
         Err(RecoveryError::RecoveredHashMismatch { .. }) if proofs => {
             Err(Recovery::Inconsistent(InconsistencyProof {
                 target_index: target,

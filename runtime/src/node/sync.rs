@@ -122,6 +122,11 @@ pub async fn follow_chain(
             follower.chain().next_sequence,
         );
         let epoch_changed = view.epoch != shared.view().epoch;
+        shared
+            .metrics
+            .chain_checkpoints
+            .set(i64::try_from(view.checkpoints).unwrap_or(i64::MAX));
+        shared.metrics.epoch.set(i64::from(view.epoch));
         *shared
             .view
             .write()
