@@ -5,6 +5,7 @@
 
 mod blob_id;
 mod chain;
+mod storage_node;
 
 use std::process::ExitCode;
 
@@ -35,6 +36,9 @@ enum Command {
     /// Create and run the chain (the control plane's sequencer).
     #[command(subcommand)]
     Chain(chain::Command),
+    /// Create and run a storage node.
+    #[command(subcommand)]
+    Node(storage_node::Command),
 }
 
 /// Runs a service on a multi-threaded tokio runtime, logging to stderr
@@ -60,6 +64,9 @@ fn main() -> ExitCode {
         Command::BlobId(args) => blob_id::run(&args, cli.json),
         Command::Chain(chain::Command::Genesis(args)) => chain::genesis(&args, cli.json),
         Command::Chain(chain::Command::Run(args)) => run_async(chain::run(&args)),
+        Command::Node(storage_node::Command::Keygen(args)) => storage_node::keygen(&args, cli.json),
+        Command::Node(storage_node::Command::Config(args)) => storage_node::config(&args),
+        Command::Node(storage_node::Command::Run(args)) => run_async(storage_node::run(&args)),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
