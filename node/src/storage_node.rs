@@ -221,7 +221,7 @@ pub async fn run(args: &RunArgs) -> anyhow::Result<()> {
     tokio::select! {
         () = crate::chain::shutdown_signal() => {}
         result = follower => {
-            let error = result.map_or_else(|e| anyhow::anyhow!("follower panicked: {e}"), |e| e);
+            let error = result.unwrap_or_else(|e| anyhow::anyhow!("follower panicked: {e}"));
             let _ = stop.send(true);
             return Err(error.context("the chain follower stopped"));
         }
