@@ -82,7 +82,10 @@ async fn a_node_that_missed_its_slivers_recovers_them() {
         metrics.recovery_bytes_downloaded.get(),
         metrics.recovery_bytes_recovered.get(),
     );
-    assert!(recovered > 0);
+    assert!(
+        recovered > 0 && downloaded > 0,
+        "downloaded {downloaded}, recovered {recovered}"
+    );
     let ratio = downloaded as f64 / recovered as f64;
     assert!(
         ratio <= 1.2,

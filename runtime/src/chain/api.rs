@@ -47,9 +47,7 @@ struct CheckpointQuery {
 }
 
 /// The routes, for embedding or testing.
-pub fn routes(
-    sequencer: Sequencer,
-) -> impl Filter<Extract = (warp::reply::Response,), Error = Infallible> + Clone {
+pub fn routes(sequencer: Sequencer) -> warp::filters::BoxedFilter<(warp::reply::Response,)> {
     let limit = u64::try_from(sequencer.shared.config.max_transaction_bytes).unwrap_or(u64::MAX);
     let with = {
         let sequencer = sequencer.clone();
@@ -173,6 +171,7 @@ pub fn routes(
             Ok::<_, Infallible>(rejection_reply(&rejection))
         })
         .unify()
+        .boxed()
 }
 
 fn rejection_reply(rejection: &WarpRejection) -> warp::reply::Response {

@@ -4,7 +4,11 @@
 //!
 //! Besides upstream's paths, `PUT /v1/blobs/{blob_id}/slivers` takes a BCS
 //! `Vec<Sliver>` with every sliver this node holds for the blob, in one
-//! request and one durable write.
+//! request and one durable write; and `GET
+//! /v1/blobs/{blob_id}/recoverySymbols/batch?targetType=T&targets=a,b,c`
+//! answers for many target slivers at once, expanding each local sliver
+//! once (recovering a whole node's slivers is then O(n) expansions per
+//! peer, not O(n^2)).
 
 use std::{convert::Infallible, net::SocketAddr, sync::Arc, time::Duration};
 
@@ -452,13 +456,28 @@ async fn recovery_symbols(
             let Some(sliver) = lock(&shared.store).sliver(&blob_id, pair, source_type)? else {
                 continue;
             };
-            let mut symbol = sliver
-                .recovery_symbols(&shared.encoding, &[query.target_sliver])
-                .map_err(|e| ApiError::bad("INDEX_OUT_OF_RANGE", e.to_string()))?
-                .remove(0);
-            if !query.proofs {
-                symbol.proof.path.clear();
-            }
+            let target = [query.target_sliver];
+            let out_of_range = |e: walrus_codec::error::RecoveryError| {
+                ApiError::bad("INDEX_OUT_OF_RANGE", e.to_string())
+            };
+            let symbol = if query.proofs {
+                sliver
+                    .recovery_symbols(&shared.encoding, &target)
+                    .map_err(out_of_range)?
+                    .remove(0)
+            } else {
+                // The honest fast path: no Merkle tree, an empty proof.
+                let data = sliver
+                    .recovery_symbol_data(&shared.encoding, &target)
+                    .map_err(out_of_range)?
+                    .remove(0);
+                let proof = walrus_codec::merkle::MerkleProof { path: Vec::new() };
+                walrus_codec::RecoverySymbol {
+                    source_index: sliver.index,
+                    data,
+                    proof,
+                }
+            };
             symbols.push(symbol);
         }
         if symbols.is_empty() {
@@ -468,6 +487,73 @@ async fn recovery_symbols(
             ));
         }
         bcs_reply(&symbols)
+    })
+    .await
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct BatchRecoveryQuery {
+    target_type: String,
+    /// Comma-separated target sliver indices.
+    targets: String,
+    /// At most this many symbols per target.
+    limit: Option<usize>,
+}
+
+/// Recovery symbols without proofs for many targets at once: each of this
+/// node's slivers is expanded once. BCS `Vec<(u16, Vec<RecoverySymbol>)>`,
+/// one entry per target, each symbol with an empty proof.
+async fn recovery_symbols_batch(
+    shared: Arc<NodeShared>,
+    blob_id: String,
+    query: BatchRecoveryQuery,
+) -> Result<warp::reply::Response, ApiError> {
+    let blob_id = parse_blob_id(&blob_id)?;
+    let target_type = parse_type(&query.target_type)?;
+    let n = shared.encoding.n_shards();
+    let targets: Vec<u16> = query
+        .targets
+        .split(',')
+        .map(|t| t.trim().parse::<u16>().ok().filter(|t| *t < n))
+        .collect::<Option<_>>()
+        .ok_or_else(|| {
+            ApiError::bad(
+                "INDEX_OUT_OF_RANGE",
+                "targets must be sliver indices below n, comma-separated",
+            )
+        })?;
+    blocking(move || {
+        let view = shared.view();
+        let info = live_info(&shared, &blob_id, &view)?;
+        if info.certified_end_epoch.is_none() {
+            return Err(ApiError::bad(
+                "NOT_CERTIFIED",
+                "recovery symbols are served for certified blobs only",
+            ));
+        }
+        let mut answer: Vec<(u16, Vec<walrus_codec::RecoverySymbol>)> =
+            targets.iter().map(|t| (*t, Vec::new())).collect();
+        let limit = query.limit.unwrap_or(usize::MAX);
+        for pair in shared.pairs_of(&blob_id, &view).into_iter().take(limit) {
+            let Some(sliver) =
+                lock(&shared.store).sliver(&blob_id, pair, target_type.orthogonal())?
+            else {
+                continue;
+            };
+            let data = sliver
+                .recovery_symbol_data(&shared.encoding, &targets)
+                .map_err(|e| ApiError::bad("INDEX_OUT_OF_RANGE", e.to_string()))?;
+            for ((_, symbols), data) in answer.iter_mut().zip(data) {
+                let proof = walrus_codec::merkle::MerkleProof { path: Vec::new() };
+                symbols.push(walrus_codec::RecoverySymbol {
+                    source_index: sliver.index,
+                    data,
+                    proof,
+                });
+            }
+        }
+        bcs_reply(&answer)
     })
     .await
 }
@@ -511,9 +597,7 @@ fn health(shared: &NodeShared) -> warp::reply::Response {
 }
 
 /// The node's routes.
-pub fn routes(
-    shared: Arc<NodeShared>,
-) -> impl Filter<Extract = (warp::reply::Response,), Error = Infallible> + Clone {
+pub fn routes(shared: Arc<NodeShared>) -> warp::filters::BoxedFilter<(warp::reply::Response,)> {
     let limit = shared.config.max_body_bytes;
     let with = warp::any().map(move || shared.clone());
     let blobs = warp::path("v1").and(warp::path("blobs"));
@@ -588,6 +672,14 @@ pub fn routes(
         .and(warp::query::<RecoveryQuery>())
         .and(with.clone())
         .then(|id, query, shared| async move { finish(recovery_symbols(shared, id, query).await) });
+    let recovery_batch = blobs
+        .and(warp::path!(String / "recoverySymbols" / "batch"))
+        .and(warp::get())
+        .and(warp::query::<BatchRecoveryQuery>())
+        .and(with.clone())
+        .then(|id, query, shared| async move {
+            finish(recovery_symbols_batch(shared, id, query).await)
+        });
     let inconsistency = blobs
         .and(warp::path!(String / "inconsistencyProof" / String))
         .and(warp::post())
@@ -622,6 +714,8 @@ pub fn routes(
         .unify()
         .or(recovery)
         .unify()
+        .or(recovery_batch)
+        .unify()
         .or(inconsistency)
         .unify()
         .or(health)
@@ -630,6 +724,7 @@ pub fn routes(
             Ok::<_, Infallible>(rejection_reply(&rejection))
         })
         .unify()
+        .boxed()
 }
 
 fn rejection_reply(rejection: &WarpRejection) -> warp::reply::Response {

@@ -109,13 +109,17 @@ async fn recover_blob(
     blob_id: &BlobId,
 ) -> anyhow::Result<()> {
     let pairs = shared.pairs_of(blob_id, view);
-    let mut missing = Vec::new();
+    let mut missing: BTreeMap<SliverType, Vec<(u16, u16)>> = BTreeMap::new();
     {
         let store = lock(&shared.store);
         for pair in &pairs {
             for kind in [SliverType::Primary, SliverType::Secondary] {
                 if !store.has_sliver(blob_id, *pair, kind)? {
-                    missing.push((*pair, kind));
+                    let target = match kind {
+                        SliverType::Primary => *pair,
+                        SliverType::Secondary => shared.encoding.secondary_sliver_of_pair(*pair),
+                    };
+                    missing.entry(kind).or_default().push((*pair, target));
                 }
             }
         }
@@ -124,28 +128,123 @@ async fn recover_blob(
         return Ok(());
     }
     let metadata = metadata(shared, view, blob_id).await?;
-    tracing::info!(%blob_id, missing = missing.len(), "recovering slivers");
-    for (pair, kind) in missing {
-        let target = match kind {
-            SliverType::Primary => pair,
-            SliverType::Secondary => shared.encoding.secondary_sliver_of_pair(pair),
-        };
-        match recover_one(shared, view, &metadata, kind, target, false).await {
-            Ok(sliver) => lock(&shared.store).put_slivers(blob_id, &[(pair, &sliver)])?,
-            Err(Recovery::Mismatch) => {
-                // Either a peer sent a bad symbol or the blob is inconsistent: check proofs.
-                match recover_one(shared, view, &metadata, kind, target, true).await {
+    for (kind, targets) in missing {
+        tracing::info!(%blob_id, %kind, missing = targets.len(), "recovering slivers");
+        let mut symbols = gather_batch(shared, view, &metadata, kind, &targets).await;
+        for (pair, target) in targets {
+            let found = symbols.remove(&target).unwrap_or_default();
+            let needed = usize::from(shared.encoding.symbols_per_sliver(kind));
+            let chosen: Vec<(u16, &[u8])> = found
+                .iter()
+                .take(needed)
+                .map(|(source, data)| (*source, data.as_slice()))
+                .collect();
+            match recover_sliver(&shared.encoding, &metadata, kind, target, &chosen) {
+                Ok(sliver) => {
+                    shared.metrics.slivers_recovered.inc();
+                    shared
+                        .metrics
+                        .recovery_bytes_recovered
+                        .inc_by(u64::try_from(sliver.symbols.data().len()).unwrap_or(u64::MAX));
+                    lock(&shared.store).put_slivers(blob_id, &[(pair, &sliver)])?;
+                }
+                // Too few symbols, or a mismatch: retry this one with proofs,
+                // which tells a bad peer from an inconsistent blob.
+                Err(_) => match recover_one(shared, view, &metadata, kind, target, true).await {
                     Ok(sliver) => lock(&shared.store).put_slivers(blob_id, &[(pair, &sliver)])?,
                     Err(Recovery::Inconsistent(proof)) => {
                         return report_inconsistency(shared, view, &metadata, kind, proof).await;
                     }
                     Err(other) => bail!("{other}"),
-                }
+                },
             }
-            Err(other) => bail!("{other}"),
         }
     }
     Ok(())
+}
+
+/// Symbols without proofs for all `targets` (target index -> source index ->
+/// symbol): this node's own slivers first, then peers, one batch request
+/// each, until every target has enough.
+async fn gather_batch(
+    shared: &NodeShared,
+    view: &View,
+    metadata: &VerifiedBlobMetadataWithId,
+    kind: SliverType,
+    targets: &[(u16, u16)],
+) -> BTreeMap<u16, BTreeMap<u16, Vec<u8>>> {
+    let blob_id = metadata.blob_id();
+    let needed = usize::from(shared.encoding.symbols_per_sliver(kind));
+    let indices: Vec<u16> = targets.iter().map(|(_, t)| *t).collect();
+    let mut found: BTreeMap<u16, BTreeMap<u16, Vec<u8>>> =
+        indices.iter().map(|t| (*t, BTreeMap::new())).collect();
+    let own: Vec<Sliver> = {
+        let store = lock(&shared.store);
+        shared
+            .pairs_of(blob_id, view)
+            .into_iter()
+            .filter_map(|pair| {
+                store
+                    .sliver(blob_id, pair, kind.orthogonal())
+                    .ok()
+                    .flatten()
+            })
+            .collect()
+    };
+    for sliver in own {
+        if let Ok(data) = sliver.recovery_symbol_data(&shared.encoding, &indices) {
+            for (target, symbol) in indices.iter().zip(data) {
+                found
+                    .entry(*target)
+                    .or_default()
+                    .insert(sliver.index, symbol);
+            }
+        }
+    }
+    for (_, base) in peers(shared, view) {
+        let short: Vec<(u16, usize)> = found
+            .iter()
+            .filter(|(_, s)| s.len() < needed)
+            .map(|(t, s)| (*t, needed - s.len()))
+            .collect();
+        if short.is_empty() {
+            break;
+        }
+        // Ask only for what the neediest target still lacks.
+        let limit = short.iter().map(|(_, lack)| *lack).max().unwrap_or(0);
+        let list: Vec<String> = short.iter().map(|(t, _)| t.to_string()).collect();
+        let url = format!(
+            "{base}/v1/blobs/{blob_id}/recoverySymbols/batch?targetType={kind}&targets={}&limit={limit}",
+            list.join(",")
+        );
+        let Ok(response) = shared.http.get(url).send().await else {
+            continue;
+        };
+        if !response.status().is_success() {
+            continue;
+        }
+        let Ok(bytes) = response.bytes().await else {
+            continue;
+        };
+        shared
+            .metrics
+            .recovery_bytes_downloaded
+            .inc_by(u64::try_from(bytes.len()).unwrap_or(u64::MAX));
+        let Ok(answer) = bcs::from_bytes::<Vec<(u16, Vec<RecoverySymbol>)>>(&bytes) else {
+            continue;
+        };
+        for (target, symbols) in answer {
+            let Some(slot) = found.get_mut(&target) else {
+                continue;
+            };
+            for symbol in symbols {
+                if slot.len() < needed {
+                    slot.entry(symbol.source_index).or_insert(symbol.data);
+                }
+            }
+        }
+    }
+    found
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -209,6 +308,10 @@ async fn recover_one(
         let Ok(bytes) = response.bytes().await else {
             continue;
         };
+        shared
+            .metrics
+            .recovery_bytes_downloaded
+            .inc_by(u64::try_from(bytes.len()).unwrap_or(u64::MAX));
         let Ok(list) = bcs::from_bytes::<Vec<RecoverySymbol>>(&bytes) else {
             continue;
         };
