@@ -150,7 +150,7 @@ async fn recover_blob(
                 }
                 // Too few symbols, or a mismatch: retry this one with proofs,
                 // which tells a bad peer from an inconsistent blob.
-                Err(_) => match recover_one(shared, view, &metadata, kind, target, true).await {
+                Err(_) => match recover_with_proofs(shared, view, &metadata, kind, target).await {
                     Ok(sliver) => lock(&shared.store).put_slivers(blob_id, &[(pair, &sliver)])?,
                     Err(Recovery::Inconsistent(proof)) => {
                         return report_inconsistency(shared, view, &metadata, kind, proof).await;
@@ -249,8 +249,6 @@ async fn gather_batch(
 
 #[derive(Debug, thiserror::Error)]
 enum Recovery {
-    #[error("the rebuilt sliver does not match the metadata")]
-    Mismatch,
     #[error("the blob is inconsistent")]
     Inconsistent(InconsistencyProof),
     #[error("{0}")]
@@ -259,15 +257,14 @@ enum Recovery {
 
 /// Gathers symbols for target sliver `target` of `kind` (this node's own
 /// slivers first, then peers, asking each for no more than still needed)
-/// and rebuilds it. With `proofs`, every symbol's proof is checked and a
-/// mismatch yields an inconsistency proof.
-async fn recover_one(
+/// and rebuilds it, checking every symbol's proof: a mismatch then means
+/// the blob is inconsistent and yields an inconsistency proof.
+async fn recover_with_proofs(
     shared: &NodeShared,
     view: &View,
     metadata: &VerifiedBlobMetadataWithId,
     kind: SliverType,
     target: u16,
-    proofs: bool,
 ) -> Result<Sliver, Recovery> {
     let blob_id = metadata.blob_id();
     let needed = usize::from(shared.encoding.symbols_per_sliver(kind));
@@ -297,7 +294,7 @@ async fn recover_one(
         }
         let limit = needed - symbols.len();
         let url = format!(
-            "{base}/v1/blobs/{blob_id}/recoverySymbols?targetSliver={target}&targetType={kind}&proofs={proofs}&limit={limit}"
+            "{base}/v1/blobs/{blob_id}/recoverySymbols?targetSliver={target}&targetType={kind}&proofs=true&limit={limit}"
         );
         let Ok(response) = shared.http.get(url).send().await else {
             continue;
@@ -316,10 +313,9 @@ async fn recover_one(
             continue;
         };
         for symbol in list {
-            if proofs
-                && symbol
-                    .verify(&shared.encoding, metadata, kind, target)
-                    .is_err()
+            if symbol
+                .verify(&shared.encoding, metadata, kind, target)
+                .is_err()
             {
                 tracing::warn!(%blob_id, source = symbol.source_index, "a peer sent a recovery symbol with an invalid proof");
                 continue;
@@ -347,13 +343,12 @@ async fn recover_one(
                 .inc_by(u64::try_from(sliver.symbols.data().len()).unwrap_or(u64::MAX));
             Ok(sliver)
         }
-        Err(RecoveryError::RecoveredHashMismatch { .. }) if proofs => {
+        Err(RecoveryError::RecoveredHashMismatch { .. }) => {
             Err(Recovery::Inconsistent(InconsistencyProof {
                 target_index: target,
                 symbols: chosen,
             }))
         }
-        Err(RecoveryError::RecoveredHashMismatch { .. }) => Err(Recovery::Mismatch),
         Err(other) => Err(Recovery::Failed(other.to_string())),
     }
 }
