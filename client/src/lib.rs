@@ -1,4 +1,511 @@
-//! The client SDK (store, read, query) and the publisher/aggregator daemon
-//! (SPEC.md section 7).
+//! The Walrus client SDK: store, read and query blobs, manage WAL and stake,
+//! plus the publisher/aggregator HTTP daemon ([`daemon`]).
 //!
-//! Not written yet: this crate is empty on purpose until its issue lands.
+//! A [`Client`] talks to the chain API (for the committee, prices and
+//! transactions) and directly to the storage nodes (SPEC.md sections 6-7):
+//!
+//! ```no_run
+//! # async fn example() -> Result<(), walrus_client::ClientError> {
+//! use walrus_client::{Client, ConsistencyCheck, StoreOptions, config::find_config};
+//! let client = Client::new(find_config(None)?)?;
+//! let stored = client.store(b"hello".to_vec(), &StoreOptions::default()).await?;
+//! let bytes = client.read(&stored.blob_id, ConsistencyCheck::Default).await?;
+//! assert_eq!(bytes, b"hello");
+//! # Ok(()) }
+//! ```
+
+pub mod config;
+pub mod daemon;
+mod error;
+pub mod node_api;
+mod read;
+mod store;
+
+use std::sync::Arc;
+
+use ed25519_dalek::SigningKey;
+use serde::Serialize;
+use serde_json::Value;
+use walrus_codec::{BlobId, EncodingConfig};
+use walrus_contracts::{Address, Blob, Call, Event, ObjectId, ObjectRef, StakedWal};
+use walrus_runtime::chain::{
+    api::CommitteeInfo,
+    client::ChainClient,
+    execution::Outcome,
+    transaction::{Transaction, address_of},
+};
+
+pub use config::ClientConfig;
+pub use error::ClientError;
+pub use node_api::NodeClient;
+pub use read::ConsistencyCheck;
+pub use store::{BlobObject, StoreOptions, StoreOutcome, StoreResult, StoreTimings};
+
+/// A stage of a long operation, for progress reporting.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Phase {
+    /// Encoding the blob (units: bytes of the blob).
+    Encode,
+    /// Sending slivers to storage nodes (units: bytes of slivers).
+    Upload,
+    /// Fetching slivers (units: bytes of slivers).
+    Download,
+}
+
+/// Receives progress of long operations; the CLI draws bars with it.
+pub trait Progress: Send + Sync {
+    /// `phase` started; `total` units are expected.
+    fn start(&self, phase: Phase, total: u64);
+    /// `amount` more units of `phase` are done.
+    fn advance(&self, phase: Phase, amount: u64);
+    /// `phase` ended.
+    fn finish(&self, phase: Phase);
+}
+
+struct NoProgress;
+
+impl Progress for NoProgress {
+    fn start(&self, _: Phase, _: u64) {}
+    fn advance(&self, _: Phase, _: u64) {}
+    fn finish(&self, _: Phase) {}
+}
+
+/// The signing key and a local nonce counter, so that concurrent
+/// transactions of one client (a publisher) get consecutive nonces.
+struct Wallet {
+    key: SigningKey,
+    address: Address,
+    next_nonce: tokio::sync::Mutex<Option<u64>>,
+}
+
+/// A Walrus client: see the crate documentation.
+#[derive(Clone)]
+pub struct Client {
+    chain: ChainClient,
+    http: reqwest::Client,
+    config: Arc<ClientConfig>,
+    wallet: Option<Arc<Wallet>>,
+    progress: Arc<dyn Progress>,
+}
+
+impl std::fmt::Debug for Client {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Client")
+            .field("chain", &self.chain.base_url())
+            .field("address", &self.address())
+            .finish_non_exhaustive()
+    }
+}
+
+/// The health of one committee member, as its API reports it.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct NodeHealth {
+    /// The node.
+    pub node_id: ObjectId,
+    /// Its name.
+    pub name: String,
+    /// Its API address.
+    pub network_address: String,
+    /// Shards it holds in the committee.
+    pub shards: usize,
+    /// Its health reply, or the error reaching it.
+    pub status: Result<Value, String>,
+}
+
+/// The status of a blob ID as the storage nodes report it, combined over
+/// the committee (SPEC.md section 6, `/status`).
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct BlobStatus {
+    /// The blob ID.
+    pub blob_id: BlobId,
+    /// The status reported by the most shard weight (`"nonexistent"`,
+    /// `{"invalid":{}}`, `{"permanent":{...}}` or `{"deletable":{...}}`).
+    pub status: Value,
+    /// Shard weight that reported `status`.
+    pub weight: u16,
+    /// Shard weight that answered at all.
+    pub answered: u16,
+    /// Number of shards.
+    pub n_shards: u16,
+}
+
+impl BlobStatus {
+    /// Whether a certified Blob object exists for the ID.
+    pub fn is_certified(&self) -> bool {
+        self.variant()
+            .and_then(|v| v["isCertified"].as_bool())
+            .unwrap_or(false)
+    }
+
+    /// The latest end epoch (exclusive) of the ID's Blob objects, if any.
+    pub fn end_epoch(&self) -> Option<u32> {
+        self.variant()
+            .and_then(|v| v["endEpoch"].as_u64())
+            .and_then(|e| u32::try_from(e).ok())
+    }
+
+    fn variant(&self) -> Option<&Value> {
+        self.status
+            .get("permanent")
+            .or_else(|| self.status.get("deletable"))
+    }
+}
+
+impl Client {
+    /// A client of the network `config` describes; loads its wallet if one
+    /// is configured.
+    ///
+    /// # Errors
+    /// [`ClientError::Config`] when the wallet file is unreadable.
+    pub fn new(config: ClientConfig) -> Result<Self, ClientError> {
+        let key = match &config.wallet {
+            Some(_) => Some(config.load_wallet()?),
+            None => None,
+        };
+        let http = reqwest::Client::builder()
+            .timeout(config.communication.request_timeout())
+            .pool_max_idle_per_host(64)
+            .build()
+            .map_err(|e| ClientError::Config(format!("HTTP client: {e}")))?;
+        let client = Self {
+            chain: ChainClient::new(config.chain_url.clone()),
+            http,
+            config: Arc::new(config),
+            wallet: None,
+            progress: Arc::new(NoProgress),
+        };
+        Ok(match key {
+            Some(key) => client.with_wallet(key),
+            None => client,
+        })
+    }
+
+    /// The same client signing with `key`.
+    pub fn with_wallet(mut self, key: SigningKey) -> Self {
+        let address = address_of(&key.verifying_key());
+        self.wallet = Some(Arc::new(Wallet {
+            key,
+            address,
+            next_nonce: tokio::sync::Mutex::new(None),
+        }));
+        self
+    }
+
+    /// The same client reporting progress to `progress`.
+    pub fn with_progress(mut self, progress: Arc<dyn Progress>) -> Self {
+        self.progress = progress;
+        self
+    }
+
+    /// The chain API client.
+    pub fn chain(&self) -> &ChainClient {
+        &self.chain
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &ClientConfig {
+        &self.config
+    }
+
+    /// The wallet's address, if a wallet is configured.
+    pub fn address(&self) -> Option<Address> {
+        self.wallet.as_ref().map(|w| w.address)
+    }
+
+    fn wallet(&self) -> Result<&Wallet, ClientError> {
+        self.wallet
+            .as_deref()
+            .ok_or_else(|| ClientError::Config("this operation needs a wallet".into()))
+    }
+
+    /// The current committee, prices and parameters.
+    ///
+    /// # Errors
+    /// [`ClientError::Chain`] when the chain cannot be reached.
+    pub async fn committee(&self) -> Result<CommitteeInfo, ClientError> {
+        Ok(self.chain.committee().await?)
+    }
+
+    fn encoding_config(committee: &CommitteeInfo) -> Result<EncodingConfig, ClientError> {
+        EncodingConfig::new(committee.n_shards).map_err(|e| ClientError::Codec(e.to_string()))
+    }
+
+    fn node_client(&self, address: &str) -> NodeClient {
+        NodeClient::new(self.http.clone(), address, &self.config.communication)
+    }
+
+    /// Signs and submits `calls` as one transaction with the wallet, and
+    /// waits for its checkpoint. Returns the events and the created objects.
+    ///
+    /// # Errors
+    /// [`ClientError::Transaction`] when it executed and failed,
+    /// [`ClientError::Chain`] when it could not be submitted.
+    pub async fn execute(&self, calls: Vec<Call>) -> Result<(Vec<Event>, Vec<ObjectId>), ClientError> {
+        let wallet = self.wallet()?;
+        let mut attempt = 0;
+        loop {
+            let nonce = {
+                let mut next = wallet.next_nonce.lock().await;
+                let nonce = match *next {
+                    Some(nonce) => nonce,
+                    None => self.chain.next_nonce(&wallet.address).await?,
+                };
+                *next = Some(nonce + 1);
+                nonce
+            };
+            let signed = Transaction {
+                sender: wallet.address,
+                nonce,
+                calls: calls.clone(),
+            }
+            .sign(&wallet.key);
+            match self.chain.submit_bytes(signed.to_bytes()).await {
+                Ok(response) => {
+                    return match response.outcome {
+                        Outcome::Success { events, created } => Ok((events, created)),
+                        Outcome::Failure { code, message } => {
+                            Err(ClientError::Transaction { code, message })
+                        }
+                    };
+                }
+                Err(error) => {
+                    // The local counter may be off (another client of the
+                    // same wallet, or a lost submission): resynchronise.
+                    let expected = expected_nonce(&format!("{error:#}"));
+                    *wallet.next_nonce.lock().await = expected;
+                    attempt += 1;
+                    if expected.is_none() || attempt >= 5 {
+                        return Err(ClientError::Chain(error));
+                    }
+                }
+            }
+        }
+    }
+
+    /// Mints `amount` FROST to the wallet (devnet faucet).
+    ///
+    /// # Errors
+    /// As [`Client::execute`].
+    pub async fn get_wal(&self, amount: u64) -> Result<(), ClientError> {
+        self.execute(vec![Call::Faucet { amount }]).await.map(drop)
+    }
+
+    /// The wallet's balance in FROST.
+    ///
+    /// # Errors
+    /// [`ClientError::Chain`].
+    pub async fn balance(&self) -> Result<u64, ClientError> {
+        let account = self.chain.account(&self.wallet()?.address).await?;
+        account["balance"]
+            .as_u64()
+            .ok_or_else(|| ClientError::Chain(anyhow::anyhow!("account without balance")))
+    }
+
+    async fn owned_ids(&self, field: &str) -> Result<Vec<ObjectId>, ClientError> {
+        let account = self.chain.account(&self.wallet()?.address).await?;
+        serde_json::from_value(account[field].clone())
+            .map_err(|e| ClientError::Chain(anyhow::anyhow!("account {field}: {e}")))
+    }
+
+    /// The wallet's Blob objects, in object-ID order.
+    ///
+    /// # Errors
+    /// [`ClientError::Chain`].
+    pub async fn list_blobs(&self) -> Result<Vec<(ObjectId, Blob)>, ClientError> {
+        let mut blobs = Vec::new();
+        for id in self.owned_ids("blobs").await? {
+            if let Some(blob) = self.chain.blob(&id).await? {
+                blobs.push((id, blob));
+            }
+        }
+        Ok(blobs)
+    }
+
+    /// The wallet's StakedWal objects.
+    ///
+    /// # Errors
+    /// [`ClientError::Chain`].
+    pub async fn list_staked(&self) -> Result<Vec<(ObjectId, StakedWal)>, ClientError> {
+        let mut staked = Vec::new();
+        for id in self.owned_ids("stakedWal").await? {
+            let object = self.chain.object(&id).await?;
+            let value: StakedWal = serde_json::from_value(object["stakedWal"].clone())
+                .map_err(|e| ClientError::Chain(anyhow::anyhow!("staked WAL {id}: {e}")))?;
+            staked.push((id, value));
+        }
+        Ok(staked)
+    }
+
+    /// The wallet's Blob objects for `blob_id`.
+    ///
+    /// # Errors
+    /// [`ClientError::Chain`].
+    pub async fn blob_objects(&self, blob_id: &BlobId) -> Result<Vec<(ObjectId, Blob)>, ClientError> {
+        Ok(self
+            .list_blobs()
+            .await?
+            .into_iter()
+            .filter(|(_, blob)| &blob.blob_id == blob_id)
+            .collect())
+    }
+
+    /// Deletes the deletable Blob object `object`; its storage resource
+    /// returns to the wallet.
+    ///
+    /// # Errors
+    /// As [`Client::execute`] (e.g. a permanent blob).
+    pub async fn delete(&self, object: ObjectId) -> Result<(), ClientError> {
+        self.execute(vec![Call::DeleteBlob {
+            blob: ObjectRef::from(object),
+        }])
+        .await
+        .map(drop)
+    }
+
+    /// Extends the certified Blob object `object` by `epochs`; returns the new end epoch.
+    ///
+    /// # Errors
+    /// As [`Client::execute`].
+    pub async fn extend(&self, object: ObjectId, epochs: u32) -> Result<u32, ClientError> {
+        self.execute(vec![Call::ExtendBlob {
+            blob: ObjectRef::from(object),
+            epochs,
+        }])
+        .await?;
+        let blob = self.chain.blob(&object).await?.ok_or_else(|| {
+            ClientError::Chain(anyhow::anyhow!("blob {object} vanished after extension"))
+        })?;
+        Ok(blob.storage.end_epoch)
+    }
+
+    /// Stakes `amount` FROST with `node_id`; returns the StakedWal object.
+    ///
+    /// # Errors
+    /// As [`Client::execute`].
+    pub async fn stake(&self, node_id: ObjectId, amount: u64) -> Result<ObjectId, ClientError> {
+        let (_, created) = self.execute(vec![Call::Stake { node_id, amount }]).await?;
+        created
+            .first()
+            .copied()
+            .ok_or_else(|| ClientError::Chain(anyhow::anyhow!("stake created no object")))
+    }
+
+    /// Requests withdrawal of the StakedWal object `staked`.
+    ///
+    /// # Errors
+    /// As [`Client::execute`].
+    pub async fn request_withdraw_stake(&self, staked: ObjectId) -> Result<(), ClientError> {
+        self.execute(vec![Call::RequestWithdrawStake {
+            staked_wal: ObjectRef::from(staked),
+        }])
+        .await
+        .map(drop)
+    }
+
+    /// Withdraws the StakedWal object `staked` (its withdraw epoch must have come).
+    ///
+    /// # Errors
+    /// As [`Client::execute`].
+    pub async fn withdraw_stake(&self, staked: ObjectId) -> Result<(), ClientError> {
+        self.execute(vec![Call::WithdrawStake {
+            staked_wal: ObjectRef::from(staked),
+        }])
+        .await
+        .map(drop)
+    }
+
+    /// The health of every committee member, in committee order.
+    ///
+    /// # Errors
+    /// [`ClientError::Chain`] when the committee cannot be read; unreachable
+    /// nodes are reported in their entry.
+    pub async fn health(&self) -> Result<Vec<NodeHealth>, ClientError> {
+        let committee = self.committee().await?;
+        let mut tasks = tokio::task::JoinSet::new();
+        for (index, member) in committee.members.iter().enumerate() {
+            let node = self.node_client(&member.network_address);
+            tasks.spawn(async move { (index, node.health().await.map_err(|e| e.to_string())) });
+        }
+        let mut statuses = vec![Err("no answer".to_owned()); committee.members.len()];
+        while let Some(joined) = tasks.join_next().await {
+            if let Ok((index, status)) = joined {
+                statuses[index] = status;
+            }
+        }
+        Ok(committee
+            .members
+            .into_iter()
+            .zip(statuses)
+            .map(|(member, status)| NodeHealth {
+                node_id: member.node_id,
+                name: member.name,
+                network_address: member.network_address,
+                shards: member.shards.len(),
+                status,
+            })
+            .collect())
+    }
+
+    /// The blob ID's status, asking every committee member and taking the
+    /// answer with the most shard weight.
+    ///
+    /// # Errors
+    /// [`ClientError::Chain`] when the committee cannot be read, or
+    /// [`ClientError::BlobNotFound`] when no node answers at all.
+    pub async fn blob_status(&self, blob_id: &BlobId) -> Result<BlobStatus, ClientError> {
+        let committee = self.committee().await?;
+        let mut tasks = tokio::task::JoinSet::new();
+        for member in &committee.members {
+            let node = self.node_client(&member.network_address);
+            let weight = u16::try_from(member.shards.len()).unwrap_or(u16::MAX);
+            let blob_id = *blob_id;
+            tasks.spawn(async move { (weight, node.blob_status(&blob_id).await) });
+        }
+        let mut tally: Vec<(Value, u16)> = Vec::new();
+        let mut answered = 0u16;
+        while let Some(joined) = tasks.join_next().await {
+            let Ok((weight, Ok(status))) = joined else {
+                continue;
+            };
+            answered = answered.saturating_add(weight);
+            match tally.iter_mut().find(|(s, _)| *s == status) {
+                Some((_, w)) => *w = w.saturating_add(weight),
+                None => tally.push((status, weight)),
+            }
+        }
+        let (status, weight) = tally
+            .into_iter()
+            .max_by_key(|(_, w)| *w)
+            .ok_or(ClientError::BlobNotFound(*blob_id))?;
+        Ok(BlobStatus {
+            blob_id: *blob_id,
+            status,
+            weight,
+            answered,
+            n_shards: committee.n_shards,
+        })
+    }
+}
+
+/// The sequencer's expected nonce in a wrong-nonce rejection
+/// ("nonce G is not the next nonce E of the sender").
+fn expected_nonce(message: &str) -> Option<u64> {
+    let rest = message.split("is not the next nonce ").nth(1)?;
+    rest.split_whitespace().next()?.parse().ok()
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn expected_nonce_is_read_from_the_rejection() {
+        assert_eq!(
+            super::expected_nonce(
+                "transaction rejected: 409 Conflict: {\"error\":{\"message\":\"nonce 3 is not the next nonce 5 of the sender\"}}"
+            ),
+            Some(5)
+        );
+        assert_eq!(super::expected_nonce("connection refused"), None);
+    }
+}

@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use walrus_contracts::money::FROST_PER_WAL;
 use walrus_runtime::chain::{
     api,
-    genesis::{GenesisConfig, GenesisSpec},
+    genesis::{GenesisConfig, GenesisSecrets, GenesisSpec},
     sequencer::{Sequencer, SequencerConfig},
     transaction::address_of,
 };
@@ -87,11 +87,11 @@ pub struct AccountKeys {
     pub address: String,
 }
 
-fn hex(bytes: &[u8]) -> String {
+pub(crate) fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-fn now_ms() -> u64 {
+pub(crate) fn now_ms() -> u64 {
     u64::try_from(
         SystemTime::now()
             .duration_since(UNIX_EPOCH)
@@ -99,6 +99,41 @@ fn now_ms() -> u64 {
             .as_millis(),
     )
     .unwrap_or(u64::MAX)
+}
+
+/// Generates a genesis from `spec` and writes `DIR/genesis.json` and the
+/// secret `DIR/keys.json` (mode 0600).
+///
+/// # Errors
+/// Bad parameters or files that cannot be written.
+pub fn write_genesis(
+    spec: &GenesisSpec,
+    dir: &std::path::Path,
+) -> anyhow::Result<(GenesisConfig, GenesisSecrets)> {
+    let (config, secrets) = spec.generate()?;
+    std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    config.save(&dir.join("genesis.json"))?;
+    let keys = KeysFile {
+        nodes: secrets
+            .nodes
+            .iter()
+            .map(|(bls, operator)| NodeKeys {
+                bls_secret: hex(bls),
+                operator_secret: hex(operator.as_bytes()),
+                operator_address: address_of(&operator.verifying_key()).to_string(),
+            })
+            .collect(),
+        accounts: secrets
+            .accounts
+            .iter()
+            .map(|key| AccountKeys {
+                secret: hex(key.as_bytes()),
+                address: address_of(&key.verifying_key()).to_string(),
+            })
+            .collect(),
+    };
+    crate::storage_node::write_private(&dir.join("keys.json"), &serde_json::to_string_pretty(&keys)?)?;
+    Ok((config, secrets))
 }
 
 /// Runs `walrus chain genesis`.
@@ -128,33 +163,9 @@ pub fn genesis(args: &GenesisArgs, json: bool) -> anyhow::Result<()> {
         seed,
         network_addresses: args.node_addresses.clone(),
     };
-    let (config, secrets) = spec.generate()?;
-    std::fs::create_dir_all(&args.dir)
-        .with_context(|| format!("cannot create {}", args.dir.display()))?;
+    let (config, _) = write_genesis(&spec, &args.dir)?;
     let genesis_path = args.dir.join("genesis.json");
-    config.save(&genesis_path)?;
-    let keys = KeysFile {
-        nodes: secrets
-            .nodes
-            .iter()
-            .map(|(bls, operator)| NodeKeys {
-                bls_secret: hex(bls),
-                operator_secret: hex(operator.as_bytes()),
-                operator_address: address_of(&operator.verifying_key()).to_string(),
-            })
-            .collect(),
-        accounts: secrets
-            .accounts
-            .iter()
-            .map(|key| AccountKeys {
-                secret: hex(key.as_bytes()),
-                address: address_of(&key.verifying_key()).to_string(),
-            })
-            .collect(),
-    };
     let keys_path = args.dir.join("keys.json");
-    std::fs::write(&keys_path, serde_json::to_string_pretty(&keys)?)
-        .with_context(|| format!("cannot write {}", keys_path.display()))?;
     let digest = hex(&config.digest());
     if json {
         println!(

@@ -5,9 +5,11 @@
 
 mod blob_id;
 mod chain;
+mod client_cli;
+mod devnet;
 mod storage_node;
 
-use std::process::ExitCode;
+use std::{path::PathBuf, process::ExitCode};
 
 use clap::{Parser, Subcommand};
 
@@ -24,6 +26,12 @@ struct Cli {
     #[arg(long, global = true)]
     json: bool,
 
+    /// The client configuration (`client_config.yaml`); by default the
+    /// first of `$WALRUS_CONFIG`, `./client_config.yaml`,
+    /// `~/.walrus/devnet/client_config.yaml`, `~/.config/walrus/client_config.yaml`.
+    #[arg(long, global = true)]
+    config: Option<PathBuf>,
+
     #[command(subcommand)]
     command: Command,
 }
@@ -39,13 +47,27 @@ enum Command {
     /// Create and run a storage node.
     #[command(subcommand)]
     Node(storage_node::Command),
+    /// Start a local network: chain, storage nodes, publisher/aggregator.
+    Devnet(devnet::Args),
+    /// Run a client command given as JSON (`{"command":{"store":{...}}}`).
+    Json(client_cli::JsonArgs),
+    #[command(flatten)]
+    Client(client_cli::ClientCommand),
 }
 
 /// Runs a service on a multi-threaded tokio runtime, logging to stderr
 /// (`RUST_LOG` filters, default `info`).
 fn run_async(future: impl std::future::Future<Output = anyhow::Result<()>>) -> anyhow::Result<()> {
+    run_logged("info", future)
+}
+
+/// As [`run_async`] with another default log level.
+fn run_logged(
+    level: &str,
+    future: impl std::future::Future<Output = anyhow::Result<()>>,
+) -> anyhow::Result<()> {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level));
     use std::io::IsTerminal;
     tracing_subscriber::fmt()
         .with_env_filter(filter)
@@ -67,6 +89,21 @@ fn main() -> ExitCode {
         Command::Node(storage_node::Command::Keygen(args)) => storage_node::keygen(&args, cli.json),
         Command::Node(storage_node::Command::Config(args)) => storage_node::config(&args),
         Command::Node(storage_node::Command::Run(args)) => run_async(storage_node::run(&args)),
+        Command::Devnet(args) => run_async(devnet::run(&args, cli.json)),
+        Command::Client(command) => {
+            // Services log their requests; one-shot commands only warnings.
+            let level = match command {
+                client_cli::ClientCommand::Publisher(_)
+                | client_cli::ClientCommand::Aggregator(_)
+                | client_cli::ClientCommand::Daemon(_) => "info",
+                _ => "warn",
+            };
+            run_logged(level, client_cli::run(command, cli.config.as_deref(), cli.json))
+        }
+        Command::Json(args) => client_cli::parse_json_command(&args).and_then(|parsed| {
+            let config = parsed.config.or(cli.config);
+            run_logged("warn", client_cli::run(parsed.command, config.as_deref(), true))
+        }),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -10,6 +10,7 @@
 //! | GET | /v1/objects/{id} | a storage resource, blob, shared blob, staked WAL or pool |
 //! | GET | /v1/accounts/{address} | balance, next nonce, owned objects |
 //! | GET | /v1/system | epoch, committee, prices, parameters |
+//! | GET | /v1/committee | [`CommitteeInfo`]: what a client needs to store and read |
 //! | GET | /v1/health | liveness and progress |
 
 use std::{convert::Infallible, net::SocketAddr, time::Duration};
@@ -23,6 +24,74 @@ use super::{
     sequencer::{Sequencer, TxResponse},
     transaction::{Rejection, TxDigest},
 };
+
+/// What a client needs to store and read blobs in the current epoch
+/// (`GET /v1/committee`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CommitteeInfo {
+    /// The current epoch; confirmations must be signed for it.
+    pub epoch: u32,
+    /// Number of shards `n`.
+    pub n_shards: u16,
+    /// Storage price in FROST per unit (1 MiB of encoded length) per epoch.
+    pub storage_price: u64,
+    /// Write price in FROST per unit.
+    pub write_price: u64,
+    /// Storage may end at most this many epochs after the current one.
+    pub max_epochs_ahead: u32,
+    /// Epoch duration in milliseconds.
+    pub epoch_duration_ms: u64,
+    /// The committee in node-ID order (certificate signer indices refer to it).
+    pub members: Vec<MemberInfo>,
+}
+
+/// One committee member as a client sees it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct MemberInfo {
+    /// The node (its staking pool's ID).
+    pub node_id: ObjectId,
+    /// The node's name.
+    pub name: String,
+    /// Where its API listens (`host:port`).
+    pub network_address: String,
+    /// BLS12-381 min_pk public key, 48 bytes.
+    pub public_key: Vec<u8>,
+    /// Its shards, ascending.
+    pub shards: Vec<u16>,
+}
+
+impl CommitteeInfo {
+    /// The committee info of `chain`'s current state.
+    pub fn of(chain: &super::execution::ChainState) -> Self {
+        let state = &chain.state;
+        let members = state
+            .committee
+            .members
+            .iter()
+            .map(|member| {
+                let pool = state.pools.get(&member.node_id);
+                MemberInfo {
+                    node_id: member.node_id,
+                    name: pool.map(|p| p.name.clone()).unwrap_or_default(),
+                    network_address: pool.map(|p| p.network_address.clone()).unwrap_or_default(),
+                    public_key: member.public_key.clone(),
+                    shards: member.shards.clone(),
+                }
+            })
+            .collect();
+        Self {
+            epoch: state.epoch,
+            n_shards: state.params.n_shards,
+            storage_price: state.storage_price,
+            write_price: state.write_price,
+            max_epochs_ahead: state.params.max_epochs_ahead,
+            epoch_duration_ms: state.params.epoch_duration_ms,
+            members,
+        }
+    }
+}
 
 /// Most checkpoints per `/v1/checkpoints` reply.
 pub const MAX_CHECKPOINTS_PER_REPLY: usize = 256;
@@ -150,6 +219,12 @@ pub fn routes(sequencer: Sequencer) -> warp::filters::BoxedFilter<(warp::reply::
             });
             warp::reply::json(&value).into_response()
         });
+    let committee = warp::path!("v1" / "committee")
+        .and(warp::get())
+        .and(with.clone())
+        .map(|sequencer: Sequencer| {
+            warp::reply::json(&sequencer.with_chain(CommitteeInfo::of)).into_response()
+        });
     let health = warp::path!("v1" / "health").and(warp::get()).and(with).map(|sequencer: Sequencer| {
         let epoch = sequencer.with_chain(|chain| chain.state.epoch);
         warp::reply::json(&json!({ "status": "ok", "checkpoints": sequencer.checkpoint_count(), "epoch": epoch })).into_response()
@@ -164,6 +239,8 @@ pub fn routes(sequencer: Sequencer) -> warp::filters::BoxedFilter<(warp::reply::
         .or(account)
         .unify()
         .or(system)
+        .unify()
+        .or(committee)
         .unify()
         .or(health)
         .unify()

@@ -121,6 +121,46 @@ impl ChainClient {
         self.get_json("/v1/system").await
     }
 
+    /// The current committee, prices and parameters.
+    ///
+    /// # Errors
+    /// Transport or decoding errors.
+    pub async fn committee(&self) -> anyhow::Result<super::api::CommitteeInfo> {
+        self.get_json("/v1/committee").await
+    }
+
+    /// The Blob object `id`, or `None` if no such blob exists (deleted, or
+    /// another kind of object).
+    ///
+    /// # Errors
+    /// Transport or decoding errors.
+    pub async fn blob(&self, id: &ObjectId) -> anyhow::Result<Option<walrus_contracts::Blob>> {
+        let response = self
+            .http
+            .get(format!("{}/v1/objects/{id}", self.base))
+            .send()
+            .await
+            .with_context(|| format!("GET /v1/objects/{id}"))?;
+        if response.status() == reqwest::StatusCode::NOT_FOUND {
+            return Ok(None);
+        }
+        let status = response.status();
+        let body = response.bytes().await?;
+        if !status.is_success() {
+            bail!("GET /v1/objects/{id}: {status}: {}", String::from_utf8_lossy(&body));
+        }
+        let value: serde_json::Value = serde_json::from_slice(&body)?;
+        match value.get("blob") {
+            Some(blob) => Ok(Some(serde_json::from_value(blob.clone())?)),
+            None => Ok(None),
+        }
+    }
+
+    /// The base URL.
+    pub fn base_url(&self) -> &str {
+        &self.base
+    }
+
     /// Checkpoints from `from`, waiting up to `wait` for the first.
     ///
     /// # Errors

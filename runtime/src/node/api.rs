@@ -406,7 +406,14 @@ async fn blob_status(
                     "deletableCounts": counts,
                 }})
             } else {
-                json!({ "deletable": { "initialCertifiedEpoch": info.initial_certified_epoch, "deletableCounts": counts } })
+                // Beyond upstream: the end epoch and certification, which
+                // upstream's deletable status leaves out.
+                json!({ "deletable": {
+                    "initialCertifiedEpoch": info.initial_certified_epoch,
+                    "deletableCounts": counts,
+                    "endEpoch": info.end_epoch,
+                    "isCertified": info.certified_end_epoch.is_some(),
+                }})
             }
         }
     };

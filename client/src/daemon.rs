@@ -1,0 +1,337 @@
+//! The publisher/aggregator HTTP daemon (SPEC.md section 7), on warp.
+//!
+//! | method | path | role | |
+//! |---|---|---|---|
+//! | PUT | /v1/blobs?epochs=N&deletable=B&permanent=B&force=B | publisher | stores the raw body; JSON [`StoreResult`] |
+//! | GET | /v1/blobs/{blob_id} | aggregator | the blob's bytes; HTTP `Range` (one range) gives 206 |
+//! | GET | /v1/blobs/by-object-id/{object_id} | aggregator | the same, by Blob object ID |
+//! | GET | /v1/health | both | `{"status":"ok", ...}` |
+//!
+//! Errors are JSON `{"error":{"code":C,"status":S,"message":M,"details":[{"reason":R}]}}`.
+
+use std::{convert::Infallible, net::SocketAddr, ops::RangeInclusive, sync::Arc};
+
+use serde::Deserialize;
+use serde_json::json;
+use walrus_codec::BlobId;
+use walrus_contracts::ObjectId;
+use warp::{
+    Filter, Rejection, Reply,
+    http::{HeaderValue, StatusCode, header},
+    hyper::body::Bytes,
+};
+
+use crate::{Client, ClientError, ConsistencyCheck, StoreOptions, StoreResult};
+
+/// Which endpoints the daemon serves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    /// Store only.
+    Publisher,
+    /// Read only.
+    Aggregator,
+    /// Both.
+    Daemon,
+}
+
+/// Daemon settings.
+#[derive(Debug, Clone)]
+pub struct DaemonConfig {
+    /// Which endpoints to serve.
+    pub role: Role,
+    /// Largest blob a publisher accepts, in bytes.
+    pub max_body_bytes: u64,
+    /// Epochs when a request gives none.
+    pub default_epochs: u32,
+}
+
+#[derive(Debug)]
+struct ApiError {
+    status: StatusCode,
+    reason: &'static str,
+    message: String,
+}
+
+impl ApiError {
+    fn bad(reason: &'static str, message: impl ToString) -> Self {
+        Self {
+            status: StatusCode::BAD_REQUEST,
+            reason,
+            message: message.to_string(),
+        }
+    }
+}
+
+impl From<ClientError> for ApiError {
+    fn from(error: ClientError) -> Self {
+        let (status, reason) = match &error {
+            ClientError::InvalidArgument(_) => (StatusCode::BAD_REQUEST, "INVALID_ARGUMENT"),
+            ClientError::BlobNotFound(_) => (StatusCode::NOT_FOUND, "BLOB_NOT_FOUND"),
+            ClientError::BlobInvalid(_) | ClientError::Inconsistent(_) => {
+                (StatusCode::UNPROCESSABLE_ENTITY, "BLOB_INVALID")
+            }
+            ClientError::Transaction { .. } => (StatusCode::BAD_REQUEST, "TRANSACTION_FAILED"),
+            ClientError::NotEnoughConfirmations { .. } | ClientError::NotEnoughSlivers { .. } => {
+                (StatusCode::SERVICE_UNAVAILABLE, "NOT_ENOUGH_NODES")
+            }
+            ClientError::Config(_) | ClientError::Chain(_) | ClientError::Codec(_) => {
+                (StatusCode::INTERNAL_SERVER_ERROR, "INTERNAL")
+            }
+        };
+        Self {
+            status,
+            reason,
+            message: error.to_string(),
+        }
+    }
+}
+
+fn error_reply(error: &ApiError) -> warp::reply::Response {
+    let body = json!({ "error": {
+        "code": error.status.as_u16(),
+        "status": error.status.canonical_reason().unwrap_or(""),
+        "message": error.message,
+        "details": [{ "reason": error.reason }],
+    }});
+    warp::reply::with_status(warp::reply::json(&body), error.status).into_response()
+}
+
+fn rejection_reply(rejection: &Rejection) -> warp::reply::Response {
+    let error = if rejection.is_not_found() {
+        ApiError {
+            status: StatusCode::NOT_FOUND,
+            reason: "NO_ROUTE",
+            message: "no such route".into(),
+        }
+    } else if rejection.find::<warp::reject::PayloadTooLarge>().is_some() {
+        ApiError {
+            status: StatusCode::PAYLOAD_TOO_LARGE,
+            reason: "BODY_TOO_LARGE",
+            message: "blob larger than this publisher accepts".into(),
+        }
+    } else if let Some(query) = rejection.find::<warp::reject::InvalidQuery>() {
+        ApiError::bad("INVALID_QUERY", query)
+    } else if rejection.find::<warp::reject::MethodNotAllowed>().is_some() {
+        ApiError {
+            status: StatusCode::METHOD_NOT_ALLOWED,
+            reason: "METHOD_NOT_ALLOWED",
+            message: "method not allowed".into(),
+        }
+    } else {
+        ApiError::bad("BAD_REQUEST", format!("{rejection:?}"))
+    };
+    error_reply(&error)
+}
+
+/// Query of a publisher's PUT.
+#[derive(Debug, Deserialize)]
+struct StoreQuery {
+    epochs: Option<u32>,
+    deletable: Option<bool>,
+    permanent: Option<bool>,
+    force: Option<bool>,
+}
+
+async fn put_blob(
+    client: Client,
+    config: Arc<DaemonConfig>,
+    query: StoreQuery,
+    body: Bytes,
+) -> Result<warp::reply::Response, ApiError> {
+    let deletable = match (query.deletable, query.permanent) {
+        (Some(true), Some(true)) => {
+            return Err(ApiError::bad(
+                "INVALID_ARGUMENT",
+                "a blob cannot be both deletable and permanent",
+            ));
+        }
+        (_, Some(true)) => false,
+        (Some(deletable), _) => deletable,
+        (None, _) => true,
+    };
+    let options = StoreOptions {
+        epochs: query.epochs.unwrap_or(config.default_epochs),
+        deletable,
+        force: query.force.unwrap_or(false),
+    };
+    let outcome = client.store(body.to_vec(), &options).await?;
+    tracing::info!(blob_id = %outcome.blob_id, size = outcome.unencoded_size, "stored");
+    let body = match &outcome.result {
+        result @ StoreResult::NewlyCreated { .. } | result @ StoreResult::AlreadyCertified { .. } => {
+            serde_json::to_value(result).map_err(|e| ApiError {
+                status: StatusCode::INTERNAL_SERVER_ERROR,
+                reason: "INTERNAL",
+                message: e.to_string(),
+            })?
+        }
+    };
+    Ok(warp::reply::json(&body).into_response())
+}
+
+/// The blob's bytes, or the one requested range of them.
+fn blob_reply(blob: Vec<u8>, range: Option<String>) -> Result<warp::reply::Response, ApiError> {
+    let size = u64::try_from(blob.len()).expect("a length fits in u64");
+    let ranges = match range {
+        None => None,
+        Some(text) => {
+            let unsatisfiable = || ApiError {
+                status: StatusCode::RANGE_NOT_SATISFIABLE,
+                reason: "RANGE_NOT_SATISFIABLE",
+                message: format!("range {text:?} does not fit a blob of {size} bytes"),
+            };
+            let parsed = http_range_header::parse_range_header(&text).map_err(|_| unsatisfiable())?;
+            Some(parsed.validate(size).map_err(|_| unsatisfiable())?)
+        }
+    };
+    let octets = HeaderValue::from_static("application/octet-stream");
+    // One range gets 206; several are answered with the whole blob (RFC 9110
+    // lets a server ignore Range).
+    let Some([range]) = ranges.as_deref() else {
+        let mut response = warp::reply::Response::new(blob.into());
+        response.headers_mut().insert(header::CONTENT_TYPE, octets);
+        response
+            .headers_mut()
+            .insert(header::ACCEPT_RANGES, HeaderValue::from_static("bytes"));
+        return Ok(response);
+    };
+    let part = slice(&blob, range);
+    let content_range = format!("bytes {}-{}/{size}", range.start(), range.end());
+    let mut response = warp::reply::Response::new(part.to_vec().into());
+    *response.status_mut() = StatusCode::PARTIAL_CONTENT;
+    let headers = response.headers_mut();
+    headers.insert(header::CONTENT_TYPE, octets);
+    headers.insert(
+        header::CONTENT_RANGE,
+        HeaderValue::from_str(&content_range).expect("ASCII digits"),
+    );
+    Ok(response)
+}
+
+fn slice<'a>(blob: &'a [u8], range: &RangeInclusive<u64>) -> &'a [u8] {
+    let start = usize::try_from(*range.start()).expect("validated against the length");
+    let end = usize::try_from(*range.end()).expect("validated against the length");
+    &blob[start..=end]
+}
+
+async fn get_blob(
+    client: Client,
+    blob_id: String,
+    range: Option<String>,
+) -> Result<warp::reply::Response, ApiError> {
+    let blob_id: BlobId = blob_id
+        .parse()
+        .map_err(|e| ApiError::bad("INVALID_BLOB_ID", format!("invalid blob ID: {e}")))?;
+    let blob = client.read(&blob_id, ConsistencyCheck::Default).await?;
+    blob_reply(blob, range)
+}
+
+async fn get_by_object(
+    client: Client,
+    object_id: String,
+    range: Option<String>,
+) -> Result<warp::reply::Response, ApiError> {
+    let id: ObjectId = object_id
+        .parse()
+        .map_err(|e| ApiError::bad("INVALID_OBJECT_ID", format!("invalid object ID: {e}")))?;
+    let blob = client
+        .chain()
+        .blob(&id)
+        .await
+        .map_err(ClientError::Chain)?
+        .ok_or(ApiError {
+            status: StatusCode::NOT_FOUND,
+            reason: "OBJECT_NOT_FOUND",
+            message: format!("no Blob object {id}"),
+        })?;
+    let bytes = client.read(&blob.blob_id, ConsistencyCheck::Default).await?;
+    blob_reply(bytes, range)
+}
+
+fn reply(result: Result<warp::reply::Response, ApiError>) -> warp::reply::Response {
+    result.unwrap_or_else(|error| error_reply(&error))
+}
+
+/// The daemon's routes.
+pub fn routes(client: Client, config: DaemonConfig) -> warp::filters::BoxedFilter<(warp::reply::Response,)> {
+    let config = Arc::new(config);
+    let role = config.role;
+    let with_client = {
+        let client = client.clone();
+        warp::any().map(move || client.clone())
+    };
+    let with_config = {
+        let config = config.clone();
+        warp::any().map(move || config.clone())
+    };
+    let put = warp::path!("v1" / "blobs")
+        .and(warp::put())
+        .and(with_client.clone())
+        .and(with_config)
+        .and(warp::query::<StoreQuery>())
+        .and(warp::body::content_length_limit(config.max_body_bytes))
+        .and(warp::body::bytes())
+        .then(|client, config, query, body| async move {
+            reply(put_blob(client, config, query, body).await)
+        })
+        .boxed();
+    let by_object = warp::path!("v1" / "blobs" / "by-object-id" / String)
+        .and(warp::get())
+        .and(with_client.clone())
+        .and(warp::header::optional::<String>("range"))
+        .then(|object_id, client, range| async move {
+            reply(get_by_object(client, object_id, range).await)
+        })
+        .boxed();
+    let get = warp::path!("v1" / "blobs" / String)
+        .and(warp::get())
+        .and(with_client)
+        .and(warp::header::optional::<String>("range"))
+        .then(|blob_id, client, range| async move { reply(get_blob(client, blob_id, range).await) })
+        .boxed();
+    let role_name = match role {
+        Role::Publisher => "publisher",
+        Role::Aggregator => "aggregator",
+        Role::Daemon => "daemon",
+    };
+    let health = warp::path!("v1" / "health")
+        .and(warp::get())
+        .map(move || warp::reply::json(&json!({ "status": "ok", "role": role_name })).into_response())
+        .boxed();
+    let routes = match role {
+        Role::Publisher => health.or(put).unify().boxed(),
+        Role::Aggregator => health.or(by_object).unify().or(get).unify().boxed(),
+        Role::Daemon => health
+            .or(put)
+            .unify()
+            .or(by_object)
+            .unify()
+            .or(get)
+            .unify()
+            .boxed(),
+    };
+    routes
+        .recover(|rejection: Rejection| async move {
+            Ok::<_, Infallible>(rejection_reply(&rejection))
+        })
+        .unify()
+        .boxed()
+}
+
+/// Serves the daemon on `listener` until `shutdown` completes; returns the
+/// bound address and the server task.
+///
+/// # Errors
+/// The listener's address cannot be read.
+pub fn serve(
+    client: Client,
+    config: DaemonConfig,
+    listener: tokio::net::TcpListener,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<(SocketAddr, tokio::task::JoinHandle<()>)> {
+    let address = listener.local_addr()?;
+    let server = warp::serve(routes(client, config))
+        .incoming(listener)
+        .graceful(shutdown)
+        .run();
+    Ok((address, tokio::spawn(server)))
+}

@@ -1,0 +1,549 @@
+//! Storing a blob (SPEC.md section 7, store flow): encode, reserve and
+//! register in one transaction, send metadata and slivers to every node for
+//! its shards, collect confirmations until they are a quorum, certify.
+
+use std::{
+    sync::Arc,
+    time::{Duration, Instant},
+};
+
+use blst::min_pk::{AggregateSignature, PublicKey, Signature};
+use serde::Serialize;
+use walrus_codec::{BlobId, EncodedBlob, EncodingConfig, Sliver};
+use walrus_contracts::{
+    Call, Epoch, ObjectId, ObjectRef, Registration, Storage, certificate, units,
+};
+use walrus_runtime::chain::api::{CommitteeInfo, MemberInfo};
+
+use crate::{Client, ClientError, Phase, node_api::NodeError};
+
+/// How to store a blob.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoreOptions {
+    /// Epochs to store for, counting the current one (at least 1).
+    pub epochs: u32,
+    /// Deletable (the default) or permanent.
+    pub deletable: bool,
+    /// Store even if the blob is already certified for long enough.
+    pub force: bool,
+}
+
+impl Default for StoreOptions {
+    fn default() -> Self {
+        Self {
+            epochs: 1,
+            deletable: true,
+            force: false,
+        }
+    }
+}
+
+/// The storage resource of a stored blob, as upstream's publisher shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct StorageObject {
+    /// The resource's ID.
+    pub id: ObjectId,
+    /// First epoch covered.
+    pub start_epoch: Epoch,
+    /// First epoch not covered.
+    pub end_epoch: Epoch,
+    /// Bytes of encoded length.
+    pub storage_size: u64,
+}
+
+/// A Blob object, in upstream's publisher JSON shape.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct BlobObject {
+    /// The object ID.
+    pub id: ObjectId,
+    /// The epoch of registration.
+    pub registered_epoch: Epoch,
+    /// The blob ID.
+    pub blob_id: BlobId,
+    /// Unencoded size in bytes.
+    pub size: u64,
+    /// Encoding type tag (1 = RS2).
+    pub encoding_type: u8,
+    /// The epoch of certification.
+    pub certified_epoch: Option<Epoch>,
+    /// Its storage.
+    pub storage: StorageObject,
+    /// Whether the owner may delete it.
+    pub deletable: bool,
+}
+
+/// What a store did, in upstream's publisher JSON shape
+/// (`{"newlyCreated": {...}}` or `{"alreadyCertified": {...}}`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub enum StoreResult {
+    /// A new Blob object was registered and certified.
+    NewlyCreated {
+        /// The certified Blob object.
+        blob_object: BlobObject,
+        /// How the storage was obtained: `{"registerFromScratch": ...}` or
+        /// `{"reuseStorage": ...}`.
+        resource_operation: serde_json::Value,
+        /// FROST paid for storage and writing.
+        cost: u64,
+    },
+    /// The blob ID was already certified until at least the wanted epoch.
+    AlreadyCertified {
+        /// The blob ID.
+        blob_id: BlobId,
+        /// Its end epoch (exclusive).
+        end_epoch: Epoch,
+    },
+}
+
+/// Wall-clock time of each step of a store, in milliseconds.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct StoreTimings {
+    /// Erasure coding and metadata.
+    pub encode_ms: u64,
+    /// Reserving and registering on chain.
+    pub register_ms: u64,
+    /// Sending slivers until a quorum confirmed.
+    pub upload_ms: u64,
+    /// The certification transaction.
+    pub certify_ms: u64,
+}
+
+/// The outcome of [`Client::store`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct StoreOutcome {
+    /// The blob ID.
+    pub blob_id: BlobId,
+    /// Unencoded size in bytes.
+    pub unencoded_size: u64,
+    /// Encoded size in bytes (what storage is bought for).
+    pub encoded_size: u64,
+    /// What happened.
+    pub result: StoreResult,
+    /// Where the time went.
+    pub timings: StoreTimings,
+}
+
+/// The cost of storing a blob, without storing it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct StoreEstimate {
+    /// The blob ID.
+    pub blob_id: BlobId,
+    /// Unencoded size in bytes.
+    pub unencoded_size: u64,
+    /// Encoded size in bytes.
+    pub encoded_size: u64,
+    /// Storage units (1 MiB of encoded size).
+    pub storage_units: u64,
+    /// Epochs.
+    pub epochs: u32,
+    /// FROST it would cost (storage for all epochs plus the write fee).
+    pub cost: u64,
+}
+
+fn millis(duration: Duration) -> u64 {
+    u64::try_from(duration.as_millis()).unwrap_or(u64::MAX)
+}
+
+/// FROST for `encoded_size` bytes over `epochs` epochs at `committee`'s prices.
+fn cost_of(committee: &CommitteeInfo, encoded_size: u64, epochs: u32) -> Option<u64> {
+    let units = units(encoded_size);
+    let storage = committee
+        .storage_price
+        .checked_mul(units)?
+        .checked_mul(u64::from(epochs))?;
+    storage.checked_add(committee.write_price.checked_mul(units)?)
+}
+
+fn check_epochs(committee: &CommitteeInfo, epochs: u32) -> Result<(), ClientError> {
+    if epochs == 0 || epochs > committee.max_epochs_ahead {
+        return Err(ClientError::InvalidArgument(format!(
+            "epochs must be between 1 and {} (max_epochs_ahead)",
+            committee.max_epochs_ahead
+        )));
+    }
+    Ok(())
+}
+
+/// A confirmation checked against the member's key.
+struct Confirmation {
+    position: usize,
+    weight: u16,
+    signature: Signature,
+}
+
+impl Client {
+    /// Computes the blob ID and the cost of storing `blob` for `epochs`
+    /// epochs, without spending anything (`--dry-run`).
+    ///
+    /// # Errors
+    /// [`ClientError::InvalidArgument`] for a blob too large or bad epochs;
+    /// [`ClientError::Chain`] when the committee cannot be read.
+    pub async fn estimate(&self, blob: &[u8], epochs: u32) -> Result<StoreEstimate, ClientError> {
+        let committee = self.committee().await?;
+        check_epochs(&committee, epochs)?;
+        let config = Self::encoding_config(&committee)?;
+        let metadata = tokio::task::block_in_place(|| config.compute_metadata(blob))
+            .map_err(|e| ClientError::InvalidArgument(e.to_string()))?;
+        let size = u64::try_from(blob.len()).expect("a slice length fits in u64");
+        let encoded_size = config
+            .encoded_length(size)
+            .map_err(|e| ClientError::InvalidArgument(e.to_string()))?;
+        Ok(StoreEstimate {
+            blob_id: *metadata.blob_id(),
+            unencoded_size: size,
+            encoded_size,
+            storage_units: units(encoded_size),
+            epochs,
+            cost: cost_of(&committee, encoded_size, epochs)
+                .ok_or_else(|| ClientError::InvalidArgument("cost overflows".into()))?,
+        })
+    }
+
+    /// Stores `blob` (see the module documentation). Succeeds while the
+    /// nodes of up to `f` shards are down or refuse.
+    ///
+    /// # Errors
+    /// [`ClientError::InvalidArgument`] (too large, bad epochs),
+    /// [`ClientError::Transaction`] (e.g. too little WAL),
+    /// [`ClientError::NotEnoughConfirmations`] when fewer than a quorum of
+    /// shards confirmed, [`ClientError::Chain`].
+    pub async fn store(
+        &self,
+        blob: Vec<u8>,
+        options: &StoreOptions,
+    ) -> Result<StoreOutcome, ClientError> {
+        let committee = self.committee().await?;
+        check_epochs(&committee, options.epochs)?;
+        let config = Self::encoding_config(&committee)?;
+        let size = u64::try_from(blob.len()).expect("a length fits in u64");
+        let encoded_size = config
+            .encoded_length(size)
+            .map_err(|e| ClientError::InvalidArgument(e.to_string()))?;
+        let mut timings = StoreTimings::default();
+
+        // Encode on all threads, off the async runtime.
+        let start = Instant::now();
+        self.progress.start(Phase::Encode, size);
+        let encoded = tokio::task::spawn_blocking(move || config.encode(&blob))
+            .await
+            .map_err(|e| ClientError::Codec(format!("encoder panicked: {e}")))?
+            .map_err(|e| ClientError::InvalidArgument(e.to_string()))?;
+        self.progress.advance(Phase::Encode, size);
+        self.progress.finish(Phase::Encode);
+        let encoded = Arc::new(encoded);
+        let blob_id = *encoded.blob_id();
+        timings.encode_ms = millis(start.elapsed());
+
+        let wanted_end = committee.epoch.saturating_add(options.epochs);
+        if !options.force
+            && let Ok(status) = self.blob_status(&blob_id).await
+            && status.is_certified()
+            && config.is_validity(status.weight)
+            && let Some(end_epoch) = status.end_epoch()
+            && end_epoch >= wanted_end
+        {
+            return Ok(StoreOutcome {
+                blob_id,
+                unencoded_size: size,
+                encoded_size,
+                result: StoreResult::AlreadyCertified { blob_id, end_epoch },
+                timings,
+            });
+        }
+
+        // Reserve (or reuse) storage and register, in one transaction.
+        let start = Instant::now();
+        let metadata = encoded.metadata().metadata();
+        let (storage_calls, storage_ref, resource_operation, cost) = self
+            .storage_for(&committee, encoded_size, options.epochs)
+            .await?;
+        let mut calls = storage_calls;
+        let register_index = calls.len();
+        calls.push(Call::RegisterBlob(Registration {
+            storage: storage_ref,
+            blob_id,
+            root_hash: metadata.root().bytes(),
+            size,
+            encoding_type: metadata.encoding_type().as_u8(),
+            deletable: options.deletable,
+        }));
+        let (_, created) = self.execute(calls).await?;
+        let object = *created.get(register_index).ok_or_else(|| {
+            ClientError::Chain(anyhow::anyhow!("registration created no Blob object"))
+        })?;
+        timings.register_ms = millis(start.elapsed());
+
+        // Upload and collect confirmations.
+        let start = Instant::now();
+        let deletable_object = options.deletable.then_some(object);
+        let confirmations = self
+            .upload(&committee, &config, &encoded, deletable_object)
+            .await?;
+        timings.upload_ms = millis(start.elapsed());
+
+        // Certify.
+        let start = Instant::now();
+        let message = certificate::confirmation_message(committee.epoch, &blob_id, deletable_object);
+        let signatures: Vec<&Signature> = confirmations.iter().map(|c| &c.signature).collect();
+        let aggregate = AggregateSignature::aggregate(&signatures, false)
+            .map_err(|e| ClientError::Codec(format!("aggregating signatures: {e:?}")))?
+            .to_signature();
+        let positions: Vec<usize> = confirmations.iter().map(|c| c.position).collect();
+        let certificate = certificate::Certificate {
+            signers: certificate::Certificate::bitmap(&positions),
+            message,
+            signature: aggregate.to_bytes().to_vec(),
+        };
+        self.execute(vec![Call::CertifyBlob {
+            blob: ObjectRef::from(object),
+            certificate,
+        }])
+        .await?;
+        timings.certify_ms = millis(start.elapsed());
+
+        let blob = self.chain.blob(&object).await?.ok_or_else(|| {
+            ClientError::Chain(anyhow::anyhow!("Blob object {object} not found after certification"))
+        })?;
+        Ok(StoreOutcome {
+            blob_id,
+            unencoded_size: size,
+            encoded_size,
+            result: StoreResult::NewlyCreated {
+                blob_object: BlobObject {
+                    id: object,
+                    registered_epoch: blob.registered_epoch,
+                    blob_id,
+                    size,
+                    encoding_type: blob.encoding_type,
+                    certified_epoch: blob.certified_epoch,
+                    storage: StorageObject {
+                        id: blob.storage_id,
+                        start_epoch: blob.storage.start_epoch,
+                        end_epoch: blob.storage.end_epoch,
+                        storage_size: blob.storage.size_bytes,
+                    },
+                    deletable: blob.deletable,
+                },
+                resource_operation,
+                cost,
+            },
+            timings,
+        })
+    }
+
+    /// The calls that provide storage for the registration: an owned
+    /// resource ending exactly at the wanted epoch and large enough (split
+    /// to size), or a new reservation.
+    async fn storage_for(
+        &self,
+        committee: &CommitteeInfo,
+        encoded_size: u64,
+        epochs: u32,
+    ) -> Result<(Vec<Call>, ObjectRef, serde_json::Value, u64), ClientError> {
+        let end_epoch = committee.epoch.saturating_add(epochs);
+        for id in self.owned_ids("storages").await? {
+            let object = self.chain.object(&id).await?;
+            let Ok(storage) = serde_json::from_value::<Storage>(object["storage"].clone()) else {
+                continue;
+            };
+            if storage.start_epoch <= committee.epoch
+                && storage.end_epoch == end_epoch
+                && storage.size_bytes >= encoded_size
+            {
+                let mut calls = Vec::new();
+                if storage.size_bytes > encoded_size {
+                    calls.push(Call::SplitStorageBySize {
+                        storage: ObjectRef::from(id),
+                        size_bytes: storage.size_bytes - encoded_size,
+                    });
+                }
+                let write = committee
+                    .write_price
+                    .checked_mul(units(encoded_size))
+                    .ok_or_else(|| ClientError::InvalidArgument("cost overflows".into()))?;
+                let operation = serde_json::json!({ "reuseStorage": { "storage": id, "encodedLength": encoded_size } });
+                return Ok((calls, ObjectRef::from(id), operation, write));
+            }
+        }
+        let cost = cost_of(committee, encoded_size, epochs)
+            .ok_or_else(|| ClientError::InvalidArgument("cost overflows".into()))?;
+        let operation = serde_json::json!({ "registerFromScratch": { "encodedLength": encoded_size, "epochsAhead": epochs } });
+        Ok((
+            vec![Call::ReserveSpace {
+                size_bytes: encoded_size,
+                epochs,
+            }],
+            ObjectRef::Created(0),
+            operation,
+            cost,
+        ))
+    }
+
+    /// Sends every node its metadata and slivers, at most
+    /// `max_concurrent_nodes` nodes at once, and returns verified
+    /// confirmations once they are a quorum. Nodes still uploading then get
+    /// a short grace period before they are left to recover their slivers.
+    async fn upload(
+        &self,
+        committee: &CommitteeInfo,
+        config: &EncodingConfig,
+        encoded: &Arc<EncodedBlob>,
+        deletable_object: Option<ObjectId>,
+    ) -> Result<Vec<Confirmation>, ClientError> {
+        let blob_id = *encoded.blob_id();
+        let total: u64 = committee
+            .members
+            .iter()
+            .map(|m| m.shards.len())
+            .sum::<usize>()
+            .try_into()
+            .unwrap_or(u64::MAX);
+        let pair_bytes = u64::try_from(
+            encoded.sliver_data(walrus_codec::SliverType::Primary, 0).len()
+                + encoded.sliver_data(walrus_codec::SliverType::Secondary, 0).len(),
+        )
+        .unwrap_or(0);
+        self.progress.start(Phase::Upload, total.saturating_mul(pair_bytes));
+        let limit = Arc::new(tokio::sync::Semaphore::new(
+            self.config.communication.max_concurrent_nodes.max(1),
+        ));
+        let message = certificate::confirmation_message(committee.epoch, &blob_id, deletable_object);
+        let started = Instant::now();
+        let mut tasks = tokio::task::JoinSet::new();
+        for (position, member) in committee.members.iter().enumerate() {
+            let task = NodeUpload {
+                client: self.clone(),
+                member: member.clone(),
+                config: config.clone(),
+                encoded: encoded.clone(),
+                deletable_object,
+                message: message.clone(),
+            };
+            let limit = limit.clone();
+            tasks.spawn(async move {
+                let _permit = limit.acquire_owned().await;
+                let weight = u16::try_from(task.member.shards.len()).unwrap_or(u16::MAX);
+                let result = task.run().await;
+                (position, weight, result)
+            });
+        }
+        let mut confirmations = Vec::new();
+        let mut failures = Vec::new();
+        let mut weight = 0u16;
+        let mut quorum_at: Option<Duration> = None;
+        loop {
+            let next = match quorum_at {
+                None => tasks.join_next().await,
+                Some(at) => {
+                    // Grace: a quarter of the time the quorum took, at least 100 ms.
+                    let grace = (at / 4).max(Duration::from_millis(100));
+                    match tokio::time::timeout(grace.saturating_sub(started.elapsed() - at), tasks.join_next()).await {
+                        Ok(next) => next,
+                        Err(_) => break,
+                    }
+                }
+            };
+            let Some(joined) = next else { break };
+            match joined {
+                Ok((position, node_weight, Ok(signature))) => {
+                    confirmations.push(Confirmation {
+                        position,
+                        weight: node_weight,
+                        signature,
+                    });
+                    weight = weight.saturating_add(node_weight);
+                    if quorum_at.is_none() && config.is_quorum(weight) {
+                        quorum_at = Some(started.elapsed());
+                    }
+                }
+                Ok((_, _, Err(error))) => failures.push(error),
+                Err(error) => failures.push(format!("upload task failed: {error}")),
+            }
+        }
+        // Nodes still uploading carry on in the background (or recover).
+        tasks.detach_all();
+        self.progress.finish(Phase::Upload);
+        if !config.is_quorum(weight) {
+            let needed = (0..=config.n_shards())
+                .find(|w| config.is_quorum(*w))
+                .unwrap_or(config.n_shards());
+            return Err(ClientError::NotEnoughConfirmations {
+                weight,
+                needed,
+                failures,
+            });
+        }
+        debug_assert_eq!(
+            weight,
+            confirmations.iter().map(|c| c.weight).sum::<u16>()
+        );
+        Ok(confirmations)
+    }
+}
+
+/// One node's share of an upload.
+struct NodeUpload {
+    client: Client,
+    member: MemberInfo,
+    config: EncodingConfig,
+    encoded: Arc<EncodedBlob>,
+    deletable_object: Option<ObjectId>,
+    message: Vec<u8>,
+}
+
+impl NodeUpload {
+    /// Metadata, slivers in bounded batches, then the confirmation, checked
+    /// against the member's public key.
+    async fn run(self) -> Result<Signature, String> {
+        let node = self.client.node_client(&self.member.network_address);
+        let name = format!("node {} ({})", self.member.name, self.member.network_address);
+        let blob_id = *self.encoded.blob_id();
+        let describe = |e: NodeError| format!("{name}: {e}");
+        node.store_metadata(&blob_id, self.encoded.metadata().metadata())
+            .await
+            .map_err(describe)?;
+        let limit = self.client.config.communication.max_upload_request_bytes;
+        let mut batch: Vec<Sliver> = Vec::new();
+        let mut batch_bytes = 0;
+        let pairs: Vec<u16> = self
+            .member
+            .shards
+            .iter()
+            .map(|shard| self.config.pair_for_shard(*shard, &blob_id))
+            .collect();
+        for (i, pair) in pairs.iter().enumerate() {
+            let (primary, secondary) = self.encoded.sliver_pair(*pair);
+            batch_bytes += primary.symbols.len() + secondary.symbols.len();
+            batch.extend([primary, secondary]);
+            if batch_bytes >= limit || i + 1 == pairs.len() {
+                let body = bcs::to_bytes(&batch).map_err(|e| format!("{name}: {e}"))?;
+                node.store_slivers(&blob_id, &body).await.map_err(describe)?;
+                self.client
+                    .progress
+                    .advance(Phase::Upload, u64::try_from(batch_bytes).unwrap_or(0));
+                batch.clear();
+                batch_bytes = 0;
+            }
+        }
+        let signed = node
+            .confirmation(&blob_id, self.deletable_object.as_ref())
+            .await
+            .map_err(describe)?;
+        if signed.message != self.message {
+            return Err(format!("{name}: confirmation over an unexpected message"));
+        }
+        let signature = Signature::from_bytes(&signed.signature)
+            .map_err(|e| format!("{name}: bad signature bytes: {e:?}"))?;
+        let key = PublicKey::from_bytes(&self.member.public_key)
+            .map_err(|e| format!("{name}: bad public key on chain: {e:?}"))?;
+        let verdict = signature.verify(true, &self.message, certificate::DST, &[], &key, true);
+        if verdict != blst::BLST_ERROR::BLST_SUCCESS {
+            return Err(format!("{name}: confirmation signature does not verify"));
+        }
+        Ok(signature)
+    }
+}
