@@ -168,25 +168,33 @@ async fn put_blob(
     Ok(warp::reply::json(&body).into_response())
 }
 
-/// The blob's bytes, or the one requested range of them.
+/// The one byte range a `Range` header asks of a blob of `size` bytes:
+/// `None` for the whole blob (no header, or several ranges, which RFC 9110
+/// lets a server ignore).
+fn select_range(size: u64, range: Option<&str>) -> Result<Option<RangeInclusive<u64>>, ApiError> {
+    let Some(text) = range else {
+        return Ok(None);
+    };
+    let unsatisfiable = || ApiError {
+        status: StatusCode::RANGE_NOT_SATISFIABLE,
+        reason: "RANGE_NOT_SATISFIABLE",
+        message: format!("range {text:?} does not fit a blob of {size} bytes"),
+    };
+    let ranges = http_range_header::parse_range_header(text)
+        .map_err(|_| unsatisfiable())?
+        .validate(size)
+        .map_err(|_| unsatisfiable())?;
+    Ok(match <[_; 1]>::try_from(ranges) {
+        Ok([range]) => Some(range),
+        Err(_) => None,
+    })
+}
+
+/// The blob's bytes, or the one requested range of them (206).
 fn blob_reply(blob: Vec<u8>, range: Option<String>) -> Result<warp::reply::Response, ApiError> {
     let size = u64::try_from(blob.len()).expect("a length fits in u64");
-    let ranges = match range {
-        None => None,
-        Some(text) => {
-            let unsatisfiable = || ApiError {
-                status: StatusCode::RANGE_NOT_SATISFIABLE,
-                reason: "RANGE_NOT_SATISFIABLE",
-                message: format!("range {text:?} does not fit a blob of {size} bytes"),
-            };
-            let parsed = http_range_header::parse_range_header(&text).map_err(|_| unsatisfiable())?;
-            Some(parsed.validate(size).map_err(|_| unsatisfiable())?)
-        }
-    };
     let octets = HeaderValue::from_static("application/octet-stream");
-    // One range gets 206; several are answered with the whole blob (RFC 9110
-    // lets a server ignore Range).
-    let Some([range]) = ranges.as_deref() else {
+    let Some(range) = select_range(size, range.as_deref())? else {
         let mut response = warp::reply::Response::new(blob.into());
         response.headers_mut().insert(header::CONTENT_TYPE, octets);
         response
@@ -194,7 +202,7 @@ fn blob_reply(blob: Vec<u8>, range: Option<String>) -> Result<warp::reply::Respo
             .insert(header::ACCEPT_RANGES, HeaderValue::from_static("bytes"));
         return Ok(response);
     };
-    let part = slice(&blob, range);
+    let part = slice(&blob, &range);
     let content_range = format!("bytes {}-{}/{size}", range.start(), range.end());
     let mut response = warp::reply::Response::new(part.to_vec().into());
     *response.status_mut() = StatusCode::PARTIAL_CONTENT;
@@ -334,4 +342,27 @@ pub fn serve(
         .graceful(shutdown)
         .run();
     Ok((address, tokio::spawn(server)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn one_range_is_selected_several_are_ignored_bad_ones_are_416() {
+        assert_eq!(select_range(100, None).expect("ok"), None);
+        assert_eq!(select_range(100, Some("bytes=10-19")).expect("ok"), Some(10..=19));
+        assert_eq!(select_range(100, Some("bytes=-5")).expect("ok"), Some(95..=99));
+        assert_eq!(select_range(100, Some("bytes=90-")).expect("ok"), Some(90..=99));
+        assert_eq!(select_range(100, Some("bytes=0-1, 5-6")).expect("ok"), None);
+        for bad in ["bytes=100-200", "bytes=abc", "items=0-1", "bytes=5-2"] {
+            let error = select_range(100, Some(bad)).expect_err(bad);
+            assert_eq!(error.status, StatusCode::RANGE_NOT_SATISFIABLE, "{bad}");
+        }
+        let blob: Vec<u8> = (0..100).collect();
+        assert_eq!(slice(&blob, &(10..=19)), &blob[10..20]);
+        let response = blob_reply(blob, Some("bytes=10-19".into())).expect("ok");
+        assert_eq!(response.status(), StatusCode::PARTIAL_CONTENT);
+        assert_eq!(response.headers()[header::CONTENT_RANGE], "bytes 10-19/100");
+    }
 }
