@@ -4,6 +4,7 @@
 use std::time::Duration;
 
 use base64::{Engine, engine::general_purpose::STANDARD as BASE64};
+use bytes::Bytes;
 use serde_json::Value;
 use walrus_codec::{BlobId, BlobMetadata, Sliver, SliverType};
 use walrus_contracts::ObjectId;
@@ -98,13 +99,14 @@ impl NodeClient {
         &self,
         method: reqwest::Method,
         path: &str,
-        body: Option<&[u8]>,
+        body: Option<&Bytes>,
     ) -> Result<Vec<u8>, NodeError> {
         let mut request = self.http.request(method, format!("{}{path}", self.base));
         if let Some(body) = body {
+            // `Bytes` clones share the buffer: retries copy nothing.
             request = request
                 .header("content-type", "application/octet-stream")
-                .body(body.to_vec());
+                .body(body.clone());
         }
         let unreachable = |e: reqwest::Error| NodeError::Unreachable {
             node: self.address.clone(),
@@ -132,7 +134,7 @@ impl NodeClient {
         &self,
         method: reqwest::Method,
         path: &str,
-        body: Option<&[u8]>,
+        body: Option<&Bytes>,
     ) -> Result<Vec<u8>, NodeError> {
         let mut delay = self.base_delay;
         let mut attempt = 1;
@@ -170,7 +172,7 @@ impl NodeClient {
         blob_id: &BlobId,
         metadata: &BlobMetadata,
     ) -> Result<(), NodeError> {
-        let body = bcs::to_bytes(metadata).map_err(|e| self.malformed(e))?;
+        let body = Bytes::from(bcs::to_bytes(metadata).map_err(|e| self.malformed(e))?);
         self.request(
             reqwest::Method::PUT,
             &format!("/v1/blobs/{blob_id}/metadata"),
@@ -180,11 +182,11 @@ impl NodeClient {
         .map(drop)
     }
 
-    /// Stores several slivers in one request (BCS `Vec<Sliver>`).
+    /// Stores several slivers in one request; `body` is BCS `Vec<Sliver>`.
     ///
     /// # Errors
     /// [`NodeError`] after the retries.
-    pub async fn store_slivers(&self, blob_id: &BlobId, body: &[u8]) -> Result<(), NodeError> {
+    pub async fn store_slivers(&self, blob_id: &BlobId, body: &Bytes) -> Result<(), NodeError> {
         self.request(
             reqwest::Method::PUT,
             &format!("/v1/blobs/{blob_id}/slivers"),

@@ -9,7 +9,8 @@ use std::{
 
 use blst::min_pk::{AggregateSignature, PublicKey, Signature};
 use serde::Serialize;
-use walrus_codec::{BlobId, EncodedBlob, EncodingConfig, Sliver};
+use bytes::Bytes;
+use walrus_codec::{BlobId, EncodedBlob, EncodingConfig, SliverRef, SliverType};
 use walrus_contracts::{
     Call, Epoch, ObjectId, ObjectRef, Registration, Storage, certificate, units,
 };
@@ -403,8 +404,8 @@ impl Client {
             .try_into()
             .unwrap_or(u64::MAX);
         let pair_bytes = u64::try_from(
-            encoded.sliver_data(walrus_codec::SliverType::Primary, 0).len()
-                + encoded.sliver_data(walrus_codec::SliverType::Secondary, 0).len(),
+            encoded.sliver_data(SliverType::Primary, 0).len()
+                + encoded.sliver_data(SliverType::Secondary, 0).len(),
         )
         .unwrap_or(0);
         self.progress.start(Phase::Upload, total.saturating_mul(pair_bytes));
@@ -507,27 +508,41 @@ impl NodeUpload {
             .await
             .map_err(describe)?;
         let limit = self.client.config.communication.max_upload_request_bytes;
-        let mut batch: Vec<Sliver> = Vec::new();
-        let mut batch_bytes = 0;
         let pairs: Vec<u16> = self
             .member
             .shards
             .iter()
             .map(|shard| self.config.pair_for_shard(*shard, &blob_id))
             .collect();
-        for (i, pair) in pairs.iter().enumerate() {
-            let (primary, secondary) = self.encoded.sliver_pair(*pair);
-            batch_bytes += primary.symbols.len() + secondary.symbols.len();
-            batch.extend([primary, secondary]);
-            if batch_bytes >= limit || i + 1 == pairs.len() {
-                let body = bcs::to_bytes(&batch).map_err(|e| format!("{name}: {e}"))?;
-                node.store_slivers(&blob_id, &body).await.map_err(describe)?;
-                self.client
-                    .progress
-                    .advance(Phase::Upload, u64::try_from(batch_bytes).unwrap_or(0));
-                batch.clear();
-                batch_bytes = 0;
-            }
+        let n = self.config.n_shards();
+        let pair_bytes = self.encoded.sliver_data(SliverType::Primary, 0).len()
+            + self.encoded.sliver_data(SliverType::Secondary, 0).len();
+        let per_request = (limit / pair_bytes.max(1)).max(1);
+        for chunk in pairs.chunks(per_request) {
+            // Serialized from the encoder's buffers into one exactly sized body.
+            let slivers: Vec<SliverRef<'_>> = chunk
+                .iter()
+                .flat_map(|pair| {
+                    [
+                        self.encoded.sliver_ref(SliverType::Primary, *pair),
+                        self.encoded.sliver_ref(SliverType::Secondary, n - 1 - pair),
+                    ]
+                })
+                .collect();
+            let body = bcs::serialized_size(&slivers)
+                .and_then(|size| {
+                    let mut body = Vec::with_capacity(size);
+                    bcs::serialize_into(&mut body, &slivers).map(|()| body)
+                })
+                .map_err(|e| format!("{name}: {e}"))?;
+            drop(slivers);
+            node.store_slivers(&blob_id, &Bytes::from(body))
+                .await
+                .map_err(describe)?;
+            self.client.progress.advance(
+                Phase::Upload,
+                u64::try_from(chunk.len() * pair_bytes).unwrap_or(0),
+            );
         }
         let signed = node
             .confirmation(&blob_id, self.deletable_object.as_ref())

@@ -21,7 +21,8 @@
 use rayon::prelude::*;
 
 use crate::{
-    BlobId, EncodingConfig, Sliver, SliverType, Symbols, VerifiedBlobMetadataWithId,
+    BlobId, EncodingConfig, Sliver, SliverRef, SliverType, Symbols, SymbolsRef,
+    VerifiedBlobMetadataWithId,
     error::DataTooLargeError,
     hash::{Digest, LEAF_PREFIX, Node, hash_prefixed},
     merkle::RootScratch,
@@ -90,6 +91,20 @@ impl EncodedBlob {
         Sliver {
             sliver_type,
             symbols,
+            index,
+        }
+    }
+
+    /// Sliver `index` of `sliver_type`, borrowed: serializes like
+    /// [`EncodedBlob::sliver`] without copying the symbols first.
+    ///
+    /// # Panics
+    /// Panics if `index >= n`.
+    pub fn sliver_ref(&self, sliver_type: SliverType, index: u16) -> SliverRef<'_> {
+        SliverRef {
+            sliver_type,
+            symbols: SymbolsRef::new(self.sliver_data(sliver_type, index), self.symbol_size)
+                .expect("the encoder writes whole symbols of an even size"),
             index,
         }
     }

@@ -33,4 +33,6 @@ pub use metadata::{
     VerifiedBlobMetadataWithId,
 };
 pub use recovery::{InconsistencyProof, RecoverySymbol, recover_sliver};
-pub use sliver::{InvalidSymbolsError, Sliver, SliverType, SliverTypeParseError, Symbols};
+pub use sliver::{
+    InvalidSymbolsError, Sliver, SliverRef, SliverType, SliverTypeParseError, Symbols, SymbolsRef,
+};

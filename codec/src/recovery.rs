@@ -27,6 +27,7 @@ pub struct RecoverySymbol {
     /// The index of the sliver (of the target's orthogonal type) it comes from.
     pub source_index: u16,
     /// The symbol, one symbol size long.
+    #[serde(with = "serde_bytes")]
     pub data: Vec<u8>,
     /// Proof of leaf `target_index` in the tree over the expanded source sliver.
     pub proof: MerkleProof,

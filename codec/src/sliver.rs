@@ -76,12 +76,16 @@ impl FromStr for SliverType {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(try_from = "SymbolsWire")]
 pub struct Symbols {
+    // BCS writes a byte vector the same way either way; `serde_bytes` just
+    // copies it in one piece instead of byte by byte.
+    #[serde(with = "serde_bytes")]
     data: Vec<u8>,
     symbol_size: u16,
 }
 
 #[derive(Deserialize)]
 struct SymbolsWire {
+    #[serde(with = "serde_bytes")]
     data: Vec<u8>,
     symbol_size: u16,
 }
@@ -168,6 +172,56 @@ pub struct Sliver {
     pub symbols: Symbols,
     /// The sliver index (row or column number), not the pair index.
     pub index: u16,
+}
+
+/// A borrowed sliver that serializes to exactly the bytes of the owned
+/// [`Sliver`] with the same contents (BCS and JSON), so that senders can
+/// serialize slivers where they lie. Made by [`crate::EncodedBlob::sliver_ref`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct SliverRef<'a> {
+    /// Row or column.
+    pub sliver_type: SliverType,
+    /// The symbols.
+    pub symbols: SymbolsRef<'a>,
+    /// The sliver index (row or column number), not the pair index.
+    pub index: u16,
+}
+
+/// Borrowed [`Symbols`], serialized like them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct SymbolsRef<'a> {
+    #[serde(with = "serde_bytes")]
+    data: &'a [u8],
+    symbol_size: u16,
+}
+
+impl<'a> SymbolsRef<'a> {
+    /// Borrows `data` as symbols of `symbol_size` bytes.
+    ///
+    /// # Errors
+    /// As [`Symbols::new`].
+    pub fn new(data: &'a [u8], symbol_size: u16) -> Result<Self, InvalidSymbolsError> {
+        if symbol_size == 0
+            || !symbol_size.is_multiple_of(2)
+            || !data.len().is_multiple_of(usize::from(symbol_size))
+        {
+            return Err(InvalidSymbolsError {
+                data_len: data.len(),
+                symbol_size,
+            });
+        }
+        Ok(Self { data, symbol_size })
+    }
+
+    /// The data length in bytes.
+    pub fn len(&self) -> usize {
+        self.data.len()
+    }
+
+    /// Whether there are no symbols.
+    pub fn is_empty(&self) -> bool {
+        self.data.is_empty()
+    }
 }
 
 impl Sliver {

@@ -51,6 +51,9 @@ proptest! {
             prop_assert_eq!(&decoded, &blob);
             let strict = config.decode_and_verify(encoded.metadata(), sliver_type, &slivers).expect("consistent");
             prop_assert_eq!(&strict, &blob);
+            // Borrowed slivers serialize to the owned slivers' bytes.
+            let borrowed: Vec<_> = chosen.iter().map(|i| encoded.sliver_ref(sliver_type, *i)).collect();
+            prop_assert_eq!(bcs::to_bytes(&borrowed).expect("bcs"), bcs::to_bytes(&slivers).expect("bcs"));
             let too_few = config.decode(size(&blob), sliver_type, &slivers[1..]);
             let is_not_enough = matches!(too_few, Err(DecodeError::NotEnoughSlivers { .. }));
             prop_assert!(is_not_enough);
