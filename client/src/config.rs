@@ -148,9 +148,10 @@ impl ClientConfig {
     /// # Errors
     /// [`ClientError::Config`] when no wallet is configured or it is unreadable.
     pub fn load_wallet(&self) -> Result<SigningKey, ClientError> {
-        let path = self.wallet.as_ref().ok_or_else(|| {
-            ClientError::Config("no wallet in the client configuration".into())
-        })?;
+        let path = self
+            .wallet
+            .as_ref()
+            .ok_or_else(|| ClientError::Config("no wallet in the client configuration".into()))?;
         let text = std::fs::read_to_string(path)
             .map_err(|e| ClientError::Config(format!("cannot read {}: {e}", path.display())))?;
         let file: WalletFile = serde_yaml_ng::from_str(&text)
@@ -229,7 +230,10 @@ mod tests {
         assert_eq!(loaded.load_wallet().expect("wallet").as_bytes(), &[7; 32]);
 
         std::fs::write(&path, "chain_url: [").expect("write");
-        assert!(matches!(ClientConfig::load(&path), Err(ClientError::Config(_))));
+        assert!(matches!(
+            ClientConfig::load(&path),
+            Err(ClientError::Config(_))
+        ));
         let _ = std::fs::remove_dir_all(&dir);
     }
 }

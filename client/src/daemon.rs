@@ -157,7 +157,8 @@ async fn put_blob(
     let outcome = client.store(body.to_vec(), &options).await?;
     tracing::info!(blob_id = %outcome.blob_id, size = outcome.unencoded_size, "stored");
     let body = match &outcome.result {
-        result @ StoreResult::NewlyCreated { .. } | result @ StoreResult::AlreadyCertified { .. } => {
+        result @ StoreResult::NewlyCreated { .. }
+        | result @ StoreResult::AlreadyCertified { .. } => {
             serde_json::to_value(result).map_err(|e| ApiError {
                 status: StatusCode::INTERNAL_SERVER_ERROR,
                 reason: "INTERNAL",
@@ -251,7 +252,9 @@ async fn get_by_object(
             reason: "OBJECT_NOT_FOUND",
             message: format!("no Blob object {id}"),
         })?;
-    let bytes = client.read(&blob.blob_id, ConsistencyCheck::Default).await?;
+    let bytes = client
+        .read(&blob.blob_id, ConsistencyCheck::Default)
+        .await?;
     blob_reply(bytes, range)
 }
 
@@ -260,7 +263,10 @@ fn reply(result: Result<warp::reply::Response, ApiError>) -> warp::reply::Respon
 }
 
 /// The daemon's routes.
-pub fn routes(client: Client, config: DaemonConfig) -> warp::filters::BoxedFilter<(warp::reply::Response,)> {
+pub fn routes(
+    client: Client,
+    config: DaemonConfig,
+) -> warp::filters::BoxedFilter<(warp::reply::Response,)> {
     let config = Arc::new(config);
     let role = config.role;
     let with_client = {
@@ -303,7 +309,9 @@ pub fn routes(client: Client, config: DaemonConfig) -> warp::filters::BoxedFilte
     };
     let health = warp::path!("v1" / "health")
         .and(warp::get())
-        .map(move || warp::reply::json(&json!({ "status": "ok", "role": role_name })).into_response())
+        .map(move || {
+            warp::reply::json(&json!({ "status": "ok", "role": role_name })).into_response()
+        })
         .boxed();
     let routes = match role {
         Role::Publisher => health.or(put).unify().boxed(),
@@ -318,9 +326,9 @@ pub fn routes(client: Client, config: DaemonConfig) -> warp::filters::BoxedFilte
             .boxed(),
     };
     routes
-        .recover(|rejection: Rejection| async move {
-            Ok::<_, Infallible>(rejection_reply(&rejection))
-        })
+        .recover(
+            |rejection: Rejection| async move { Ok::<_, Infallible>(rejection_reply(&rejection)) },
+        )
         .unify()
         .boxed()
 }
@@ -351,9 +359,18 @@ mod tests {
     #[test]
     fn one_range_is_selected_several_are_ignored_bad_ones_are_416() {
         assert_eq!(select_range(100, None).expect("ok"), None);
-        assert_eq!(select_range(100, Some("bytes=10-19")).expect("ok"), Some(10..=19));
-        assert_eq!(select_range(100, Some("bytes=-5")).expect("ok"), Some(95..=99));
-        assert_eq!(select_range(100, Some("bytes=90-")).expect("ok"), Some(90..=99));
+        assert_eq!(
+            select_range(100, Some("bytes=10-19")).expect("ok"),
+            Some(10..=19)
+        );
+        assert_eq!(
+            select_range(100, Some("bytes=-5")).expect("ok"),
+            Some(95..=99)
+        );
+        assert_eq!(
+            select_range(100, Some("bytes=90-")).expect("ok"),
+            Some(90..=99)
+        );
         assert_eq!(select_range(100, Some("bytes=0-1, 5-6")).expect("ok"), None);
         for bad in ["bytes=100-200", "bytes=abc", "items=0-1", "bytes=5-2"] {
             let error = select_range(100, Some(bad)).expect_err(bad);

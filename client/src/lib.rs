@@ -242,7 +242,10 @@ impl Client {
     /// # Errors
     /// [`ClientError::Transaction`] when it executed and failed,
     /// [`ClientError::Chain`] when it could not be submitted.
-    pub async fn execute(&self, calls: Vec<Call>) -> Result<(Vec<Event>, Vec<ObjectId>), ClientError> {
+    pub async fn execute(
+        &self,
+        calls: Vec<Call>,
+    ) -> Result<(Vec<Event>, Vec<ObjectId>), ClientError> {
         let wallet = self.wallet()?;
         let mut attempt = 0;
         loop {
@@ -342,7 +345,10 @@ impl Client {
     ///
     /// # Errors
     /// [`ClientError::Chain`].
-    pub async fn blob_objects(&self, blob_id: &BlobId) -> Result<Vec<(ObjectId, Blob)>, ClientError> {
+    pub async fn blob_objects(
+        &self,
+        blob_id: &BlobId,
+    ) -> Result<Vec<(ObjectId, Blob)>, ClientError> {
         Ok(self
             .list_blobs()
             .await?

@@ -254,7 +254,10 @@ impl NodeClient {
         let bytes = self
             .once(
                 reqwest::Method::GET,
-                &format!("/v1/blobs/{blob_id}/slivers/{pair}/{}", sliver_type.as_str()),
+                &format!(
+                    "/v1/blobs/{blob_id}/slivers/{pair}/{}",
+                    sliver_type.as_str()
+                ),
                 None,
             )
             .await?;
@@ -282,9 +285,7 @@ impl NodeClient {
     /// # Errors
     /// [`NodeError`] (one attempt: health reports the node as it is).
     pub async fn health(&self) -> Result<Value, NodeError> {
-        let bytes = self
-            .once(reqwest::Method::GET, "/v1/health", None)
-            .await?;
+        let bytes = self.once(reqwest::Method::GET, "/v1/health", None).await?;
         self.success_data(&bytes)
     }
 }

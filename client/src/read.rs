@@ -52,9 +52,11 @@ impl Client {
         let used_non_systematic = slivers
             .iter()
             .any(|s| s.index >= config.n_primary_source_symbols());
-        tokio::task::spawn_blocking(move || decode(&config, &metadata, &slivers, check, used_non_systematic))
-            .await
-            .map_err(|e| ClientError::Codec(format!("decoder panicked: {e}")))?
+        tokio::task::spawn_blocking(move || {
+            decode(&config, &metadata, &slivers, check, used_non_systematic)
+        })
+        .await
+        .map_err(|e| ClientError::Codec(format!("decoder panicked: {e}")))?
     }
 
     /// Metadata from the first node (heaviest first) whose metadata verifies
@@ -114,8 +116,10 @@ impl Client {
             .symbol_size(config)
             .map_err(|e| ClientError::Codec(e.to_string()))?;
         let sliver_bytes = u64::from(symbol_size) * u64::from(config.n_secondary_source_symbols());
-        self.progress
-            .start(Phase::Download, sliver_bytes * u64::try_from(needed).unwrap_or(0));
+        self.progress.start(
+            Phase::Download,
+            sliver_bytes * u64::try_from(needed).unwrap_or(0),
+        );
 
         let concurrency = self.config.communication.max_concurrent_sliver_reads.max(1);
         let mut next_pair = 0u16;
@@ -126,9 +130,7 @@ impl Client {
         loop {
             // Keep up to `concurrency` requests in flight, never more than
             // are still needed.
-            while tasks.len() < concurrency
-                && slivers.len() + tasks.len() < needed
-                && next_pair < n
+            while tasks.len() < concurrency && slivers.len() + tasks.len() < needed && next_pair < n
             {
                 let pair = next_pair;
                 next_pair += 1;
@@ -137,13 +139,19 @@ impl Client {
                     continue;
                 }
                 let node = nodes[node_index].clone();
-                let config = config.clone();
+                let config = *config;
                 let metadata = metadata.clone();
                 tasks.spawn(async move {
                     let result = match node.sliver(&blob_id, pair, SliverType::Primary).await {
                         Err(error) => Err(error.to_string()),
-                        Ok(sliver) if sliver.index != pair || sliver.sliver_type != SliverType::Primary => {
-                            Err(format!("{}: sent another sliver than pair {pair}", node.address()))
+                        Ok(sliver)
+                            if sliver.index != pair
+                                || sliver.sliver_type != SliverType::Primary =>
+                        {
+                            Err(format!(
+                                "{}: sent another sliver than pair {pair}",
+                                node.address()
+                            ))
                         }
                         Ok(sliver) if check == ConsistencyCheck::Skip => Ok(sliver),
                         Ok(sliver) => tokio::task::spawn_blocking(move || {
@@ -152,7 +160,9 @@ impl Client {
                         .await
                         .map_err(|e| e.to_string())
                         .and_then(|r| {
-                            r.map_err(|e| format!("{}: sliver {pair} does not verify: {e}", node.address()))
+                            r.map_err(|e| {
+                                format!("{}: sliver {pair} does not verify: {e}", node.address())
+                            })
                         }),
                     };
                     (node_index, result)
@@ -207,12 +217,18 @@ fn decode(
         return config
             .decode_and_verify(metadata, SliverType::Primary, slivers)
             .map_err(|e| match e {
-                walrus_codec::error::DecodeError::Inconsistent => ClientError::Inconsistent(blob_id),
+                walrus_codec::error::DecodeError::Inconsistent => {
+                    ClientError::Inconsistent(blob_id)
+                }
                 other => ClientError::Codec(other.to_string()),
             });
     }
     let blob = config
-        .decode(metadata.metadata().unencoded_length(), SliverType::Primary, slivers)
+        .decode(
+            metadata.metadata().unencoded_length(),
+            SliverType::Primary,
+            slivers,
+        )
         .map_err(|e| ClientError::Codec(e.to_string()))?;
     if check == ConsistencyCheck::Default && used_non_systematic {
         // The decoded rows are the systematic primary slivers: they must

@@ -8,8 +8,8 @@ use std::{
 };
 
 use blst::min_pk::{AggregateSignature, PublicKey, Signature};
-use serde::Serialize;
 use bytes::Bytes;
+use serde::Serialize;
 use walrus_codec::{BlobId, EncodedBlob, EncodingConfig, SliverRef, SliverType};
 use walrus_contracts::{
     Call, Epoch, ObjectId, ObjectRef, Registration, Storage, certificate, units,
@@ -288,7 +288,8 @@ impl Client {
 
         // Certify.
         let start = Instant::now();
-        let message = certificate::confirmation_message(committee.epoch, &blob_id, deletable_object);
+        let message =
+            certificate::confirmation_message(committee.epoch, &blob_id, deletable_object);
         let signatures: Vec<&Signature> = confirmations.iter().map(|c| &c.signature).collect();
         let aggregate = AggregateSignature::aggregate(&signatures, false)
             .map_err(|e| ClientError::Codec(format!("aggregating signatures: {e:?}")))?
@@ -307,7 +308,9 @@ impl Client {
         timings.certify_ms = millis(start.elapsed());
 
         let blob = self.chain.blob(&object).await?.ok_or_else(|| {
-            ClientError::Chain(anyhow::anyhow!("Blob object {object} not found after certification"))
+            ClientError::Chain(anyhow::anyhow!(
+                "Blob object {object} not found after certification"
+            ))
         })?;
         Ok(StoreOutcome {
             blob_id,
@@ -408,18 +411,20 @@ impl Client {
                 + encoded.sliver_data(SliverType::Secondary, 0).len(),
         )
         .unwrap_or(0);
-        self.progress.start(Phase::Upload, total.saturating_mul(pair_bytes));
+        self.progress
+            .start(Phase::Upload, total.saturating_mul(pair_bytes));
         let limit = Arc::new(tokio::sync::Semaphore::new(
             self.config.communication.max_concurrent_nodes.max(1),
         ));
-        let message = certificate::confirmation_message(committee.epoch, &blob_id, deletable_object);
+        let message =
+            certificate::confirmation_message(committee.epoch, &blob_id, deletable_object);
         let started = Instant::now();
         let mut tasks = tokio::task::JoinSet::new();
         for (position, member) in committee.members.iter().enumerate() {
             let task = NodeUpload {
                 client: self.clone(),
                 member: member.clone(),
-                config: config.clone(),
+                config: *config,
                 encoded: encoded.clone(),
                 deletable_object,
                 message: message.clone(),
@@ -442,7 +447,12 @@ impl Client {
                 Some(at) => {
                     // Grace: a quarter of the time the quorum took, at least 100 ms.
                     let grace = (at / 4).max(Duration::from_millis(100));
-                    match tokio::time::timeout(grace.saturating_sub(started.elapsed() - at), tasks.join_next()).await {
+                    match tokio::time::timeout(
+                        grace.saturating_sub(started.elapsed() - at),
+                        tasks.join_next(),
+                    )
+                    .await
+                    {
                         Ok(next) => next,
                         Err(_) => break,
                     }
@@ -478,10 +488,7 @@ impl Client {
                 failures,
             });
         }
-        debug_assert_eq!(
-            weight,
-            confirmations.iter().map(|c| c.weight).sum::<u16>()
-        );
+        debug_assert_eq!(weight, confirmations.iter().map(|c| c.weight).sum::<u16>());
         Ok(confirmations)
     }
 }
@@ -501,7 +508,10 @@ impl NodeUpload {
     /// against the member's public key.
     async fn run(self) -> Result<Signature, String> {
         let node = self.client.node_client(&self.member.network_address);
-        let name = format!("node {} ({})", self.member.name, self.member.network_address);
+        let name = format!(
+            "node {} ({})",
+            self.member.name, self.member.network_address
+        );
         let blob_id = *self.encoded.blob_id();
         let describe = |e: NodeError| format!("{name}: {e}");
         node.store_metadata(&blob_id, self.encoded.metadata().metadata())

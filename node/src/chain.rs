@@ -132,7 +132,10 @@ pub fn write_genesis(
             })
             .collect(),
     };
-    crate::storage_node::write_private(&dir.join("keys.json"), &serde_json::to_string_pretty(&keys)?)?;
+    crate::storage_node::write_private(
+        &dir.join("keys.json"),
+        &serde_json::to_string_pretty(&keys)?,
+    )?;
     Ok((config, secrets))
 }
 

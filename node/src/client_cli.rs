@@ -222,7 +222,13 @@ fn parse_wal(text: &str) -> anyhow::Result<u64> {
     if fraction.len() > 9 || (whole.is_empty() && fraction.is_empty()) {
         bail!("invalid WAL amount {text:?}: at most 9 decimals");
     }
-    let whole: u64 = if whole.is_empty() { 0 } else { whole.parse().with_context(|| format!("invalid WAL amount {text:?}"))? };
+    let whole: u64 = if whole.is_empty() {
+        0
+    } else {
+        whole
+            .parse()
+            .with_context(|| format!("invalid WAL amount {text:?}"))?
+    };
     let fraction_frost: u64 = if fraction.is_empty() {
         0
     } else {
@@ -263,16 +269,28 @@ impl Progress for Bars {
         }
         let (label, style) = match phase {
             Phase::Encode => ("encoding", "{spinner} {msg} {elapsed}"),
-            Phase::Upload => ("uploading", "{msg} [{bar:40}] {bytes}/{total_bytes} {bytes_per_sec}"),
-            Phase::Download => ("downloading", "{msg} [{bar:40}] {bytes}/{total_bytes} {bytes_per_sec}"),
+            Phase::Upload => (
+                "uploading",
+                "{msg} [{bar:40}] {bytes}/{total_bytes} {bytes_per_sec}",
+            ),
+            Phase::Download => (
+                "downloading",
+                "{msg} [{bar:40}] {bytes}/{total_bytes} {bytes_per_sec}",
+            ),
         };
         let bar = ProgressBar::new(total)
-            .with_style(ProgressStyle::with_template(style).unwrap_or_else(|_| ProgressStyle::default_bar()))
+            .with_style(
+                ProgressStyle::with_template(style)
+                    .unwrap_or_else(|_| ProgressStyle::default_bar()),
+            )
             .with_message(label);
         if phase == Phase::Encode {
             bar.enable_steady_tick(std::time::Duration::from_millis(100));
         }
-        self.bars.lock().unwrap_or_else(|e| e.into_inner()).push((phase, bar));
+        self.bars
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push((phase, bar));
     }
 
     fn advance(&self, phase: Phase, amount: u64) {
@@ -322,10 +340,19 @@ pub async fn run(command: ClientCommand, config: Option<&Path>, json: bool) -> a
         ClientCommand::ListBlobs(_) => list_blobs(&client(config, json)?, json).await,
         ClientCommand::Delete(args) => delete(&client(config, json)?, &args, json).await,
         ClientCommand::Extend(args) => {
-            let end_epoch = client(config, json)?.extend(args.object_id, args.epochs).await?;
-            print(json, &json!({ "objectId": args.object_id, "endEpoch": end_epoch }), || {
-                format!("Extended {}: now stored until epoch {end_epoch} (exclusive)", args.object_id)
-            });
+            let end_epoch = client(config, json)?
+                .extend(args.object_id, args.epochs)
+                .await?;
+            print(
+                json,
+                &json!({ "objectId": args.object_id, "endEpoch": end_epoch }),
+                || {
+                    format!(
+                        "Extended {}: now stored until epoch {end_epoch} (exclusive)",
+                        args.object_id
+                    )
+                },
+            );
             Ok(())
         }
         ClientCommand::Info(_) => info(&client(config, json)?, json).await,
@@ -335,37 +362,57 @@ pub async fn run(command: ClientCommand, config: Option<&Path>, json: bool) -> a
             let amount = parse_wal(&args.amount)?;
             client.get_wal(amount).await?;
             let balance = client.balance().await?;
-            print(json, &json!({ "minted": amount, "balance": balance }), || {
-                format!("Received {}; balance {}", wal(amount), wal(balance))
-            });
+            print(
+                json,
+                &json!({ "minted": amount, "balance": balance }),
+                || format!("Received {}; balance {}", wal(amount), wal(balance)),
+            );
             Ok(())
         }
         ClientCommand::Stake(args) => {
             let amount = parse_wal(&args.amount)?;
             let staked = client(config, json)?.stake(args.node_id, amount).await?;
-            print(json, &json!({ "stakedWalId": staked, "nodeId": args.node_id, "amount": amount }), || {
-                format!("Staked {} with node {}: StakedWal {staked}", wal(amount), args.node_id)
-            });
+            print(
+                json,
+                &json!({ "stakedWalId": staked, "nodeId": args.node_id, "amount": amount }),
+                || {
+                    format!(
+                        "Staked {} with node {}: StakedWal {staked}",
+                        wal(amount),
+                        args.node_id
+                    )
+                },
+            );
             Ok(())
         }
         ClientCommand::RequestWithdrawStake(args) => {
-            client(config, json)?.request_withdraw_stake(args.staked_wal_id).await?;
-            print(json, &json!({ "stakedWalId": args.staked_wal_id, "requested": true }), || {
-                format!("Withdrawal of {} requested", args.staked_wal_id)
-            });
+            client(config, json)?
+                .request_withdraw_stake(args.staked_wal_id)
+                .await?;
+            print(
+                json,
+                &json!({ "stakedWalId": args.staked_wal_id, "requested": true }),
+                || format!("Withdrawal of {} requested", args.staked_wal_id),
+            );
             Ok(())
         }
         ClientCommand::WithdrawStake(args) => {
             let client = client(config, json)?;
             client.withdraw_stake(args.staked_wal_id).await?;
             let balance = client.balance().await?;
-            print(json, &json!({ "stakedWalId": args.staked_wal_id, "balance": balance }), || {
-                format!("Withdrew {}; balance {}", args.staked_wal_id, wal(balance))
-            });
+            print(
+                json,
+                &json!({ "stakedWalId": args.staked_wal_id, "balance": balance }),
+                || format!("Withdrew {}; balance {}", args.staked_wal_id, wal(balance)),
+            );
             Ok(())
         }
-        ClientCommand::Publisher(args) => serve(client(config, true)?, &args, Role::Publisher).await,
-        ClientCommand::Aggregator(args) => serve(client(config, true)?, &args, Role::Aggregator).await,
+        ClientCommand::Publisher(args) => {
+            serve(client(config, true)?, &args, Role::Publisher).await
+        }
+        ClientCommand::Aggregator(args) => {
+            serve(client(config, true)?, &args, Role::Aggregator).await
+        }
         ClientCommand::Daemon(args) => serve(client(config, true)?, &args, Role::Daemon).await,
     }
 }
@@ -373,7 +420,8 @@ pub async fn run(command: ClientCommand, config: Option<&Path>, json: bool) -> a
 async fn store(client: &Client, args: &StoreArgs, json: bool) -> anyhow::Result<()> {
     let mut reports = Vec::new();
     for path in &args.files {
-        let blob = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
+        let blob =
+            std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
         if args.dry_run {
             let estimate = client.estimate(&blob, args.epochs).await?;
             let mut value = serde_json::to_value(&estimate)?;
@@ -409,7 +457,9 @@ async fn store(client: &Client, args: &StoreArgs, json: bool) -> anyhow::Result<
         if !json {
             let t = outcome.timings;
             match &outcome.result {
-                StoreResult::NewlyCreated { blob_object, cost, .. } => println!(
+                StoreResult::NewlyCreated {
+                    blob_object, cost, ..
+                } => println!(
                     "Success: stored {}\n  Blob ID:        {}\n  Object ID:      {}\n  Unencoded size: {} bytes\n  Encoded size:   {} bytes\n  Cost:           {}\n  Stored until:   epoch {} (exclusive), {}\n  Took:           {seconds:.2} s (encode {} ms, register {} ms, upload {} ms, certify {} ms)",
                     path.display(),
                     outcome.blob_id,
@@ -418,8 +468,15 @@ async fn store(client: &Client, args: &StoreArgs, json: bool) -> anyhow::Result<
                     outcome.encoded_size,
                     wal(*cost),
                     blob_object.storage.end_epoch,
-                    if blob_object.deletable { "deletable" } else { "permanent" },
-                    t.encode_ms, t.register_ms, t.upload_ms, t.certify_ms
+                    if blob_object.deletable {
+                        "deletable"
+                    } else {
+                        "permanent"
+                    },
+                    t.encode_ms,
+                    t.register_ms,
+                    t.upload_ms,
+                    t.certify_ms
                 ),
                 StoreResult::AlreadyCertified { blob_id, end_epoch } => println!(
                     "Already certified: {}\n  Blob ID:      {blob_id}\n  Stored until: epoch {end_epoch} (exclusive)",
@@ -448,17 +505,28 @@ async fn read(client: &Client, args: &ReadArgs, json: bool) -> anyhow::Result<()
     let seconds = started.elapsed().as_secs_f64();
     match &args.out {
         Some(path) => {
-            std::fs::write(path, &blob).with_context(|| format!("cannot write {}", path.display()))?;
+            std::fs::write(path, &blob)
+                .with_context(|| format!("cannot write {}", path.display()))?;
             print(
                 json,
                 &json!({ "blobId": args.blob_id, "out": path, "size": blob.len() }),
-                || format!("Read blob {} ({} bytes) into {} in {seconds:.2} s", args.blob_id, blob.len(), path.display()),
+                || {
+                    format!(
+                        "Read blob {} ({} bytes) into {} in {seconds:.2} s",
+                        args.blob_id,
+                        blob.len(),
+                        path.display()
+                    )
+                },
             );
         }
         None if json => {
             use base64::Engine;
             let data = base64::engine::general_purpose::STANDARD.encode(&blob);
-            println!("{}", json!({ "blobId": args.blob_id, "size": blob.len(), "blob": data }));
+            println!(
+                "{}",
+                json!({ "blobId": args.blob_id, "size": blob.len(), "blob": data })
+            );
         }
         None => {
             let mut stdout = std::io::stdout().lock();
@@ -474,7 +542,8 @@ async fn blob_status(client: &Client, args: &BlobStatusArgs, json: bool) -> anyh
         (Some(id), _) => *id,
         (None, Some(path)) => {
             let n = client.committee().await?.n_shards;
-            let blob = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
+            let blob =
+                std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
             *EncodingConfig::new(n)?
                 .compute_metadata(&blob)
                 .with_context(|| format!("encoding {}", path.display()))?
@@ -496,7 +565,11 @@ async fn blob_status(client: &Client, args: &BlobStatusArgs, json: bool) -> anyh
         if let Some(end_epoch) = status.end_epoch() {
             text += &format!(
                 ", {}, stored until epoch {end_epoch} (exclusive)",
-                if certified { "certified" } else { "not certified" }
+                if certified {
+                    "certified"
+                } else {
+                    "not certified"
+                }
             );
         }
         text += &format!(
@@ -602,11 +675,17 @@ async fn info(client: &Client, json: bool) -> anyhow::Result<()> {
         let mut text = format!(
             "Epoch {} (duration {})\n{} storage nodes, {} shards; quorum {} shards, validity {} shards\nMax blob size: {max_blob} bytes\nPrice: {} per MiB-unit per epoch + {} per unit to write\nStorage can be bought up to {} epochs ahead\n\nNodes:",
             committee.epoch,
-            humantime::format_duration(std::time::Duration::from_millis(committee.epoch_duration_ms)),
+            humantime::format_duration(std::time::Duration::from_millis(
+                committee.epoch_duration_ms
+            )),
             committee.members.len(),
             committee.n_shards,
-            (0..=committee.n_shards).find(|w| config.is_quorum(*w)).unwrap_or(0),
-            (0..=committee.n_shards).find(|w| config.is_validity(*w)).unwrap_or(0),
+            (0..=committee.n_shards)
+                .find(|w| config.is_quorum(*w))
+                .unwrap_or(0),
+            (0..=committee.n_shards)
+                .find(|w| config.is_validity(*w))
+                .unwrap_or(0),
             wal(committee.storage_price),
             wal(committee.write_price),
             committee.max_epochs_ahead,
@@ -641,7 +720,10 @@ async fn health(client: &Client, json: bool) -> anyhow::Result<()> {
             let state = match &node.status {
                 Ok(v) => format!(
                     "ok: epoch {}, {} shards, {} blobs, {} checkpoints",
-                    v["epoch"], v["shardSummary"]["owned"], v["storedBlobs"], v["chain"]["checkpoints"]
+                    v["epoch"],
+                    v["shardSummary"]["owned"],
+                    v["storedBlobs"],
+                    v["chain"]["checkpoints"]
                 ),
                 Err(e) => format!("DOWN: {e}"),
             };
@@ -722,7 +804,9 @@ mod tests {
     #[test]
     fn json_commands_use_the_cli_names() {
         let parsed = parse_json_command(&JsonArgs {
-            command: Some(r#"{"command":{"store":{"files":["a.txt"],"epochs":3,"permanent":true}}}"#.into()),
+            command: Some(
+                r#"{"command":{"store":{"files":["a.txt"],"epochs":3,"permanent":true}}}"#.into(),
+            ),
         })
         .expect("parses");
         let ClientCommand::Store(args) = parsed.command else {
@@ -735,7 +819,14 @@ mod tests {
             command: Some(r#"{"command":{"getWal":{}}}"#.into()),
         })
         .expect("parses");
-        assert!(matches!(parsed.command, ClientCommand::GetWal(GetWalArgs { amount }) if amount == "100"));
-        assert!(parse_json_command(&JsonArgs { command: Some(r#"{"command":{"nope":{}}}"#.into()) }).is_err());
+        assert!(
+            matches!(parsed.command, ClientCommand::GetWal(GetWalArgs { amount }) if amount == "100")
+        );
+        assert!(
+            parse_json_command(&JsonArgs {
+                command: Some(r#"{"command":{"nope":{}}}"#.into())
+            })
+            .is_err()
+        );
     }
 }

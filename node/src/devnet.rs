@@ -145,7 +145,11 @@ fn create_or_load(args: &Args, dir: &Path) -> anyhow::Result<Settings> {
     }
     let last_port = usize::from(args.node_port) + args.nodes;
     if last_port > usize::from(u16::MAX) {
-        bail!("--node-port {} leaves no room for {} nodes", args.node_port, args.nodes);
+        bail!(
+            "--node-port {} leaves no room for {} nodes",
+            args.node_port,
+            args.nodes
+        );
     }
     let network_addresses = (0..args.nodes)
         .map(|i| local(node_port(&settings, i)).to_string())
@@ -178,7 +182,10 @@ fn create_or_load(args: &Args, dir: &Path) -> anyhow::Result<Settings> {
             genesis: dir.join("genesis.json"),
             max_body_bytes: None,
         };
-        crate::storage_node::write_private(&node_dir.join("config.toml"), &toml::to_string_pretty(&file)?)?;
+        crate::storage_node::write_private(
+            &node_dir.join("config.toml"),
+            &toml::to_string_pretty(&file)?,
+        )?;
     }
     let wallet = WalletFile::of(
         secrets
@@ -186,7 +193,10 @@ fn create_or_load(args: &Args, dir: &Path) -> anyhow::Result<Settings> {
             .first()
             .context("the genesis has a funded account")?,
     );
-    crate::storage_node::write_private(&dir.join("wallet.yaml"), &serde_yaml_ng::to_string(&wallet)?)?;
+    crate::storage_node::write_private(
+        &dir.join("wallet.yaml"),
+        &serde_yaml_ng::to_string(&wallet)?,
+    )?;
     std::fs::write(&settings_path, serde_json::to_string_pretty(&settings)?)?;
     Ok(settings)
 }
@@ -231,7 +241,11 @@ fn spawn(dir: &Path, name: &str, args: &[String], url: String) -> anyhow::Result
 }
 
 /// Polls `url` until it answers 200, the child exits, or 60 s pass.
-async fn wait_ready(http: &reqwest::Client, running: &mut Running, path: &str) -> anyhow::Result<()> {
+async fn wait_ready(
+    http: &reqwest::Client,
+    running: &mut Running,
+    path: &str,
+) -> anyhow::Result<()> {
     let deadline = Instant::now() + Duration::from_secs(60);
     let url = format!("{}{path}", running.service.url);
     loop {
@@ -248,7 +262,11 @@ async fn wait_ready(http: &reqwest::Client, running: &mut Running, path: &str) -
             );
         }
         if Instant::now() > deadline {
-            bail!("{} not ready after 60 s; see {}", running.service.name, running.service.log.display());
+            bail!(
+                "{} not ready after 60 s; see {}",
+                running.service.name,
+                running.service.log.display()
+            );
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
@@ -305,14 +323,25 @@ pub async fn run(args: &Args, json: bool) -> anyhow::Result<()> {
         communication: CommunicationConfig::default(),
     }
     .save(&client_config_path)?;
-    let wallet: WalletFile = serde_yaml_ng::from_str(&std::fs::read_to_string(dir.join("wallet.yaml"))?)?;
+    let wallet: WalletFile =
+        serde_yaml_ng::from_str(&std::fs::read_to_string(dir.join("wallet.yaml"))?)?;
 
     let started = Instant::now();
     let http = reqwest::Client::builder()
         .timeout(Duration::from_secs(2))
         .build()?;
     let mut children: Vec<Running> = Vec::new();
-    let result = start_services(&dir, args, &settings, &chain_url, &daemon_url, &client_config_path, &http, &mut children).await;
+    let result = start_services(
+        &dir,
+        args,
+        &settings,
+        &chain_url,
+        &daemon_url,
+        &client_config_path,
+        &http,
+        &mut children,
+    )
+    .await;
     if let Err(error) = result {
         stop_all(&mut children);
         return Err(error);
@@ -322,7 +351,10 @@ pub async fn run(args: &Args, json: bool) -> anyhow::Result<()> {
         client_config: client_config_path.clone(),
         wallet_address: wallet.address.to_string(),
         chain: children[0].service.clone(),
-        nodes: children[1..=settings.nodes].iter().map(|r| r.service.clone()).collect(),
+        nodes: children[1..=settings.nodes]
+            .iter()
+            .map(|r| r.service.clone())
+            .collect(),
         daemon: children[settings.nodes + 1].service.clone(),
         indexer: None,
         supervisor_pid: std::process::id(),
@@ -348,13 +380,31 @@ pub async fn run(args: &Args, json: bool) -> anyhow::Result<()> {
             settings.n_shards,
             humantime::format_duration(Duration::from_millis(settings.epoch_duration_ms))
         );
-        println!("  chain:      {} (pid {})", devnet.chain.url, devnet.chain.pid);
+        println!(
+            "  chain:      {} (pid {})",
+            devnet.chain.url, devnet.chain.pid
+        );
         for node in &devnet.nodes {
-            println!("  {:<11} {} (pid {}, metrics {})", format!("{}:", node.name), node.url, node.pid, node.metrics_url.as_deref().unwrap_or("-"));
+            println!(
+                "  {:<11} {} (pid {}, metrics {})",
+                format!("{}:", node.name),
+                node.url,
+                node.pid,
+                node.metrics_url.as_deref().unwrap_or("-")
+            );
         }
-        println!("  publisher/aggregator: {} (pid {})", devnet.daemon.url, devnet.daemon.pid);
-        println!("  wallet:     {} (1,000,000 WAL at creation)", wallet.address);
-        println!("  files:      {} (logs in logs/, services in devnet.json)", dir.display());
+        println!(
+            "  publisher/aggregator: {} (pid {})",
+            devnet.daemon.url, devnet.daemon.pid
+        );
+        println!(
+            "  wallet:     {} (1,000,000 WAL at creation)",
+            wallet.address
+        );
+        println!(
+            "  files:      {} (logs in logs/, services in devnet.json)",
+            dir.display()
+        );
         println!();
         println!("Try:");
         println!("  walrus{config_flag} store README.md --epochs 2");
@@ -436,7 +486,12 @@ async fn start_services(
         let mut running = spawn(
             dir,
             &name,
-            &["node".into(), "run".into(), "--config".into(), path(&config_path)],
+            &[
+                "node".into(),
+                "run".into(),
+                "--config".into(),
+                path(&config_path),
+            ],
             format!("http://{}", file.listen),
         )?;
         running.service.metrics_url = file.metrics_listen.map(|a| format!("http://{a}/metrics"));

@@ -98,11 +98,17 @@ fn main() -> ExitCode {
                 | client_cli::ClientCommand::Daemon(_) => "info",
                 _ => "warn",
             };
-            run_logged(level, client_cli::run(command, cli.config.as_deref(), cli.json))
+            run_logged(
+                level,
+                client_cli::run(command, cli.config.as_deref(), cli.json),
+            )
         }
         Command::Json(args) => client_cli::parse_json_command(&args).and_then(|parsed| {
             let config = parsed.config.or(cli.config);
-            run_logged("warn", client_cli::run(parsed.command, config.as_deref(), true))
+            run_logged(
+                "warn",
+                client_cli::run(parsed.command, config.as_deref(), true),
+            )
         }),
     };
     match result {

@@ -32,7 +32,8 @@ fn walrus_binary() -> PathBuf {
 }
 
 fn temp_dir(name: &str) -> PathBuf {
-    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("{name}-{}", std::process::id()));
+    let dir =
+        PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("{name}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).expect("temp dir");
     dir
@@ -143,8 +144,17 @@ impl Devnet {
         signal::kill(Pid::from_raw(pid), signal::Signal::SIGTERM).expect("signal");
         let status = self.child.wait().expect("wait");
         assert!(status.success(), "devnet exited with {status}");
-        let mut pids = vec![services["chain"]["pid"].clone(), services["daemon"]["pid"].clone()];
-        pids.extend(services["nodes"].as_array().expect("nodes").iter().map(|n| n["pid"].clone()));
+        let mut pids = vec![
+            services["chain"]["pid"].clone(),
+            services["daemon"]["pid"].clone(),
+        ];
+        pids.extend(
+            services["nodes"]
+                .as_array()
+                .expect("nodes")
+                .iter()
+                .map(|n| n["pid"].clone()),
+        );
         for pid in pids {
             let pid = i32::try_from(pid.as_u64().expect("pid")).expect("pid");
             assert!(
@@ -181,7 +191,12 @@ fn read_back(devnet: &Devnet, blob_id: &str, expected: &[u8], extra: &[&str]) {
     args.extend_from_slice(extra);
     devnet.cli(&args);
     let bytes = std::fs::read(&out).expect("read output");
-    assert!(bytes == expected, "blob {blob_id} read back differs ({} vs {} bytes)", bytes.len(), expected.len());
+    assert!(
+        bytes == expected,
+        "blob {blob_id} read back differs ({} vs {} bytes)",
+        bytes.len(),
+        expected.len()
+    );
     std::fs::remove_file(out).expect("remove");
 }
 
@@ -226,21 +241,36 @@ fn devnet_stores_and_reads_real_files_with_faulty_nodes() {
     assert!(report["result"]["newlyCreated"].is_object(), "{report}");
     read_back(&devnet, &license_id, &license_bytes, &[]);
     let status = devnet.cli(&["blob-status", &license_id]);
-    assert_eq!(status["status"]["deletable"]["isCertified"], true, "{status}");
+    assert_eq!(
+        status["status"]["deletable"]["isCertified"], true,
+        "{status}"
+    );
     assert_eq!(status["status"]["deletable"]["endEpoch"], 2, "{status}");
     let blobs = devnet.cli(&["list-blobs"]);
-    assert!(blobs.as_array().expect("list").iter().any(|b| b["blobId"] == license_id.as_str()));
+    assert!(
+        blobs
+            .as_array()
+            .expect("list")
+            .iter()
+            .any(|b| b["blobId"] == license_id.as_str())
+    );
 
     // 20 MB, permanent, with the strict check.
     let big = generated(20_000_000, 1);
     let big_path = dir.join("big.bin");
     std::fs::write(&big_path, &big).expect("write");
     let (big_id, report) = store(&devnet, &big_path, &["--permanent"]);
-    assert_eq!(report["result"]["newlyCreated"]["blob_object"]["deletable"], false);
+    assert_eq!(
+        report["result"]["newlyCreated"]["blob_object"]["deletable"],
+        false
+    );
     read_back(&devnet, &big_id, &big, &["--strict-consistency-check"]);
 
     // Through the publisher/aggregator: already certified, ranges.
-    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
     runtime.block_on(async {
         let http = reqwest::Client::new();
         let reply: Value = http
@@ -252,7 +282,11 @@ fn devnet_stores_and_reads_real_files_with_faulty_nodes() {
             .json()
             .await
             .expect("JSON");
-        assert_eq!(reply["alreadyCertified"]["blob_id"], license_id.as_str(), "{reply}");
+        assert_eq!(
+            reply["alreadyCertified"]["blob_id"],
+            license_id.as_str(),
+            "{reply}"
+        );
         let response = http
             .get(format!("{}/v1/blobs/{license_id}", devnet.daemon_url()))
             .header("range", "bytes=100-199")
@@ -260,7 +294,10 @@ fn devnet_stores_and_reads_real_files_with_faulty_nodes() {
             .await
             .expect("GET");
         assert_eq!(response.status(), 206);
-        assert_eq!(&response.bytes().await.expect("body")[..], &license_bytes[100..200]);
+        assert_eq!(
+            &response.bytes().await.expect("body")[..],
+            &license_bytes[100..200]
+        );
         let response = http
             .get(format!("{}/v1/blobs/not-a-blob-id", devnet.daemon_url()))
             .send()

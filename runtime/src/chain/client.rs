@@ -147,7 +147,10 @@ impl ChainClient {
         let status = response.status();
         let body = response.bytes().await?;
         if !status.is_success() {
-            bail!("GET /v1/objects/{id}: {status}: {}", String::from_utf8_lossy(&body));
+            bail!(
+                "GET /v1/objects/{id}: {status}: {}",
+                String::from_utf8_lossy(&body)
+            );
         }
         let value: serde_json::Value = serde_json::from_slice(&body)?;
         match value.get("blob") {
