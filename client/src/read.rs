@@ -35,6 +35,7 @@ impl Client {
     ///
     /// # Errors
     /// [`ClientError::BlobNotFound`] when no node has valid metadata,
+    /// [`ClientError::BlobInvalid`] when the nodes report the ID invalid,
     /// [`ClientError::NotEnoughSlivers`] when too few verified slivers
     /// arrive, [`ClientError::Inconsistent`] when the decoded blob does not
     /// match its ID, [`ClientError::Chain`].
@@ -45,7 +46,22 @@ impl Client {
     ) -> Result<Vec<u8>, ClientError> {
         let committee = self.committee().await?;
         let config = Self::encoding_config(&committee)?;
-        let metadata = Arc::new(self.verified_metadata(&committee, &config, blob_id).await?);
+        let metadata = match self.verified_metadata(&committee, &config, blob_id).await {
+            Ok(metadata) => Arc::new(metadata),
+            Err(ClientError::BlobNotFound(_)) => {
+                // Say why, when the nodes know: invalid blobs have no data.
+                let invalid = self
+                    .blob_status(blob_id)
+                    .await
+                    .is_ok_and(|s| s.status.get("invalid").is_some());
+                return Err(if invalid {
+                    ClientError::BlobInvalid(*blob_id)
+                } else {
+                    ClientError::BlobNotFound(*blob_id)
+                });
+            }
+            Err(error) => return Err(error),
+        };
         let slivers = self
             .primary_slivers(&committee, &config, &metadata, check)
             .await?;

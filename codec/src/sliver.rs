@@ -117,15 +117,7 @@ impl Symbols {
     /// [`InvalidSymbolsError`] if `symbol_size` is zero or odd, or `data` is
     /// not a whole number of symbols.
     pub fn new(data: Vec<u8>, symbol_size: u16) -> Result<Self, InvalidSymbolsError> {
-        if symbol_size == 0
-            || !symbol_size.is_multiple_of(2)
-            || !data.len().is_multiple_of(usize::from(symbol_size))
-        {
-            return Err(InvalidSymbolsError {
-                data_len: data.len(),
-                symbol_size,
-            });
-        }
+        check_symbols(data.len(), symbol_size)?;
         Ok(Self { data, symbol_size })
     }
 
@@ -174,6 +166,21 @@ pub struct Sliver {
     pub index: u16,
 }
 
+/// Checks that `data_len` bytes are whole symbols of a valid `symbol_size`
+/// (even, non-zero).
+fn check_symbols(data_len: usize, symbol_size: u16) -> Result<(), InvalidSymbolsError> {
+    if symbol_size == 0
+        || !symbol_size.is_multiple_of(2)
+        || !data_len.is_multiple_of(usize::from(symbol_size))
+    {
+        return Err(InvalidSymbolsError {
+            data_len,
+            symbol_size,
+        });
+    }
+    Ok(())
+}
+
 /// A borrowed sliver that serializes to exactly the bytes of the owned
 /// [`Sliver`] with the same contents (BCS and JSON), so that senders can
 /// serialize slivers where they lie. Made by [`crate::EncodedBlob::sliver_ref`].
@@ -201,15 +208,7 @@ impl<'a> SymbolsRef<'a> {
     /// # Errors
     /// As [`Symbols::new`].
     pub fn new(data: &'a [u8], symbol_size: u16) -> Result<Self, InvalidSymbolsError> {
-        if symbol_size == 0
-            || !symbol_size.is_multiple_of(2)
-            || !data.len().is_multiple_of(usize::from(symbol_size))
-        {
-            return Err(InvalidSymbolsError {
-                data_len: data.len(),
-                symbol_size,
-            });
-        }
+        check_symbols(data.len(), symbol_size)?;
         Ok(Self { data, symbol_size })
     }
 

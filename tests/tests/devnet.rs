@@ -133,6 +133,20 @@ impl Devnet {
         serde_json::from_str(stdout.trim()).unwrap_or_else(|e| panic!("{e}: {stdout}"))
     }
 
+    /// Runs a `walrus --json` command that must fail; returns its error message.
+    fn cli_error(&self, args: &[&str]) -> String {
+        let output = Command::new(walrus_binary())
+            .arg("--json")
+            .arg("--config")
+            .arg(self.dir.join("client_config.yaml"))
+            .args(args)
+            .output()
+            .expect("walrus runs");
+        assert!(!output.status.success(), "walrus {args:?} should fail");
+        let reply: Value = serde_json::from_slice(&output.stdout).expect("JSON error");
+        reply["error"].as_str().expect("error message").to_owned()
+    }
+
     fn daemon_url(&self) -> String {
         format!("http://127.0.0.1:{}", self.ports + 15)
     }
@@ -246,6 +260,25 @@ fn devnet_stores_and_reads_real_files_with_faulty_nodes() {
         "{status}"
     );
     assert_eq!(status["status"]["deletable"]["endEpoch"], 2, "{status}");
+    // A dry run costs what the store cost, and stores nothing new.
+    let estimate = devnet.cli(&[
+        "store",
+        license.to_str().expect("UTF-8"),
+        "--epochs",
+        "2",
+        "--dry-run",
+    ]);
+    assert_eq!(estimate[0]["blobId"], license_id.as_str());
+    assert_eq!(
+        estimate[0]["cost"], report["result"]["newlyCreated"]["cost"],
+        "{estimate}"
+    );
+    // Unknown blobs and bad input get clear errors.
+    let unknown = "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA";
+    let error = devnet.cli_error(&["read", unknown]);
+    assert!(error.contains("not found"), "{error}");
+    let error = devnet.cli_error(&["store", license.to_str().expect("UTF-8"), "--epochs", "0"]);
+    assert!(error.contains("epochs must be between 1 and 53"), "{error}");
     let blobs = devnet.cli(&["list-blobs"]);
     assert!(
         blobs
