@@ -296,6 +296,14 @@ fn stop_all(children: &mut [Running]) {
     }
 }
 
+/// Writes a line to stderr, ignoring a closed stderr (like the summary on stdout).
+macro_rules! report {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stderr(), $($arg)*);
+    }};
+}
+
 /// Runs `walrus devnet` until Ctrl-C or SIGTERM.
 ///
 /// # Errors
@@ -365,27 +373,37 @@ pub async fn run(args: &Args, json: bool) -> anyhow::Result<()> {
     std::fs::rename(&temporary, &devnet_path)?;
 
     let seconds = started.elapsed().as_secs_f64();
+    // Scripts may stop reading after the ready line: a closed stdout must
+    // not stop the devnet, so the summary is written once, errors ignored.
+    let mut summary = String::new();
+    macro_rules! say {
+        ($($arg:tt)*) => {{
+            summary.push_str(&format!($($arg)*));
+            summary.push('\n');
+        }};
+    }
     if json {
-        println!("{}", serde_json::to_string(&devnet)?);
+        say!("{}", serde_json::to_string(&devnet)?);
     } else {
         let config_flag = if args.dir.is_none() {
             String::new()
         } else {
             format!(" --config {}", client_config_path.display())
         };
-        println!(
+        say!(
             "Devnet ready in {seconds:.1} s ({}): {} storage nodes, {} shards, epochs of {}",
             if resumed { "resumed" } else { "created" },
             settings.nodes,
             settings.n_shards,
             humantime::format_duration(Duration::from_millis(settings.epoch_duration_ms))
         );
-        println!(
+        say!(
             "  chain:      {} (pid {})",
-            devnet.chain.url, devnet.chain.pid
+            devnet.chain.url,
+            devnet.chain.pid
         );
         for node in &devnet.nodes {
-            println!(
+            say!(
                 "  {:<11} {} (pid {}, metrics {})",
                 format!("{}:", node.name),
                 node.url,
@@ -393,27 +411,35 @@ pub async fn run(args: &Args, json: bool) -> anyhow::Result<()> {
                 node.metrics_url.as_deref().unwrap_or("-")
             );
         }
-        println!(
+        say!(
             "  publisher/aggregator: {} (pid {})",
-            devnet.daemon.url, devnet.daemon.pid
+            devnet.daemon.url,
+            devnet.daemon.pid
         );
-        println!(
+        say!(
             "  wallet:     {} (1,000,000 WAL at creation)",
             wallet.address
         );
-        println!(
+        say!(
             "  files:      {} (logs in logs/, services in devnet.json)",
             dir.display()
         );
-        println!();
-        println!("Try:");
-        println!("  walrus{config_flag} store README.md --epochs 2");
-        println!("  walrus{config_flag} read BLOB_ID --out copy");
-        println!("  walrus{config_flag} blob-status BLOB_ID");
-        println!("  walrus{config_flag} health");
-        println!("  curl -X PUT --data-binary @README.md '{daemon_url}/v1/blobs?epochs=2'");
-        println!("  curl {daemon_url}/v1/blobs/BLOB_ID");
-        println!("Ctrl-C stops every service; run the same command again to resume.");
+        say!("");
+        say!("Try:");
+        say!("  walrus{config_flag} store README.md --epochs 2");
+        say!("  walrus{config_flag} read BLOB_ID --out copy");
+        say!("  walrus{config_flag} blob-status BLOB_ID");
+        say!("  walrus{config_flag} health");
+        say!("  curl -X PUT --data-binary @README.md '{daemon_url}/v1/blobs?epochs=2'");
+        say!("  curl {daemon_url}/v1/blobs/BLOB_ID");
+        say!("Ctrl-C stops every service; run the same command again to resume.");
+    }
+    {
+        use std::io::Write as _;
+        let mut stdout = std::io::stdout().lock();
+        let _ = stdout
+            .write_all(summary.as_bytes())
+            .and_then(|()| stdout.flush());
     }
 
     // Supervise: report children that exit; the others keep running.
@@ -427,16 +453,16 @@ pub async fn run(args: &Args, json: bool) -> anyhow::Result<()> {
                 for running in children.iter_mut().filter(|r| !r.exited) {
                     if let Ok(Some(status)) = running.child.try_wait() {
                         running.exited = true;
-                        eprintln!("{} (pid {}) exited: {status}; the others keep running (see {})", running.service.name, running.service.pid, running.service.log.display());
+                        report!("{} (pid {}) exited: {status}; the others keep running (see {})", running.service.name, running.service.pid, running.service.log.display());
                     }
                 }
             }
         }
     }
-    eprintln!("stopping the devnet...");
+    report!("stopping the devnet...");
     stop_all(&mut children);
     let _ = std::fs::remove_file(&devnet_path);
-    eprintln!("devnet stopped; data kept in {}", dir.display());
+    report!("devnet stopped; data kept in {}", dir.display());
     Ok(())
 }
 

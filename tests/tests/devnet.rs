@@ -75,7 +75,9 @@ struct Devnet {
 
 impl Devnet {
     /// Starts `walrus devnet` and waits (at most 120 s) for its ready line.
-    fn start(dir: &Path, ports: u16) -> Self {
+    /// With `close_stdout`, nobody reads its stdout (as with a script that
+    /// does not care) and readiness is `devnet.json`: the devnet must carry on.
+    fn start(dir: &Path, ports: u16, close_stdout: bool) -> Self {
         let mut child = Command::new(walrus_binary())
             .args(["devnet", "--nodes", "7", "--n-shards", "100", "--dir"])
             .arg(dir)
@@ -88,19 +90,30 @@ impl Devnet {
             .spawn()
             .expect("walrus devnet starts");
         let stdout = child.stdout.take().expect("piped");
-        let (sender, receiver) = mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                if sender.send(line).is_err() {
+        if close_stdout {
+            // Nobody reads: every write to stdout fails with EPIPE.
+            drop(stdout);
+            let ready = dir.join("devnet.json");
+            for _ in 0..2400 {
+                if ready.is_file() {
                     break;
                 }
+                std::thread::sleep(Duration::from_millis(50));
             }
-        });
-        loop {
-            match receiver.recv_timeout(Duration::from_secs(120)) {
-                Ok(line) if line.starts_with("Devnet ready") => break,
-                Ok(_) => {}
-                Err(e) => panic!("devnet not ready: {e}"),
+            assert!(ready.is_file(), "devnet not ready after 120 s");
+        } else {
+            let (sender, receiver) = mpsc::channel();
+            std::thread::spawn(move || {
+                for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                    let _ = sender.send(line);
+                }
+            });
+            loop {
+                match receiver.recv_timeout(Duration::from_secs(120)) {
+                    Ok(line) if line.starts_with("Devnet ready") => break,
+                    Ok(_) => {}
+                    Err(e) => panic!("devnet not ready: {e}"),
+                }
             }
         }
         Self {
@@ -242,7 +255,7 @@ fn corrupt_slivers(db: &Path) -> usize {
 fn devnet_stores_and_reads_real_files_with_faulty_nodes() {
     let dir = temp_dir("devnet-e2e");
     let ports = free_ports(22);
-    let devnet = Devnet::start(&dir, ports);
+    let devnet = Devnet::start(&dir, ports, false);
 
     // Every node is up.
     let health = devnet.cli(&["health"]);
@@ -364,7 +377,7 @@ fn devnet_stores_and_reads_real_files_with_faulty_nodes() {
 
     // A clean stop takes every service down; a restart resumes with the data.
     devnet.stop();
-    let devnet = Devnet::start(&dir, ports);
+    let devnet = Devnet::start(&dir, ports, true);
     assert_eq!(devnet.cli(&["health"])["healthy"], 7);
     read_back(&devnet, &license_id, &license_bytes, &[]);
     read_back(&devnet, &other_id, &other, &[]);
