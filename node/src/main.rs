@@ -5,6 +5,7 @@
 
 mod blob_id;
 mod chain;
+mod client_args;
 mod client_cli;
 mod devnet;
 mod storage_node;
@@ -50,9 +51,9 @@ enum Command {
     /// Start a local network: chain, storage nodes, publisher/aggregator.
     Devnet(devnet::Args),
     /// Run a client command given as JSON (`{"command":{"store":{...}}}`).
-    Json(client_cli::JsonArgs),
+    Json(client_args::JsonArgs),
     #[command(flatten)]
-    Client(client_cli::ClientCommand),
+    Client(client_args::ClientCommand),
 }
 
 /// Runs a service on a multi-threaded tokio runtime, logging to stderr
@@ -93,9 +94,9 @@ fn main() -> ExitCode {
         Command::Client(command) => {
             // Services log their requests; one-shot commands only warnings.
             let level = match command {
-                client_cli::ClientCommand::Publisher(_)
-                | client_cli::ClientCommand::Aggregator(_)
-                | client_cli::ClientCommand::Daemon(_) => "info",
+                client_args::ClientCommand::Publisher(_)
+                | client_args::ClientCommand::Aggregator(_)
+                | client_args::ClientCommand::Daemon(_) => "info",
                 _ => "warn",
             };
             run_logged(
@@ -103,7 +104,7 @@ fn main() -> ExitCode {
                 client_cli::run(command, cli.config.as_deref(), cli.json),
             )
         }
-        Command::Json(args) => client_cli::parse_json_command(&args).and_then(|parsed| {
+        Command::Json(args) => client_args::parse_json_command(&args).and_then(|parsed| {
             let config = parsed.config.or(cli.config);
             run_logged(
                 "warn",

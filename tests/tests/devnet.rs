@@ -128,15 +128,20 @@ impl Devnet {
             .expect("JSON")
     }
 
-    /// Runs `walrus --json --config DIR/client_config.yaml ARGS`; returns its JSON output.
-    fn cli(&self, args: &[&str]) -> Value {
-        let output = Command::new(walrus_binary())
+    /// Runs `walrus --json --config DIR/client_config.yaml ARGS`.
+    fn walrus(&self, args: &[&str]) -> std::process::Output {
+        Command::new(walrus_binary())
             .arg("--json")
             .arg("--config")
             .arg(self.dir.join("client_config.yaml"))
             .args(args)
             .output()
-            .expect("walrus runs");
+            .expect("walrus runs")
+    }
+
+    /// Runs a `walrus --json` command that must succeed; returns its JSON output.
+    fn cli(&self, args: &[&str]) -> Value {
+        let output = self.walrus(args);
         let stdout = String::from_utf8_lossy(&output.stdout);
         assert!(
             output.status.success(),
@@ -148,13 +153,7 @@ impl Devnet {
 
     /// Runs a `walrus --json` command that must fail; returns its error message.
     fn cli_error(&self, args: &[&str]) -> String {
-        let output = Command::new(walrus_binary())
-            .arg("--json")
-            .arg("--config")
-            .arg(self.dir.join("client_config.yaml"))
-            .args(args)
-            .output()
-            .expect("walrus runs");
+        let output = self.walrus(args);
         assert!(!output.status.success(), "walrus {args:?} should fail");
         let reply: Value = serde_json::from_slice(&output.stdout).expect("JSON error");
         reply["error"].as_str().expect("error message").to_owned()
