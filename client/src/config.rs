@@ -23,6 +23,7 @@ pub const CONFIG_FILE_NAME: &str = "client_config.yaml";
 /// wallet: wallet.yaml            # relative to this file
 /// publisher_url: http://127.0.0.1:31415
 /// indexer_url: http://127.0.0.1:9300
+/// genesis: genesis.json          # relative to this file
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ClientConfig {
@@ -39,6 +40,10 @@ pub struct ClientConfig {
     /// The indexer, when one runs.
     #[serde(default)]
     pub indexer_url: Option<String>,
+    /// The chain's `genesis.json`, relative to the configuration file's
+    /// directory unless absolute: the trust anchor of `walrus audit`.
+    #[serde(default)]
+    pub genesis: Option<PathBuf>,
     /// Tuning; every field has a default.
     #[serde(default)]
     pub communication: CommunicationConfig,
@@ -114,8 +119,8 @@ impl WalletFile {
 }
 
 impl ClientConfig {
-    /// Reads a configuration file; a relative wallet path is resolved
-    /// against the file's directory.
+    /// Reads a configuration file; relative wallet and genesis paths are
+    /// resolved against the file's directory.
     ///
     /// # Errors
     /// [`ClientError::Config`] naming the file when it cannot be read or parsed.
@@ -128,6 +133,11 @@ impl ClientConfig {
             && wallet.is_relative()
         {
             config.wallet = Some(dir.join(wallet));
+        }
+        if let (Some(genesis), Some(dir)) = (&config.genesis, path.parent())
+            && genesis.is_relative()
+        {
+            config.genesis = Some(dir.join(genesis));
         }
         Ok(config)
     }
@@ -213,6 +223,7 @@ mod tests {
             wallet: Some("wallet.yaml".into()),
             publisher_url: None,
             indexer_url: None,
+            genesis: None,
             communication: CommunicationConfig::default(),
         };
         let path = dir.join(CONFIG_FILE_NAME);

@@ -14,6 +14,7 @@
 //! # Ok(()) }
 //! ```
 
+pub mod audit;
 pub mod config;
 pub mod daemon;
 mod error;

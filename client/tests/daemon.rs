@@ -19,6 +19,7 @@ async fn start(role: Role, max_body_bytes: u64) -> String {
         wallet: None,
         publisher_url: None,
         indexer_url: None,
+        genesis: None,
         communication: CommunicationConfig::default(),
     };
     let client = Client::new(config).expect("client");

@@ -211,6 +211,42 @@ impl Call {
     pub fn is_system(&self) -> bool {
         matches!(self, Call::VotingEnd | Call::EpochChangeStart)
     }
+
+    /// The call's name, as in SPEC.md section 8 (`"RegisterBlob"`, ...).
+    pub fn name(&self) -> &'static str {
+        match self {
+            Call::Faucet { .. } => "Faucet",
+            Call::TransferWal { .. } => "TransferWal",
+            Call::TransferObject { .. } => "TransferObject",
+            Call::ReserveSpace { .. } => "ReserveSpace",
+            Call::SplitStorageByEpoch { .. } => "SplitStorageByEpoch",
+            Call::SplitStorageBySize { .. } => "SplitStorageBySize",
+            Call::FuseStorage { .. } => "FuseStorage",
+            Call::RegisterBlob(_) => "RegisterBlob",
+            Call::CertifyBlob { .. } => "CertifyBlob",
+            Call::ExtendBlobWithStorage { .. } => "ExtendBlobWithStorage",
+            Call::ExtendBlob { .. } => "ExtendBlob",
+            Call::DeleteBlob { .. } => "DeleteBlob",
+            Call::InvalidateBlobId { .. } => "InvalidateBlobId",
+            Call::SetAttribute { .. } => "SetAttribute",
+            Call::RemoveAttribute { .. } => "RemoveAttribute",
+            Call::ShareBlob { .. } => "ShareBlob",
+            Call::FundSharedBlob { .. } => "FundSharedBlob",
+            Call::ExtendSharedBlob { .. } => "ExtendSharedBlob",
+            Call::RegisterCandidate(_) => "RegisterCandidate",
+            Call::Stake { .. } => "Stake",
+            Call::RequestWithdrawStake { .. } => "RequestWithdrawStake",
+            Call::WithdrawStake { .. } => "WithdrawStake",
+            Call::SetCommission { .. } => "SetCommission",
+            Call::SetVotes { .. } => "SetVotes",
+            Call::CollectCommission { .. } => "CollectCommission",
+            Call::EpochSyncDone { .. } => "EpochSyncDone",
+            Call::AuditReport { .. } => "AuditReport",
+            Call::SlashVote { .. } => "SlashVote",
+            Call::VotingEnd => "VotingEnd",
+            Call::EpochChangeStart => "EpochChangeStart",
+        }
+    }
 }
 
 /// Applies one call to `state` (which the caller discards on error).

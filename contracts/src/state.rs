@@ -182,6 +182,47 @@ pub struct StakedWal {
     pub state: StakeState,
 }
 
+impl StakedWal {
+    /// What the stake is worth now in FROST, rewards included: the principal
+    /// while not yet active; otherwise its shares (at the exchange rate of
+    /// the activation epoch, rounding down) at the pool's current rate, or
+    /// at the withdrawal pot's rate once the withdraw epoch has come. This
+    /// is what [`crate::Call::WithdrawStake`] would pay now, or once the
+    /// withdraw epoch comes at today's rate (SPEC.md section 10).
+    pub fn value(&self, pool: &StakingPool, current_epoch: Epoch) -> u64 {
+        let current = ExchangeRate {
+            wal: pool.active_wal,
+            shares: pool.active_shares,
+        };
+        let shares = match self.state {
+            StakeState::Withdrawing { epoch, shares } => {
+                if epoch <= current_epoch {
+                    return pool.withdrawable.get(&epoch).map_or(0, |pot| {
+                        if shares >= pot.shares {
+                            pot.wal
+                        } else {
+                            pot.to_wal(shares).unwrap_or(pot.wal)
+                        }
+                    });
+                }
+                shares
+            }
+            StakeState::Staked => {
+                if self.activation_epoch > current_epoch {
+                    return self.principal;
+                }
+                let rate = pool
+                    .exchange_rates
+                    .get(&self.activation_epoch)
+                    .copied()
+                    .unwrap_or(ExchangeRate { wal: 0, shares: 0 });
+                rate.to_shares(self.principal).unwrap_or(self.principal)
+            }
+        };
+        current.to_wal(shares).unwrap_or(u64::MAX)
+    }
+}
+
 /// One member of a committee.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CommitteeMember {

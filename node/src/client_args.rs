@@ -19,6 +19,9 @@ pub enum ClientCommand {
     Read(ReadArgs),
     /// Show a blob ID's status as the storage nodes report it.
     BlobStatus(BlobStatusArgs),
+    /// Verify a blob's provenance from the chain itself (re-executing every
+    /// checkpoint from genesis) and compare with the indexer.
+    Audit(AuditArgs),
     /// List the wallet's Blob objects.
     ListBlobs(NoArgs),
     /// Delete a deletable blob (its storage returns to the wallet).
@@ -114,6 +117,23 @@ pub struct BlobStatusArgs {
     #[arg(long)]
     #[serde(default)]
     pub file: Option<PathBuf>,
+}
+
+/// Arguments of `walrus audit`.
+#[derive(Debug, clap::Args, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AuditArgs {
+    /// The blob ID.
+    pub blob_id: BlobId,
+    /// The chain's `genesis.json`, the trust anchor (default: `genesis` in
+    /// the client configuration).
+    #[arg(long)]
+    #[serde(default)]
+    pub genesis: Option<PathBuf>,
+    /// Do not compare with the indexer of the client configuration.
+    #[arg(long)]
+    #[serde(default)]
+    pub no_indexer: bool,
 }
 
 /// Arguments of `walrus delete`.

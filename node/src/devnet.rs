@@ -1,6 +1,7 @@
 //! `walrus devnet`: a whole local network on 127.0.0.1, one OS process per
-//! service (the sequencer, each storage node, the publisher/aggregator
-//! daemon), all children of this process and stopped with it.
+//! service (the sequencer, each storage node, the indexer, the
+//! publisher/aggregator daemon), all children of this process and stopped
+//! with it.
 //!
 //! Layout of DIR (default `~/.walrus/devnet`):
 //!
@@ -10,12 +11,13 @@
 //! | `settings.json` | ports and sizes chosen at creation, reused on resume |
 //! | `chain/chain.db` | the checkpoint log |
 //! | `nodes/node-I/config.toml`, `nodes/node-I/slivers.db` | storage node I |
+//! | `indexer/index.db` | the indexer's SQLite index |
 //! | `wallet.yaml`, `client_config.yaml` | the funded wallet and the CLI's configuration |
 //! | `devnet.json` | URL and process ID of every running service, for scripts |
 //! | `logs/*.log` | each service's output |
 //!
 //! Default ports: chain 9100, storage nodes 9101.., their metrics 9201..,
-//! publisher/aggregator 31415.
+//! indexer and explorer 9300, publisher/aggregator 31415.
 
 use std::{
     net::SocketAddr,
@@ -63,6 +65,9 @@ pub struct Args {
     /// Port of the publisher/aggregator daemon.
     #[arg(long, default_value_t = 31415)]
     pub daemon_port: u16,
+    /// Port of the indexer API and explorer page.
+    #[arg(long, default_value_t = 9300)]
+    pub indexer_port: u16,
 }
 
 /// What is fixed when a devnet is created.
@@ -108,8 +113,8 @@ pub struct DevnetFile {
     pub nodes: Vec<Service>,
     /// The publisher/aggregator daemon.
     pub daemon: Service,
-    /// The indexer (not part of the devnet yet).
-    pub indexer: Option<Service>,
+    /// The indexer (API and explorer page).
+    pub indexer: Service,
     /// The process ID of `walrus devnet` itself (send it SIGTERM to stop all).
     pub supervisor_pid: u32,
 }
@@ -320,6 +325,7 @@ pub async fn run(args: &Args, json: bool) -> anyhow::Result<()> {
     let settings = create_or_load(args, &dir)?;
     let chain_url = format!("http://{}", local(args.chain_port));
     let daemon_url = format!("http://{}", local(args.daemon_port));
+    let indexer_url = format!("http://{}", local(args.indexer_port));
 
     // The client configuration points at this run's ports.
     let client_config_path = dir.join(CONFIG_FILE_NAME);
@@ -327,7 +333,8 @@ pub async fn run(args: &Args, json: bool) -> anyhow::Result<()> {
         chain_url: chain_url.clone(),
         wallet: Some(PathBuf::from("wallet.yaml")),
         publisher_url: Some(daemon_url.clone()),
-        indexer_url: None,
+        indexer_url: Some(indexer_url.clone()),
+        genesis: Some(PathBuf::from("genesis.json")),
         communication: CommunicationConfig::default(),
     }
     .save(&client_config_path)?;
@@ -345,6 +352,7 @@ pub async fn run(args: &Args, json: bool) -> anyhow::Result<()> {
         &settings,
         &chain_url,
         &daemon_url,
+        &indexer_url,
         &client_config_path,
         &http,
         &mut children,
@@ -363,8 +371,8 @@ pub async fn run(args: &Args, json: bool) -> anyhow::Result<()> {
             .iter()
             .map(|r| r.service.clone())
             .collect(),
-        daemon: children[settings.nodes + 1].service.clone(),
-        indexer: None,
+        indexer: children[settings.nodes + 1].service.clone(),
+        daemon: children[settings.nodes + 2].service.clone(),
         supervisor_pid: std::process::id(),
     };
     let devnet_path = dir.join("devnet.json");
@@ -412,6 +420,11 @@ pub async fn run(args: &Args, json: bool) -> anyhow::Result<()> {
             );
         }
         say!(
+            "  indexer:    {} (explorer page; pid {})",
+            devnet.indexer.url,
+            devnet.indexer.pid
+        );
+        say!(
             "  publisher/aggregator: {} (pid {})",
             devnet.daemon.url,
             devnet.daemon.pid
@@ -430,6 +443,8 @@ pub async fn run(args: &Args, json: bool) -> anyhow::Result<()> {
         say!("  walrus{config_flag} read BLOB_ID --out copy");
         say!("  walrus{config_flag} blob-status BLOB_ID");
         say!("  walrus{config_flag} health");
+        say!("  walrus{config_flag} audit BLOB_ID");
+        say!("  open {indexer_url}/?q=BLOB_ID");
         say!("  curl -X PUT --data-binary @README.md '{daemon_url}/v1/blobs?epochs=2'");
         say!("  curl {daemon_url}/v1/blobs/BLOB_ID");
         say!("Ctrl-C stops every service; run the same command again to resume.");
@@ -473,6 +488,7 @@ async fn start_services(
     settings: &Settings,
     chain_url: &str,
     daemon_url: &str,
+    indexer_url: &str,
     client_config: &Path,
     http: &reqwest::Client,
     children: &mut Vec<Running>,
@@ -526,6 +542,28 @@ async fn start_services(
     for index in 0..settings.nodes {
         wait_ready(http, &mut children[index + 1], "/v1/health").await?;
     }
+
+    std::fs::create_dir_all(dir.join("indexer"))?;
+    let mut indexer = spawn(
+        dir,
+        "indexer",
+        &[
+            "indexer".into(),
+            "run".into(),
+            "--genesis".into(),
+            path(&dir.join("genesis.json")),
+            "--chain-url".into(),
+            chain_url.to_owned(),
+            "--db".into(),
+            path(&dir.join("indexer").join("index.db")),
+            "--listen".into(),
+            local(args.indexer_port).to_string(),
+        ],
+        indexer_url.to_owned(),
+    )?;
+    let ready = wait_ready(http, &mut indexer, "/v1/health").await;
+    children.push(indexer);
+    ready?;
 
     let mut daemon = spawn(
         dir,

@@ -8,6 +8,7 @@ mod chain;
 mod client_args;
 mod client_cli;
 mod devnet;
+mod indexer;
 mod storage_node;
 
 use std::{path::PathBuf, process::ExitCode};
@@ -50,6 +51,9 @@ enum Command {
     Node(storage_node::Command),
     /// Start a local network: chain, storage nodes, publisher/aggregator.
     Devnet(devnet::Args),
+    /// The indexer: certified-blob queries, provenance histories, staking views, explorer page.
+    #[command(subcommand)]
+    Indexer(indexer::Command),
     /// Run a client command given as JSON (`{"command":{"store":{...}}}`).
     Json(client_args::JsonArgs),
     #[command(flatten)]
@@ -91,6 +95,7 @@ fn main() -> ExitCode {
         Command::Node(storage_node::Command::Config(args)) => storage_node::config(&args),
         Command::Node(storage_node::Command::Run(args)) => run_async(storage_node::run(&args)),
         Command::Devnet(args) => run_async(devnet::run(&args, cli.json)),
+        Command::Indexer(indexer::Command::Run(args)) => run_async(indexer::run(&args)),
         Command::Client(command) => {
             // Services log their requests; one-shot commands only warnings.
             let level = match command {
