@@ -13,7 +13,7 @@
 //! | GET | /v1/pools | staking pools with per-epoch stake, shards, audit score, rewards |
 //! | GET | /v1/pools/{node_id} | one pool |
 //! | GET | /v1/addresses/{address}/staked | StakedWal objects and their value |
-//! | GET | /v1/epochs?from&limit | epochs with committees and prices, paged |
+//! | GET | /v1/epochs?from&cursor&limit | epochs with committees and prices, paged |
 //! | GET | /v1/epochs/{epoch} | one epoch |
 
 use std::{collections::BTreeMap, convert::Infallible, net::SocketAddr, str::FromStr};
@@ -244,12 +244,14 @@ pub fn routes(reader: Reader) -> warp::filters::BoxedFilter<(warp::reply::Respon
         .and(query)
         .and(with.clone())
         .then(|query: Query, reader: Reader| async move {
-            let parsed = check_known(&query, &["from", "limit"]).and_then(|()| {
-                let from = query
-                    .get("from")
-                    .map(|t| parse::<u32>("from", t, "an epoch number"))
-                    .transpose()?
-                    .unwrap_or(0);
+            let parsed = check_known(&query, &["from", "cursor", "limit"]).and_then(|()| {
+                // `cursor` (the previous page's `nextCursor`) and `from` are
+                // the same: the first epoch to list.
+                let from = match (query.get("cursor"), query.get("from")) {
+                    (Some(text), _) => parse::<u32>("cursor", text, "an epoch number")?,
+                    (None, Some(text)) => parse::<u32>("from", text, "an epoch number")?,
+                    (None, None) => 0,
+                };
                 Ok((from, limit(&query)?))
             });
             match parsed {

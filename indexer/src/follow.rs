@@ -5,12 +5,18 @@
 use std::time::Duration;
 
 use tokio::sync::mpsc;
-use walrus_runtime::chain::{client::ChainClient, execution::Checkpoint};
+use walrus_runtime::chain::{
+    client::ChainClient,
+    execution::{Checkpoint, Outcome},
+};
 
 use crate::writer::Writer;
 
 /// How long one long poll for new checkpoints waits.
 const POLL_WAIT: Duration = Duration::from_secs(10);
+/// Transactions and events indexed per SQLite commit (at least one
+/// checkpoint).
+const COMMIT_ROWS: usize = 5000;
 /// The longest pause between retries when the chain cannot be reached.
 const MAX_BACKOFF: Duration = Duration::from_secs(5);
 
@@ -35,6 +41,17 @@ async fn fetch_loop(client: ChainClient, mut from: u64, batches: mpsc::Sender<Ve
     }
 }
 
+fn rows_of(checkpoint: &Checkpoint) -> usize {
+    checkpoint
+        .transactions
+        .iter()
+        .map(|t| match &t.outcome {
+            Outcome::Success { events, .. } => 1 + events.len(),
+            Outcome::Failure { .. } => 1,
+        })
+        .sum()
+}
+
 fn index_loop(
     writer: &mut Writer,
     mut batches: mpsc::Receiver<Vec<Checkpoint>>,
@@ -44,8 +61,18 @@ fn index_loop(
         for checkpoint in &batch[..split] {
             writer.catch_up(checkpoint)?;
         }
-        let written = writer.index(&batch[split..])?;
-        if written > 0 {
+        // Commit every few thousand transactions: progress shows, and a
+        // restart has little to redo.
+        let mut rest = &batch[split..];
+        while !rest.is_empty() {
+            let mut take = 0;
+            let mut rows = 0;
+            while take < rest.len() && rows < COMMIT_ROWS {
+                rows += rows_of(&rest[take]);
+                take += 1;
+            }
+            writer.index(&rest[..take])?;
+            rest = &rest[take..];
             tracing::debug!(checkpoints = writer.indexed(), "indexed");
         }
     }

@@ -1,3 +1,31 @@
 //! End-to-end tests across crates, run against real `walrus` processes on
-//! 127.0.0.1 (see `tests/devnet.rs`). The tests need the `walrus` binary of
-//! the same profile, which `cargo test --workspace` builds.
+//! 127.0.0.1 (see `tests/devnet.rs`, `tests/indexer.rs`). The tests need
+//! the `walrus` binary of the same profile, which `cargo test --workspace`
+//! builds.
+//!
+//! [`workload`] generates real chains (signed transactions executed into
+//! checkpoints) for the indexer's tests and benchmark.
+
+use std::path::{Path, PathBuf};
+
+pub mod workload;
+
+/// The `walrus` binary next to the running test's directory
+/// (`target/<profile>/`).
+///
+/// # Panics
+/// The binary is missing (with the command that builds it).
+pub fn walrus_binary() -> PathBuf {
+    let exe = std::env::current_exe().expect("test executable");
+    let path = exe
+        .parent()
+        .and_then(Path::parent)
+        .expect("target/<profile>/deps")
+        .join("walrus");
+    assert!(
+        path.is_file(),
+        "{} is missing: run `cargo test --workspace` (or `cargo build -p walrus-node`) first",
+        path.display()
+    );
+    path
+}

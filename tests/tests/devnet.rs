@@ -14,22 +14,7 @@ use std::{
 
 use nix::{sys::signal, unistd::Pid};
 use serde_json::Value;
-
-/// The `walrus` binary next to this test's directory (`target/<profile>/`).
-fn walrus_binary() -> PathBuf {
-    let exe = std::env::current_exe().expect("test executable");
-    let path = exe
-        .parent()
-        .and_then(Path::parent)
-        .expect("target/<profile>/deps")
-        .join("walrus");
-    assert!(
-        path.is_file(),
-        "{} is missing: run `cargo test --workspace` (or `cargo build -p walrus-node`) first",
-        path.display()
-    );
-    path
-}
+use walrus_tests::walrus_binary;
 
 fn temp_dir(name: &str) -> PathBuf {
     let dir =
@@ -85,6 +70,7 @@ impl Devnet {
             .args(["--node-port", &(ports + 1).to_string()])
             .args(["--metrics-port", &(ports + 8).to_string()])
             .args(["--daemon-port", &(ports + 15).to_string()])
+            .args(["--indexer-port", &(ports + 16).to_string()])
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()
@@ -253,7 +239,7 @@ fn corrupt_slivers(db: &Path) -> usize {
 #[test]
 fn devnet_stores_and_reads_real_files_with_faulty_nodes() {
     let dir = temp_dir("devnet-e2e");
-    let ports = free_ports(22);
+    let ports = free_ports(23);
     let devnet = Devnet::start(&dir, ports, false);
 
     // Every node is up.
