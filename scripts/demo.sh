@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # The main job: start a local Walrus network with `walrus devnet` (7 storage
 # nodes, 1000 shards, each service its own process), store a real file through
-# it, read it back, check it is byte-identical and certified, then stop.
+# it, read it back, check it is byte-identical and certified, audit its
+# provenance from the chain, ask the indexer, then stop.
 #
 #   bash scripts/demo.sh [FILE]     # default: the Rust toolchain's librustc_driver (~150 MB)
 #
-# Uses ports 9100-9107, 9201-9207 and 31415 on 127.0.0.1 and a fresh
+# Uses ports 9100-9107, 9201-9207, 9300 and 31415 on 127.0.0.1 and a fresh
 # directory under ${TMPDIR:-/tmp}.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -36,3 +37,9 @@ cmp "$FILE" "$DIR/read-back" && echo "byte-identical: yes"
 
 echo; echo "== blob-status"
 "$WALRUS" "${CONFIG[@]}" blob-status "$BLOB_ID"
+
+echo; echo "== audit (re-executes the chain from genesis, checks the certificate)"
+"$WALRUS" "${CONFIG[@]}" audit "$BLOB_ID"
+
+echo; echo "== indexer: http://127.0.0.1:9300/?q=$BLOB_ID (explorer page)"
+curl -s "http://127.0.0.1:9300/v1/blobs/$BLOB_ID"; echo

@@ -29,7 +29,7 @@ use crate::error::ClientError;
 
 /// What the verified chain says about the blob.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", rename_all_fields = "camelCase")]
 pub enum Verdict {
     /// A live certified Blob object exists.
     Certified {

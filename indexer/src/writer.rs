@@ -553,10 +553,8 @@ fn apply_event(
             )?
             .execute(params![staked_wal_id.0.to_vec(), int(*amount)])?;
         }
-        Event::EpochChangeStart { epoch } => {
-            if post.epoch == *epoch {
-                insert_epoch(tx, post, Some(checkpoint.sequence), checkpoint.timestamp_ms)?;
-            }
+        Event::EpochChangeStart { epoch } if post.epoch == *epoch => {
+            insert_epoch(tx, post, Some(checkpoint.sequence), checkpoint.timestamp_ms)?;
         }
         Event::EpochChangeDone { epoch } => {
             tx.prepare_cached("UPDATE epochs SET change_done_sequence = ?2 WHERE epoch = ?1")?

@@ -15,7 +15,6 @@ use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::{Value, json};
 use walrus_client::{
     Client, ClientConfig, ConsistencyCheck, Phase, Progress, StoreOptions, StoreResult,
-    audit::Verdict,
     config::find_config,
     daemon::{DaemonConfig, Role},
 };
@@ -23,7 +22,7 @@ use walrus_codec::EncodingConfig;
 use walrus_contracts::{ObjectId, money::FROST_PER_WAL};
 
 use crate::client_args::{
-    AuditArgs, BlobStatusArgs, ClientCommand, DaemonArgs, DeleteArgs, ReadArgs, StoreArgs,
+    BlobStatusArgs, ClientCommand, DaemonArgs, DeleteArgs, ReadArgs, StoreArgs,
 };
 
 /// Parses a WAL amount with up to 9 decimals into FROST.
@@ -147,7 +146,7 @@ pub async fn run(command: ClientCommand, config: Option<&Path>, json: bool) -> a
         ClientCommand::Store(args) => store(&client(config, json)?, &args, json).await,
         ClientCommand::Read(args) => read(&client(config, json)?, &args, json).await,
         ClientCommand::BlobStatus(args) => blob_status(&client(config, json)?, &args, json).await,
-        ClientCommand::Audit(args) => audit(&client(config, json)?, &args, json).await,
+        ClientCommand::Audit(args) => crate::audit::run(&client(config, json)?, &args, json).await,
         ClientCommand::ListBlobs(_) => list_blobs(&client(config, json)?, json).await,
         ClientCommand::Delete(args) => delete(&client(config, json)?, &args, json).await,
         ClientCommand::Extend(args) => {
@@ -577,95 +576,4 @@ mod tests {
         assert_eq!(wal(2_500_000_000), "2.5 WAL");
         assert_eq!(wal(3 * FROST_PER_WAL), "3 WAL");
     }
-}
-
-async fn audit(client: &Client, args: &AuditArgs, json: bool) -> anyhow::Result<()> {
-    let genesis_path = args
-        .genesis
-        .clone()
-        .or_else(|| client.config().genesis.clone())
-        .context("the audit needs the chain's genesis.json: pass --genesis FILE")?;
-    let genesis = walrus_runtime::chain::genesis::GenesisConfig::load(&genesis_path)?;
-    let indexer = if args.no_indexer {
-        None
-    } else {
-        client.config().indexer_url.as_deref()
-    };
-    let report =
-        walrus_client::audit::audit(client.chain(), &genesis, &args.blob_id, indexer).await?;
-    if json {
-        println!("{}", serde_json::to_string(&report)?);
-        return Ok(());
-    }
-    let verdict = match &report.verdict {
-        Verdict::Certified {
-            end_epoch,
-            deletable,
-        } => format!(
-            "CERTIFIED until epoch {end_epoch} (exclusive; {})",
-            if *deletable { "deletable" } else { "permanent" }
-        ),
-        Verdict::Registered => "REGISTERED, not certified".to_owned(),
-        Verdict::Expired => "EXPIRED".to_owned(),
-        Verdict::Deleted => "DELETED".to_owned(),
-        Verdict::Invalid => "INVALID (inconsistent encoding)".to_owned(),
-        Verdict::Unknown => "UNKNOWN to the chain".to_owned(),
-    };
-    let certificates = if report.certificates_valid {
-        "every certificate verifies"
-    } else {
-        "A CERTIFICATE DOES NOT VERIFY"
-    };
-    println!("Blob {}: {verdict}; {certificates}", report.blob_id);
-    println!(
-        "Chain verified by re-executing {} checkpoints from genesis {} (file {}) to tip {} (epoch {})",
-        report.checkpoints_verified,
-        report.genesis_digest,
-        genesis_path.display(),
-        report.tip_digest,
-        report.epoch
-    );
-    println!("Evidence ({} events):", report.evidence.len());
-    for event in &report.evidence {
-        println!(
-            "  checkpoint {} ({}) tx {} from {}: {}{}",
-            event.checkpoint,
-            event.checkpoint_digest,
-            event.tx_digest,
-            event.sender,
-            event.kind,
-            event
-                .object_id
-                .map(|o| format!(" of object {o}"))
-                .unwrap_or_default()
-        );
-        if let Some(check) = &event.certificate {
-            println!(
-                "    certificate of epoch {}: {} of {} members, {} of {} shards ({} needed): {}",
-                check.epoch,
-                check.signers.len(),
-                check.committee_size,
-                check.signer_shards,
-                check.n_shards,
-                check.threshold,
-                match &check.error {
-                    None => "aggregate signature valid".to_owned(),
-                    Some(error) => format!("INVALID: {error}"),
-                }
-            );
-        }
-    }
-    match &report.indexer {
-        None => println!("Indexer: not compared"),
-        Some(comparison) if comparison.agrees => {
-            println!("Indexer {}: agrees with the chain", comparison.url);
-        }
-        Some(comparison) => {
-            println!("Indexer {}: DISAGREES with the chain:", comparison.url);
-            for difference in &comparison.differences {
-                println!("  {difference}");
-            }
-        }
-    }
-    Ok(())
 }

@@ -3,6 +3,7 @@
 //! Each command lives in its own module and returns a serializable report, so
 //! that `--json` and the human-readable output come from the same value.
 
+mod audit;
 mod blob_id;
 mod chain;
 mod client_args;

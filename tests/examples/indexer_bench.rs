@@ -40,7 +40,11 @@ async fn main() {
             Outcome::Failure { code, message } => panic!("failed transaction {code}: {message}"),
         })
         .sum();
-    let transactions: usize = workload.checkpoints.iter().map(|c| c.transactions.len()).sum();
+    let transactions: usize = workload
+        .checkpoints
+        .iter()
+        .map(|c| c.transactions.len())
+        .sum();
     println!(
         "generated {total_events} events in {transactions} transactions, {checkpoints} checkpoints ({:.1} s)",
         started.elapsed().as_secs_f64()
@@ -69,9 +73,14 @@ async fn main() {
     ))
     .await
     .expect("sequencer");
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
     let (chain, _) = api::serve(sequencer, listener, std::future::pending()).expect("serve");
-    println!("chain log written and served ({:.1} s)", started.elapsed().as_secs_f64());
+    println!(
+        "chain log written and served ({:.1} s)",
+        started.elapsed().as_secs_f64()
+    );
 
     let db = dir.join("index.db");
     let writer = walrus_indexer::Writer::open(&db, &workload.genesis).expect("index");
@@ -91,7 +100,10 @@ async fn main() {
             break;
         }
         if last_report.elapsed() > Duration::from_secs(5) {
-            println!("  {indexed} of {target} checkpoints after {:.1} s", started.elapsed().as_secs_f64());
+            println!(
+                "  {indexed} of {target} checkpoints after {:.1} s",
+                started.elapsed().as_secs_f64()
+            );
             last_report = Instant::now();
         }
         tokio::time::sleep(Duration::from_millis(10)).await;
@@ -104,7 +116,9 @@ async fn main() {
          (HTTP fetch, re-execution with signature checks and state roots, SQLite)"
     );
 
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
     let (address, _) =
         walrus_indexer::api::serve(reader, listener, std::future::pending()).expect("serve");
     let script = dir.join("blob_status.lua");

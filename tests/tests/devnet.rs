@@ -159,6 +159,7 @@ impl Devnet {
         let mut pids = vec![
             services["chain"]["pid"].clone(),
             services["daemon"]["pid"].clone(),
+            services["indexer"]["pid"].clone(),
         ];
         pids.extend(
             services["nodes"]
@@ -236,6 +237,56 @@ fn corrupt_slivers(db: &Path) -> usize {
     rows.len()
 }
 
+/// Polls the indexer (at most 30 s) until it reports `blob_id` certified.
+fn wait_indexed_certified(indexer: &str, blob_id: &str) {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    runtime.block_on(async {
+        let deadline = std::time::Instant::now() + Duration::from_secs(30);
+        loop {
+            let response = reqwest::get(format!("{indexer}/v1/blobs/{blob_id}"))
+                .await
+                .expect("indexer answers");
+            if response.status() == 200 {
+                let status: Value = response.json().await.expect("JSON");
+                if status["status"] == "certified" {
+                    return;
+                }
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the indexer never reported {blob_id} certified"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    });
+}
+
+/// The DOM of `url` after its scripts ran, from headless Chromium
+/// (Debian's `chromium`, which `.ci/run` installs).
+fn explorer_dom(url: &str) -> String {
+    let output = Command::new("chromium")
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-dev-shm-usage",
+            "--virtual-time-budget=10000",
+            "--dump-dom",
+            url,
+        ])
+        .output()
+        .expect("chromium runs (apt-get install chromium; .ci/run does)");
+    assert!(
+        output.status.success(),
+        "chromium failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
 #[test]
 fn devnet_stores_and_reads_real_files_with_faulty_nodes() {
     let dir = temp_dir("devnet-e2e");
@@ -284,6 +335,30 @@ fn devnet_stores_and_reads_real_files_with_faulty_nodes() {
             .expect("list")
             .iter()
             .any(|b| b["blobId"] == license_id.as_str())
+    );
+
+    // The indexer sees it certified; the audit verifies it from the chain
+    // and agrees with the indexer; the explorer page finds it.
+    let indexer = devnet.services()["indexer"]["url"]
+        .as_str()
+        .expect("indexer URL")
+        .to_owned();
+    wait_indexed_certified(&indexer, &license_id);
+    let audit = devnet.cli(&["audit", &license_id]);
+    assert_eq!(audit["verdict"]["certified"]["endEpoch"], 2, "{audit}");
+    assert_eq!(audit["certificatesValid"], true, "{audit}");
+    assert_eq!(audit["indexer"]["agrees"], true, "{audit}");
+    let kinds: Vec<&str> = audit["evidence"]
+        .as_array()
+        .expect("evidence")
+        .iter()
+        .map(|e| e["kind"].as_str().expect("kind"))
+        .collect();
+    assert_eq!(kinds, ["BlobRegistered", "BlobCertified"], "{audit}");
+    let page = explorer_dom(&format!("{indexer}/?q={license_id}"));
+    assert!(
+        page.contains("id=\"blob-status\" data-status=\"certified\""),
+        "the explorer does not show the blob as certified:\n{page}"
     );
 
     // 20 MB, permanent, with the strict check.

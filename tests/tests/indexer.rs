@@ -606,7 +606,6 @@ async fn a_killed_indexer_resumes_without_indexing_twice() {
     let reached = loop {
         let (_, health) = get(&http, &format!("{url}/v1/health")).await;
         let indexed = health["checkpoints"].as_u64().unwrap_or(0);
-        eprintln!("{:?} {health}", Instant::now());
         if indexed > 0 {
             break indexed;
         }

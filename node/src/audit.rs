@@ -1,0 +1,101 @@
+//! `walrus audit BLOB_ID`: prints what `walrus_client::audit` found.
+
+use anyhow::Context;
+use walrus_client::{Client, audit::Verdict};
+
+use crate::client_args::AuditArgs;
+
+/// Runs `walrus audit` and prints the verdict with its evidence.
+///
+/// # Errors
+/// No genesis file, an unreachable chain, or a chain that does not verify.
+pub async fn run(client: &Client, args: &AuditArgs, json: bool) -> anyhow::Result<()> {
+    let genesis_path = args
+        .genesis
+        .clone()
+        .or_else(|| client.config().genesis.clone())
+        .context("the audit needs the chain's genesis.json: pass --genesis FILE")?;
+    let genesis = walrus_runtime::chain::genesis::GenesisConfig::load(&genesis_path)?;
+    let indexer = if args.no_indexer {
+        None
+    } else {
+        client.config().indexer_url.as_deref()
+    };
+    let report =
+        walrus_client::audit::audit(client.chain(), &genesis, &args.blob_id, indexer).await?;
+    if json {
+        println!("{}", serde_json::to_string(&report)?);
+        return Ok(());
+    }
+    let verdict = match &report.verdict {
+        Verdict::Certified {
+            end_epoch,
+            deletable,
+        } => format!(
+            "CERTIFIED until epoch {end_epoch} (exclusive; {})",
+            if *deletable { "deletable" } else { "permanent" }
+        ),
+        Verdict::Registered => "REGISTERED, not certified".to_owned(),
+        Verdict::Expired => "EXPIRED".to_owned(),
+        Verdict::Deleted => "DELETED".to_owned(),
+        Verdict::Invalid => "INVALID (inconsistent encoding)".to_owned(),
+        Verdict::Unknown => "UNKNOWN to the chain".to_owned(),
+    };
+    let certificates = if report.certificates_valid {
+        "every certificate verifies"
+    } else {
+        "A CERTIFICATE DOES NOT VERIFY"
+    };
+    println!("Blob {}: {verdict}; {certificates}", report.blob_id);
+    println!(
+        "Chain verified by re-executing {} checkpoints from genesis {} (file {}) to tip {} (epoch {})",
+        report.checkpoints_verified,
+        report.genesis_digest,
+        genesis_path.display(),
+        report.tip_digest,
+        report.epoch
+    );
+    println!("Evidence ({} events):", report.evidence.len());
+    for event in &report.evidence {
+        println!(
+            "  checkpoint {} ({}) tx {} from {}: {}{}",
+            event.checkpoint,
+            event.checkpoint_digest,
+            event.tx_digest,
+            event.sender,
+            event.kind,
+            event
+                .object_id
+                .map(|o| format!(" of object {o}"))
+                .unwrap_or_default()
+        );
+        if let Some(check) = &event.certificate {
+            println!(
+                "    certificate of epoch {}: {} of {} members, {} of {} shards ({} needed): {}",
+                check.epoch,
+                check.signers.len(),
+                check.committee_size,
+                check.signer_shards,
+                check.n_shards,
+                check.threshold,
+                match &check.error {
+                    None => "aggregate signature valid".to_owned(),
+                    Some(error) => format!("INVALID: {error}"),
+                }
+            );
+        }
+    }
+    match &report.indexer {
+        None => println!("Indexer: not compared"),
+        Some(comparison) if comparison.agrees => {
+            println!("Indexer {}: agrees with the chain", comparison.url);
+        }
+        Some(comparison) => {
+            println!("Indexer {}: DISAGREES with the chain:", comparison.url);
+            for difference in &comparison.differences {
+                println!("  {difference}");
+            }
+        }
+    }
+    Ok(())
+}
