@@ -11,8 +11,14 @@ use serde::{Deserialize, Serialize};
 pub type Epoch = u32;
 
 fn hex(bytes: &[u8; 32], f: &mut fmt::Formatter<'_>) -> fmt::Result {
-    f.write_str("0x")?;
-    bytes.iter().try_for_each(|b| write!(f, "{b:02x}"))
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut text = [0u8; 66];
+    text[..2].copy_from_slice(b"0x");
+    for (pair, byte) in text[2..].chunks_exact_mut(2).zip(bytes) {
+        pair[0] = DIGITS[usize::from(byte >> 4)];
+        pair[1] = DIGITS[usize::from(byte & 0xf)];
+    }
+    f.write_str(std::str::from_utf8(&text).expect("hex digits are ASCII"))
 }
 
 /// A 32-byte account address (derived from a public key by the chain runtime).

@@ -359,7 +359,9 @@ impl ChainState {
                 what: "state root".to_owned(),
             });
         }
-        if sealed.epoch != checkpoint.epoch || sealed.digest() != checkpoint.digest() {
+        // Equal fields give equal digests; `seal` already hashed ours into
+        // `last_digest`, so no second serialization is needed.
+        if sealed.epoch != checkpoint.epoch || &sealed != checkpoint {
             return Err(Divergence::Mismatch {
                 sequence,
                 what: "checkpoint digest".to_owned(),
