@@ -121,30 +121,49 @@ async fn main() {
         .expect("bind");
     let (address, _) =
         walrus_indexer::api::serve(reader, listener, std::future::pending()).expect("serve");
-    let script = dir.join("blob_status.lua");
-    let mut lua = String::from("local ids = {");
+    let mut ids = String::from("local ids = {");
     for id in &blob_ids {
-        lua.push_str(&format!("\"{id}\","));
+        ids.push_str(&format!("\"{id}\","));
     }
-    lua.push_str(
+    ids.push_str(
         "}\nlocal i = 0\nrequest = function()\n  i = i % #ids + 1\n  \
          return wrk.format(\"GET\", \"/v1/blobs/\" .. ids[i])\nend\n",
     );
-    std::fs::File::create(&script)
-        .and_then(|mut f| f.write_all(lua.as_bytes()))
-        .expect("script");
-    println!(
-        "blob status: wrk -t1 -c8 -d10s --latency over {} blob IDs (wrk shares the 2 cores)",
-        blob_ids.len()
-    );
-    let output = Command::new("wrk")
-        .args(["-t1", "-c8", "-d10s", "--latency", "-s"])
-        .arg(&script)
-        .arg(format!("http://{address}"))
-        .output();
-    match output {
-        Ok(output) => print!("{}", String::from_utf8_lossy(&output.stdout)),
-        Err(err) => println!("wrk could not run ({err}): apt-get install wrk"),
+    // Saturation, then about 2,000 requests/s: 9 connections, each pausing
+    // 4 ms between requests (wrk's `delay` hook), about 4.5 ms a round.
+    for (name, extra, connections, label) in [
+        ("saturated.lua", "", "8", "as fast as wrk can"),
+        (
+            "paced.lua",
+            "delay = function()\n  return 4\nend\n",
+            "9",
+            "about 2,000 requests/s",
+        ),
+    ] {
+        let script = dir.join(name);
+        std::fs::File::create(&script)
+            .and_then(|mut f| f.write_all(format!("{ids}{extra}").as_bytes()))
+            .expect("script");
+        println!(
+            "blob status, {label}: wrk -t1 -c{connections} -d10s --latency over {} blob IDs \
+             (wrk shares the 2 cores)",
+            blob_ids.len()
+        );
+        let output = Command::new("wrk")
+            .args([
+                "-t1",
+                &format!("-c{connections}"),
+                "-d10s",
+                "--latency",
+                "-s",
+            ])
+            .arg(&script)
+            .arg(format!("http://{address}"))
+            .output();
+        match output {
+            Ok(output) => print!("{}", String::from_utf8_lossy(&output.stdout)),
+            Err(err) => println!("wrk could not run ({err}): apt-get install wrk"),
+        }
     }
     let _ = std::fs::remove_dir_all(PathBuf::from(&dir));
 }
