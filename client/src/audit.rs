@@ -102,8 +102,11 @@ pub struct Evidence {
 pub struct IndexerComparison {
     /// The indexer asked.
     pub url: String,
-    /// Whether it reported exactly the chain's events.
+    /// Whether it is at the audited tip and reported exactly the chain's
+    /// events, in order, and the same status.
     pub agrees: bool,
+    /// Checkpoints it had indexed.
+    pub indexed_checkpoints: u64,
     /// What differs (empty when it agrees).
     pub differences: Vec<String>,
 }
@@ -124,6 +127,10 @@ pub struct AuditReport {
     pub checkpoints_verified: u64,
     /// The digest of the last verified checkpoint (hex).
     pub tip_digest: String,
+    /// The time of the last verified checkpoint, ms since the Unix epoch.
+    /// Checkpoints are not signed: a chain endpoint could withhold newer
+    /// ones, so an old tip is worth a look.
+    pub tip_timestamp_ms: u64,
     /// The epoch at the tip.
     pub epoch: u32,
     /// Every event naming the blob, in chain order.
@@ -350,13 +357,17 @@ pub async fn audit(
             }
         }
     }
+    let verdict = verdict(&state, blob_id, !evidence.is_empty());
     let indexer = match indexer_url {
-        Some(url) => Some(compare_with_indexer(url, blob_id, &evidence).await),
+        Some(url) => {
+            Some(compare_with_indexer(url, blob_id, &evidence, state.next_sequence, &verdict).await)
+        }
         None => None,
     };
     Ok(AuditReport {
         blob_id: *blob_id,
-        verdict: verdict(&state, blob_id, !evidence.is_empty()),
+        verdict,
+        tip_timestamp_ms: state.last_timestamp_ms,
         certificates_valid: evidence
             .iter()
             .filter_map(|e| e.certificate.as_ref())
@@ -388,54 +399,97 @@ struct IndexerHealth {
     checkpoints: u64,
 }
 
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct IndexedStatus {
+    status: String,
+    end_epoch: Option<u32>,
+}
+
+/// The status word and end epoch the indexer should report for `verdict`.
+fn expected_status(verdict: &Verdict) -> (&'static str, Option<u32>) {
+    match verdict {
+        Verdict::Certified { end_epoch, .. } => ("certified", Some(*end_epoch)),
+        Verdict::Registered => ("registered", None),
+        Verdict::Expired => ("expired", None),
+        Verdict::Deleted => ("deleted", None),
+        Verdict::Invalid => ("invalid", None),
+        Verdict::Unknown => ("unknown", None),
+    }
+}
+
 async fn compare_with_indexer(
     url: &str,
     blob_id: &BlobId,
     evidence: &[Evidence],
+    tip: u64,
+    verdict: &Verdict,
 ) -> IndexerComparison {
-    let mut chain_events: Vec<(u64, String, String)> = evidence
+    let chain_events: Vec<(u64, String, String)> = evidence
         .iter()
         .map(|e| (e.checkpoint, e.tx_digest.clone(), e.kind.clone()))
         .collect();
-    let address = format!("{}/v1/blobs/{blob_id}/history", url.trim_end_matches('/'));
-    let health = format!("{}/v1/health", url.trim_end_matches('/'));
+    let base = url.trim_end_matches('/');
     let fetched = async {
-        let indexed: IndexerHealth = reqwest::get(&health)
+        let indexed: IndexerHealth = reqwest::get(format!("{base}/v1/health"))
             .await?
             .error_for_status()?
             .json()
             .await?;
-        let response = reqwest::get(&address).await?;
-        if response.status() == reqwest::StatusCode::NOT_FOUND {
-            return Ok((indexed.checkpoints, Vec::new()));
-        }
-        let history: IndexedHistory = response.error_for_status()?.json().await?;
-        Ok::<_, reqwest::Error>((indexed.checkpoints, history.events))
+        let response = reqwest::get(format!("{base}/v1/blobs/{blob_id}/history")).await?;
+        let events = if response.status() == reqwest::StatusCode::NOT_FOUND {
+            Vec::new()
+        } else {
+            let history: IndexedHistory = response.error_for_status()?.json().await?;
+            history.events
+        };
+        let response = reqwest::get(format!("{base}/v1/blobs/{blob_id}")).await?;
+        let status = if response.status() == reqwest::StatusCode::NOT_FOUND {
+            None
+        } else {
+            Some(response.error_for_status()?.json::<IndexedStatus>().await?)
+        };
+        Ok::<_, reqwest::Error>((indexed.checkpoints, events, status))
     }
     .await;
     let mut differences = Vec::new();
+    let mut indexed_checkpoints = 0;
     match fetched {
         Err(err) => differences.push(format!("the indexer could not be asked: {err}")),
-        Ok((cursor, events)) => {
-            // Events the indexer has not reached yet are not differences.
-            chain_events.retain(|e| e.0 < cursor);
+        Ok((cursor, events, status)) => {
+            indexed_checkpoints = cursor;
+            if cursor < tip {
+                differences.push(format!(
+                    "the indexer is behind: {cursor} of {tip} checkpoints indexed"
+                ));
+            }
+            // Compare up to where both have been, in order, duplicates included.
+            let upto = cursor.min(tip);
+            let expected: Vec<_> = chain_events.iter().filter(|e| e.0 < upto).collect();
             let indexed: Vec<(u64, String, String)> = events
                 .into_iter()
                 .map(|e| (e.checkpoint, e.tx_digest, e.kind))
+                .filter(|e| e.0 < upto)
                 .collect();
-            for event in &chain_events {
-                if !indexed.contains(event) {
-                    differences.push(format!(
-                        "missing from the indexer: {} in checkpoint {} (tx {})",
-                        event.2, event.0, event.1
-                    ));
-                }
+            let indexed: Vec<_> = indexed.iter().collect();
+            if indexed != expected {
+                differences.push(format!(
+                    "the history differs: the chain has {} events ({}), the indexer {} ({})",
+                    expected.len(),
+                    describe(&expected),
+                    indexed.len(),
+                    describe(&indexed)
+                ));
             }
-            for event in &indexed {
-                if !chain_events.contains(event) {
+            // The status is comparable only when both saw the same checkpoints.
+            if cursor == tip {
+                let (word, end_epoch) = expected_status(verdict);
+                let reported =
+                    status.map_or(("unknown".to_owned(), None), |s| (s.status, s.end_epoch));
+                if reported.0 != word || (end_epoch.is_some() && reported.1 != end_epoch) {
                     differences.push(format!(
-                        "not on the chain: {} in checkpoint {} (tx {})",
-                        event.2, event.0, event.1
+                        "the indexer reports {} (end epoch {:?}), the chain {word} (end epoch {end_epoch:?})",
+                        reported.0, reported.1
                     ));
                 }
             }
@@ -443,7 +497,16 @@ async fn compare_with_indexer(
     }
     IndexerComparison {
         url: url.to_owned(),
+        indexed_checkpoints,
         agrees: differences.is_empty(),
         differences,
     }
+}
+
+fn describe(events: &[&(u64, String, String)]) -> String {
+    events
+        .iter()
+        .map(|(checkpoint, tx, kind)| format!("{kind}@{checkpoint} tx {tx}"))
+        .collect::<Vec<_>>()
+        .join(", ")
 }

@@ -136,7 +136,12 @@ impl Reader {
                 conn
             }
         };
-        let result = query(&conn);
+        // One read transaction: every statement of a query sees the same
+        // snapshot, even if the writer commits in between.
+        let result = conn
+            .unchecked_transaction()
+            .map_err(anyhow::Error::from)
+            .and_then(|snapshot| query(&snapshot));
         self.idle
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)

@@ -100,7 +100,7 @@ pub struct BlobStatusView {
 pub struct Page<T> {
     /// The results.
     pub items: Vec<T>,
-    /// Absent on the last page.
+    /// `null` on the last page.
     pub next_cursor: Option<String>,
 }
 

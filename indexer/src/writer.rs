@@ -28,6 +28,8 @@ pub struct Writer {
     chain: ChainState,
     /// Checkpoints `0..indexed` are in the database.
     indexed: u64,
+    /// A batch failed after the state in memory moved on.
+    failed: bool,
 }
 
 /// Opens (creating if needed) the database at `path` with the schema and
@@ -89,6 +91,7 @@ impl Writer {
             conn,
             chain,
             indexed,
+            failed: false,
         })
     }
 
@@ -103,15 +106,29 @@ impl Writer {
     }
 
     /// Re-executes already indexed checkpoints (after a restart) without
-    /// writing them. Checkpoints at or past [`Writer::indexed`] are refused.
+    /// writing them, checking that each is the checkpoint the index holds
+    /// (a reset chain serving another history is refused). Checkpoints at
+    /// or past [`Writer::indexed`] are refused.
     ///
     /// # Errors
-    /// [`Divergence`] (fatal), or a checkpoint that is not yet indexed.
+    /// [`Divergence`] (fatal), a checkpoint other than the indexed one, or
+    /// one that is not indexed yet.
     pub fn catch_up(&mut self, checkpoint: &Checkpoint) -> anyhow::Result<()> {
         if checkpoint.sequence >= self.indexed {
             bail!("checkpoint {} is not indexed yet", checkpoint.sequence);
         }
         self.chain.replay(checkpoint)?;
+        let stored: Vec<u8> = self
+            .conn
+            .prepare_cached("SELECT digest FROM checkpoints WHERE sequence = ?1")?
+            .query_row(params![int(checkpoint.sequence)], |row| row.get(0))?;
+        if stored != self.chain.last_digest {
+            bail!(
+                "checkpoint {} differs from the indexed one: the chain was reset; \
+                 index it into a new file",
+                checkpoint.sequence
+            );
+        }
         Ok(())
     }
 
@@ -120,9 +137,20 @@ impl Writer {
     /// batch that overlaps the cursor is harmless.
     ///
     /// # Errors
-    /// [`Divergence`] (fatal: the writer must not be used again) or SQLite
-    /// errors (nothing of the batch is written).
+    /// [`Divergence`] or SQLite errors. Nothing of the batch is written, but
+    /// the state in memory may be ahead of the file: the writer refuses
+    /// further work; reopen the file to go on.
     pub fn index(&mut self, checkpoints: &[Checkpoint]) -> anyhow::Result<usize> {
+        if self.failed {
+            bail!("an earlier batch failed: reopen the index");
+        }
+        self.failed = true;
+        let written = self.index_batch(checkpoints)?;
+        self.failed = false;
+        Ok(written)
+    }
+
+    fn index_batch(&mut self, checkpoints: &[Checkpoint]) -> anyhow::Result<usize> {
         if self.chain.next_sequence < self.indexed {
             bail!("catch up to checkpoint {} first", self.indexed);
         }
@@ -517,10 +545,13 @@ fn apply_event(
             .execute(params![object_id.0.to_vec(), end_epoch, sequence])?;
         }
         Event::BlobDeleted { object_id, .. } => {
+            // Only the owner deletes: the sender is the owner even if the
+            // object was transferred earlier in this checkpoint.
             tx.prepare_cached(
-                "UPDATE blob_objects SET deleted = 1, updated_sequence = ?2 WHERE object_id = ?1",
+                "UPDATE blob_objects SET deleted = 1, owner = ?3, updated_sequence = ?2 \
+                 WHERE object_id = ?1",
             )?
-            .execute(params![object_id.0.to_vec(), sequence])?;
+            .execute(params![object_id.0.to_vec(), sequence, sender.0.to_vec()])?;
         }
         Event::InvalidBlobId { epoch, blob_id } => {
             tx.prepare_cached(
@@ -553,11 +584,16 @@ fn apply_event(
             amount,
             ..
         } => {
+            // Only the owner withdraws (see `BlobDeleted`).
             tx.prepare_cached(
-                "UPDATE staked_wal SET state = 'withdrawn', value = 0, withdrawn_amount = ?2 \
-                 WHERE object_id = ?1",
+                "UPDATE staked_wal SET state = 'withdrawn', value = 0, withdrawn_amount = ?2, \
+                 owner = ?3 WHERE object_id = ?1",
             )?
-            .execute(params![staked_wal_id.0.to_vec(), int(*amount)])?;
+            .execute(params![
+                staked_wal_id.0.to_vec(),
+                int(*amount),
+                sender.0.to_vec()
+            ])?;
         }
         Event::EpochChangeStart { epoch } if post.epoch == *epoch => {
             insert_epoch(tx, post, Some(checkpoint.sequence), checkpoint.timestamp_ms)?;
@@ -574,11 +610,9 @@ fn apply_event(
                     .committee
                     .position(node_id)
                     .map_or(0, |i| pre.committee.weight(i));
-                let stake = pre
-                    .pools
-                    .get(node_id)
-                    .and_then(|p| p.exchange_rates.get(epoch))
-                    .map_or(0, |r| r.wal);
+                // Active stake only changes at epoch changes, so before
+                // this one it is the ended epoch's stake.
+                let stake = pre.pools.get(node_id).map_or(0, |p| p.active_wal);
                 tx.prepare_cached(
                     "INSERT OR REPLACE INTO pool_epochs (node_id, epoch, stake, shards, \
                      audit_score, slashed, pool_reward, commission) \

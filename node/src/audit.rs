@@ -55,6 +55,17 @@ pub async fn run(client: &Client, args: &AuditArgs, json: bool) -> anyhow::Resul
         report.tip_digest,
         report.epoch
     );
+    let tip_time =
+        std::time::UNIX_EPOCH + std::time::Duration::from_millis(report.tip_timestamp_ms);
+    let age = std::time::SystemTime::now()
+        .duration_since(tip_time)
+        .map(|d| std::time::Duration::from_secs(d.as_secs()))
+        .unwrap_or_default();
+    println!(
+        "Tip written at {} ({} ago; checkpoints are not signed, so a stale tip could hide newer events)",
+        humantime::format_rfc3339_millis(tip_time),
+        humantime::format_duration(age)
+    );
     println!("Evidence ({} events):", report.evidence.len());
     for event in &report.evidence {
         println!(

@@ -169,6 +169,7 @@ async fn every_query_matches_the_state_machine() {
     let mut chain_events: BTreeMap<BlobId, Vec<(u64, String, String)>> = BTreeMap::new();
     let mut registered = BTreeSet::new();
     let mut rewards = 0usize;
+    let mut payouts: BTreeMap<(String, u32), (u64, u64)> = BTreeMap::new();
     for checkpoint in &workload.checkpoints {
         for tx in &checkpoint.transactions {
             let Outcome::Success { events, .. } = &tx.outcome else {
@@ -186,8 +187,15 @@ async fn every_query_matches_the_state_machine() {
                     | Event::BlobExtended { blob_id, .. }
                     | Event::BlobDeleted { blob_id, .. }
                     | Event::InvalidBlobId { blob_id, .. } => Some(blob_id),
-                    Event::RewardsDistributed { .. } => {
+                    Event::RewardsDistributed {
+                        epoch,
+                        rewards: paid,
+                        ..
+                    } => {
                         rewards += 1;
+                        for (node, pool, commission) in paid {
+                            payouts.insert((node.to_string(), *epoch), (*pool, *commission));
+                        }
                         None
                     }
                     _ => None,
@@ -343,6 +351,16 @@ async fn every_query_matches_the_state_machine() {
         assert_eq!(pool["shards"], shards);
         let epochs = pool["epochs"].as_array().expect("epochs");
         assert_eq!(epochs.len(), rewards, "one record per paid epoch");
+        for record in epochs {
+            let epoch = u32::try_from(record["epoch"].as_u64().expect("epoch")).expect("small");
+            let (pool_reward, commission) = payouts[&(id.to_string(), epoch)];
+            assert_eq!(record["poolReward"], pool_reward, "{record}");
+            assert_eq!(record["commission"], commission, "{record}");
+            if epoch == 0 {
+                // Genesis stake: 1,000,000 WAL per node (GenesisSpec).
+                assert_eq!(record["stake"], 1_000_000 * 1_000_000_000u64, "{record}");
+            }
+        }
         assert!(
             epochs.iter().any(|e| e["auditScore"] != 10_000)
                 || id != state.committee.members.last().expect("members").node_id
