@@ -72,6 +72,10 @@ fn parse<T: FromStr>(name: &str, text: &str, expected: &str) -> Result<T, String
         .map_err(|_| format!("{name} {text:?} is not {expected}"))
 }
 
+fn blob_id(text: &str) -> Result<BlobId, String> {
+    parse("blob ID", text, "a blob ID (43 URL-safe base64 characters)")
+}
+
 fn check_known(query: &BTreeMap<String, String>, known: &[&str]) -> Result<(), String> {
     match query.keys().find(|k| !known.contains(&k.as_str())) {
         Some(unknown) => Err(format!(
@@ -187,11 +191,7 @@ pub fn routes(reader: Reader) -> warp::filters::BoxedFilter<(warp::reply::Respon
         .and(warp::get())
         .and(with.clone())
         .then(|text: String, reader: Reader| async move {
-            match parse::<BlobId>(
-                "blob ID",
-                &text,
-                "a blob ID (43 URL-safe base64 characters)",
-            ) {
+            match blob_id(&text) {
                 Ok(id) => reply(format!("blob {id}"), move || reader.blob_status(&id)).await,
                 Err(reason) => bad_request(reason),
             }
@@ -200,11 +200,7 @@ pub fn routes(reader: Reader) -> warp::filters::BoxedFilter<(warp::reply::Respon
         .and(warp::get())
         .and(with.clone())
         .then(|text: String, reader: Reader| async move {
-            match parse::<BlobId>(
-                "blob ID",
-                &text,
-                "a blob ID (43 URL-safe base64 characters)",
-            ) {
+            match blob_id(&text) {
                 Ok(id) => {
                     reply(format!("blob {id}"), move || {
                         let history = reader.history(&id)?;

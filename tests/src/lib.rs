@@ -29,3 +29,15 @@ pub fn walrus_binary() -> PathBuf {
     );
     path
 }
+
+/// An empty directory `name-PID` under `base` (a test's
+/// `CARGO_TARGET_TMPDIR`), emptied first if it exists.
+///
+/// # Panics
+/// The directory cannot be created.
+pub fn fresh_dir(base: &Path, name: &str) -> PathBuf {
+    let dir = base.join(format!("{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    dir
+}

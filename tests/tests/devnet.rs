@@ -17,11 +17,7 @@ use serde_json::Value;
 use walrus_tests::walrus_binary;
 
 fn temp_dir(name: &str) -> PathBuf {
-    let dir =
-        PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).expect("temp dir");
-    dir
+    walrus_tests::fresh_dir(std::path::Path::new(env!("CARGO_TARGET_TMPDIR")), name)
 }
 
 /// A base port `b` such that `b..b+count` are all free now (bounded search).

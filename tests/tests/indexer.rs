@@ -25,11 +25,7 @@ use walrus_runtime::chain::{
 use walrus_tests::{walrus_binary, workload::Workload};
 
 fn temp_dir(name: &str) -> PathBuf {
-    let dir =
-        PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).expect("temp dir");
-    dir
+    walrus_tests::fresh_dir(std::path::Path::new(env!("CARGO_TARGET_TMPDIR")), name)
 }
 
 /// Serves `workload`'s chain from a real sequencer on 127.0.0.1; returns its URL.
