@@ -1,6 +1,6 @@
 //! Prints codec throughput for one mode, used by `bench/codec.sh`.
 //!
-//! `cargo run --release -p walrus-codec --example codec_throughput -- MODE SIZE_MIB N_SHARDS THREADS ROUNDS`
+//! `cargo run --release -p walrus-codec --example codec_throughput -- MODE SIZE_MIB|SIZE_KIBk N_SHARDS THREADS ROUNDS`
 //! MODE: `encode`, `metadata`, `decode-systematic` (primary slivers 0..p),
 //! `decode-recovery` (the last p primary slivers: full decoding work) or
 //! `decode-secondary` (the last s secondary slivers).
@@ -36,7 +36,12 @@ fn main() {
     let args: Vec<String> = std::env::args().collect();
     let arg = |i: usize, default: &str| args.get(i).cloned().unwrap_or_else(|| default.to_owned());
     let mode = arg(1, "encode");
-    let size_mib: usize = arg(2, "64").parse().expect("SIZE_MIB");
+    // SIZE_MIB, or a size in KiB with a `k` suffix (e.g. `1k`).
+    let size = arg(2, "64");
+    let size_bytes: usize = match size.strip_suffix('k') {
+        Some(kib) => kib.parse::<usize>().expect("SIZE in KiB") << 10,
+        None => size.parse::<usize>().expect("SIZE_MIB") << 20,
+    };
     let n_shards: u16 = arg(3, "1000").parse().expect("N_SHARDS");
     let threads: usize = arg(4, "1").parse().expect("THREADS");
     let rounds: usize = arg(5, "3").parse().expect("ROUNDS");
@@ -45,7 +50,7 @@ fn main() {
         .build()
         .expect("thread pool");
     let config = EncodingConfig::new(n_shards).expect("valid shard count");
-    let blob = random_blob(size_mib << 20, 0x9e37_79b9_7f4a_7c15);
+    let blob = random_blob(size_bytes, 0x9e37_79b9_7f4a_7c15);
     let blob_size = u64::try_from(blob.len()).expect("fits");
 
     let slivers: Vec<Sliver> = if mode.starts_with("decode") {
@@ -88,7 +93,7 @@ fn main() {
     let median = seconds[seconds.len() / 2];
     let mb = blob.len() as f64 / 1e6;
     println!(
-        "{{\"mode\":\"{mode}\",\"size_mib\":{size_mib},\"n_shards\":{n_shards},\"threads\":{threads},\"median_s\":{median:.4},\"mb_per_s\":{:.1},\"peak_rss_mib\":{:.0}}}",
+        "{{\"mode\":\"{mode}\",\"size_bytes\":{size_bytes},\"n_shards\":{n_shards},\"threads\":{threads},\"median_s\":{median:.4},\"mb_per_s\":{:.1},\"peak_rss_mib\":{:.0}}}",
         mb / median,
         peak_rss_mib()
     );

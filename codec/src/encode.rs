@@ -27,11 +27,13 @@ use crate::{
     hash::{Digest, LEAF_PREFIX, Node, hash_prefixed},
     merkle::RootScratch,
     metadata::{BlobMetadata, BlobMetadataV1, EncodingType, SliverPairMetadata},
-    rs::Expander,
+    rs::{Dense, Expander, group_width},
 };
 
 /// Columns per parallel task in the column stage.
 const COLUMN_BLOCK: usize = 16;
+/// At most this many rows per library call in the row stage.
+const MAX_GROUP: usize = 16;
 
 /// A blob encoded into all of its slivers, with its verified metadata.
 #[derive(Debug, Clone)]
@@ -219,18 +221,25 @@ impl<'a> Layout<'a> {
         }
     }
 
-    /// Stage 1: the `f` new symbols of every source row, row-major.
+    /// Stage 1: the `f` new symbols of every source row, row-major. Rows
+    /// are expanded in groups side by side (see [`group_width`]).
     fn row_recovery(&self) -> Vec<u8> {
-        let row_recovery_bytes = self.f * self.symbol_size;
+        let (s, f, size) = (self.s, self.f, self.symbol_size);
+        let row_recovery_bytes = f * size;
+        let width = group_width(size, MAX_GROUP);
         let mut recovery = vec![0; self.p * row_recovery_bytes];
         recovery
-            .par_chunks_mut(row_recovery_bytes)
+            .par_chunks_mut(width * row_recovery_bytes)
             .enumerate()
-            .for_each_init(Expander::default, |expander, (r, out)| {
-                let size = self.symbol_size;
-                let result = expander.encode(self.row(r).chunks_exact(size), self.s, self.f, size);
-                for (out, symbol) in out.chunks_exact_mut(size).zip(result.recovery_iter()) {
-                    out.copy_from_slice(symbol);
+            .for_each_init(Expander::default, |expander, (group, out)| {
+                let first = group * width;
+                let dense = Dense::new(size, out.len() / row_recovery_bytes);
+                let result = expander
+                    .encode_group(dense, s, f, |c, j| &self.row(first + c)[j * size..][..size]);
+                for (m, shard) in result.recovery_iter().enumerate() {
+                    for (c, row) in out.chunks_exact_mut(row_recovery_bytes).enumerate() {
+                        dense.get(shard, c, &mut row[m * size..][..size]);
+                    }
                 }
             });
         recovery
@@ -286,17 +295,19 @@ impl<'a> Layout<'a> {
             .for_each_init(
                 ColumnWorker::default,
                 |worker, (block, (((leaves, roots), mut secondary), mut lower))| {
-                    for (offset, (leaves, root)) in leaves.chunks_mut(n).zip(roots).enumerate() {
-                        let j = block * COLUMN_BLOCK + offset;
-                        let upper = secondary
-                            .as_deref_mut()
-                            .map(|s| &mut s[offset * p * size..][..p * size]);
-                        let out = upper.map(|upper| ColumnOut {
-                            upper,
+                    // Groups of columns side by side, each group one library call.
+                    let width = group_width(size, COLUMN_BLOCK);
+                    let groups = leaves.chunks_mut(width * n).zip(roots.chunks_mut(width));
+                    for (group, (leaves, roots)) in groups.enumerate() {
+                        let first = group * width;
+                        let columns = roots.len();
+                        let out = secondary.as_deref_mut().map(|secondary| ColumnOut {
+                            upper: &mut secondary[first * p * size..][..columns * p * size],
                             lower: &mut lower,
-                            offset: offset * size,
+                            offset: first * size,
                         });
-                        *root = worker.column(self, &row_recovery, j, leaves, out);
+                        let j = block * COLUMN_BLOCK + first;
+                        worker.columns(self, &row_recovery, j, leaves, roots, out);
                     }
                 },
             );
@@ -323,15 +334,31 @@ impl<'a> Layout<'a> {
     }
 }
 
-/// Where the column stage copies one column's symbols when slivers are kept.
+/// Where the column stage copies a group of columns' symbols when slivers
+/// are kept.
 struct ColumnOut<'a, 'b> {
-    /// The column's secondary sliver (`p` symbols).
+    /// The group's secondary slivers (`p` symbols each), back to back.
     upper: &'a mut [u8],
     /// The block's segment of each lower primary sliver (rows `p..n`); empty
-    /// past the source columns.
+    /// or short past the source columns.
     lower: &'a mut [&'b mut [u8]],
-    /// Byte offset of this column inside each segment.
+    /// Byte offset of the group's first column inside each segment.
     offset: usize,
+}
+
+impl ColumnOut<'_, '_> {
+    /// Where lower symbol `m` (row `p + m`) of the group's column `c` goes,
+    /// if that column is a source column.
+    fn lower_mut(&mut self, m: usize, c: usize, size: usize) -> Option<&mut [u8]> {
+        let at = self.offset + c * size;
+        self.lower.get_mut(m)?.get_mut(at..at + size)
+    }
+
+    /// Lower symbol `m` of column `c`, once written by the column stage.
+    fn lower(&self, m: usize, c: usize, size: usize) -> Option<&[u8]> {
+        let at = self.offset + c * size;
+        self.lower.get(m)?.get(at..at + size)
+    }
 }
 
 /// Per-thread state of the column stage.
@@ -339,40 +366,69 @@ struct ColumnOut<'a, 'b> {
 struct ColumnWorker {
     expander: Expander,
     roots: RootScratch,
+    /// Lower symbols of a group that have no sliver to go to, column-major.
+    lower: Vec<u8>,
 }
 
 impl ColumnWorker {
-    /// Expands column `j`, writes its leaf hashes to `leaves` and returns its
-    /// root. Symbols are hashed where they lie (blob, row recovery, or the
-    /// Reed-Solomon library's output). With `out`, copies the upper `p`
-    /// symbols (the secondary sliver) and, if given, the lower `n - p` symbols.
-    fn column(
+    /// Expands the columns `j..j + roots.len()` in one library call, writes
+    /// their leaf hashes to `leaves` (`n` per column) and their roots to
+    /// `roots`. Symbols are hashed where they lie: the blob, the row
+    /// recovery, the primary slivers, or (one column alone) the library's
+    /// output; only lower symbols of grouped columns without a sliver are
+    /// unpacked into scratch first. With `out`, copies each column's upper
+    /// `p` symbols (its secondary sliver) and its lower `n - p` symbols into
+    /// the primary slivers.
+    fn columns(
         &mut self,
         layout: &Layout<'_>,
         row_recovery: &[u8],
         j: usize,
         leaves: &mut [Digest],
-        out: Option<ColumnOut<'_, '_>>,
-    ) -> Node {
+        roots: &mut [Node],
+        mut out: Option<ColumnOut<'_, '_>>,
+    ) {
         let (n, p, size) = (layout.n, layout.p, layout.symbol_size);
-        let upper = (0..p).map(|r| layout.upper_symbol(row_recovery, r, j));
-        let result = self.expander.encode(upper.clone(), p, n - p, size);
-        let mut symbols: Vec<&[u8]> = Vec::with_capacity(n);
-        symbols.extend(upper);
-        symbols.extend(result.recovery_iter());
-        hash_prefixed(LEAF_PREFIX, &symbols, leaves);
-        if let Some(out) = out {
-            for (symbol, upper) in symbols[..p].iter().zip(out.upper.chunks_exact_mut(size)) {
-                upper.copy_from_slice(symbol);
-            }
-            for (symbol, segment) in symbols[p..].iter().zip(out.lower.iter_mut()) {
-                if let Some(target) = segment.get_mut(out.offset..out.offset + size) {
-                    target.copy_from_slice(symbol);
+        let (width, lower_count) = (roots.len(), n - p);
+        let dense = Dense::new(size, width);
+        let upper = |c: usize, r: usize| layout.upper_symbol(row_recovery, r, j + c);
+        let result = self.expander.encode_group(dense, p, lower_count, upper);
+        if !dense.is_raw() {
+            self.lower.resize(width * lower_count * size, 0);
+        }
+        for (m, shard) in result.recovery_iter().enumerate() {
+            for c in 0..width {
+                match out.as_mut().and_then(|out| out.lower_mut(m, c, size)) {
+                    Some(target) => dense.get(shard, c, target),
+                    None if dense.is_raw() => {}
+                    None => dense.get(
+                        shard,
+                        c,
+                        &mut self.lower[(c * lower_count + m) * size..][..size],
+                    ),
                 }
             }
         }
-        drop(symbols);
-        drop(result);
-        self.roots.root(leaves)
+        if let Some(out) = out.as_mut() {
+            for (c, sliver) in out.upper.chunks_exact_mut(p * size).enumerate() {
+                for (r, target) in sliver.chunks_exact_mut(size).enumerate() {
+                    target.copy_from_slice(upper(c, r));
+                }
+            }
+        }
+        let mut symbols: Vec<&[u8]> = Vec::with_capacity(n);
+        for (c, (leaves, root)) in leaves.chunks_exact_mut(n).zip(roots).enumerate() {
+            symbols.clear();
+            symbols.extend((0..p).map(|r| upper(c, r)));
+            for m in 0..lower_count {
+                symbols.push(match out.as_ref().and_then(|out| out.lower(m, c, size)) {
+                    Some(symbol) => symbol,
+                    None if dense.is_raw() => result.recovery(m).expect("m is below n - p"),
+                    None => &self.lower[(c * lower_count + m) * size..][..size],
+                });
+            }
+            hash_prefixed(LEAF_PREFIX, &symbols, leaves);
+            *root = self.roots.root(leaves);
+        }
     }
 }

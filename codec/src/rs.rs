@@ -1,22 +1,23 @@
 //! The two systematic Reed-Solomon codes, through `reed-solomon-simd` 3.1.
 //!
 //! The canonical code works on one symbol per shard (shard size = symbol size
-//! `S`), exactly as upstream Walrus calls the library. To decode many
-//! codewords that share an erasure pattern in one library call, symbols are
-//! laid side by side in the library's own chunk layout: the library treats
-//! each 64-byte chunk as 32 low bytes then 32 high bytes of 16-bit words and
-//! stores a shard's final partial chunk of `t` bytes as `t/2` low bytes at
-//! offset 0 and `t/2` high bytes at offset 32. Padding every symbol to whole
-//! chunks in that layout ("wide" form) gives word-for-word the same
-//! arithmetic as one call per symbol.
+//! `S`), exactly as upstream Walrus calls the library. To encode or decode
+//! many codewords of the same code in one library call, their symbols are
+//! laid side by side in the library's own word layout ([`Dense`]): the same
+//! arithmetic word for word, so the same bytes, but one call instead of many
+//! and, for small symbols, none of the padding of every symbol to a 64-byte
+//! chunk.
 
 use rayon::prelude::*;
 use reed_solomon_simd::{EncoderResult, ReedSolomonDecoder, ReedSolomonEncoder};
 
-/// A reusable encoder that expands `k` originals to `n` symbols.
+/// A reusable encoder that expands `k` originals to `n` symbols, one
+/// codeword or a group of codewords side by side ([`Dense`]).
 #[derive(Default)]
 pub(crate) struct Expander {
     encoder: Option<ReedSolomonEncoder>,
+    /// The packed originals of a group.
+    shards: Vec<u8>,
 }
 
 impl Expander {
@@ -26,6 +27,7 @@ impl Expander {
     /// # Panics
     /// Panics on counts the library does not support or an odd `shard_bytes`;
     /// [`crate::EncodingConfig::new`] and the symbol size rule exclude both.
+    #[cfg(test)]
     pub(crate) fn encode<'a>(
         &mut self,
         originals: impl Iterator<Item = &'a [u8]>,
@@ -33,65 +35,195 @@ impl Expander {
         n_recovery: usize,
         shard_bytes: usize,
     ) -> EncoderResult<'_> {
-        const SUPPORTED: &str = "the configuration checks the code sizes and symbols are even";
-        let encoder = match &mut self.encoder {
-            Some(encoder) => {
-                encoder.reset(k, n_recovery, shard_bytes).expect(SUPPORTED);
-                encoder
-            }
-            slot @ None => {
-                slot.insert(ReedSolomonEncoder::new(k, n_recovery, shard_bytes).expect(SUPPORTED))
-            }
-        };
-        for original in originals {
-            encoder.add_original_shard(original).expect(SUPPORTED);
+        encode_with(&mut self.encoder, originals, k, n_recovery, shard_bytes)
+    }
+
+    /// Encodes the codewords of `dense` in one call: symbol `i < k` of
+    /// codeword `c` is `original(c, i)`. Read codeword `c`'s recovery symbol
+    /// `m` with [`Dense::get`] from the result's recovery shard `m`.
+    ///
+    /// # Panics
+    /// As [`Expander::encode`]; also if an original is not one symbol long.
+    pub(crate) fn encode_group<'a>(
+        &mut self,
+        dense: Dense,
+        k: usize,
+        n_recovery: usize,
+        original: impl Fn(usize, usize) -> &'a [u8],
+    ) -> EncoderResult<'_> {
+        if dense.is_raw() {
+            let originals = (0..k).map(|i| original(0, i));
+            return encode_with(
+                &mut self.encoder,
+                originals,
+                k,
+                n_recovery,
+                dense.symbol_size,
+            );
         }
-        encoder.encode().expect(SUPPORTED)
+        let shard_bytes = dense.shard_bytes();
+        self.shards.resize(k * shard_bytes, 0);
+        for (i, shard) in self.shards.chunks_exact_mut(shard_bytes).enumerate() {
+            for c in 0..dense.width {
+                dense.put(shard, c, original(c, i));
+            }
+        }
+        let originals = self.shards.chunks_exact(shard_bytes);
+        encode_with(&mut self.encoder, originals, k, n_recovery, shard_bytes)
     }
 }
 
-/// Bytes a symbol of `symbol_size` bytes takes in wide form.
-fn wide_symbol_size(symbol_size: usize) -> usize {
-    symbol_size.div_ceil(64) * 64
+/// [`Expander::encode`] on a given encoder slot.
+fn encode_with<'e, 'a>(
+    encoder: &'e mut Option<ReedSolomonEncoder>,
+    originals: impl Iterator<Item = &'a [u8]>,
+    k: usize,
+    n_recovery: usize,
+    shard_bytes: usize,
+) -> EncoderResult<'e> {
+    const SUPPORTED: &str = "the configuration checks the code sizes and symbols are even";
+    let encoder = match encoder {
+        Some(encoder) => {
+            encoder.reset(k, n_recovery, shard_bytes).expect(SUPPORTED);
+            encoder
+        }
+        slot @ None => {
+            slot.insert(ReedSolomonEncoder::new(k, n_recovery, shard_bytes).expect(SUPPORTED))
+        }
+    };
+    for original in originals {
+        encoder.add_original_shard(original).expect(SUPPORTED);
+    }
+    encoder.encode().expect(SUPPORTED)
 }
 
-/// Converts `symbols` (back-to-back symbols of `symbol_size` bytes) to wide
-/// form in `wide` (cleared first).
-fn to_wide(symbols: &[u8], symbol_size: usize, wide: &mut Vec<u8>) {
-    let wide_size = wide_symbol_size(symbol_size);
-    wide.clear();
-    if wide_size == symbol_size {
-        wide.extend_from_slice(symbols);
-        return;
+/// Codewords are grouped `GROUP_BYTES / S` per call: a call per codeword would
+/// pad each to a 64-byte chunk and pay the per-call cost for a few words.
+/// Grouping larger symbols gained nothing at n = 1000 (packing costs what the
+/// wider transforms save), so symbols over 128 bytes stay one per call.
+const GROUP_BYTES: usize = 256;
+
+/// How many codewords of `symbol_size`-byte symbols to put side by side in
+/// one call: up to `max`, and 1 for symbols larger than 128 bytes.
+pub(crate) fn group_width(symbol_size: usize, max: usize) -> usize {
+    (GROUP_BYTES / symbol_size.max(1)).clamp(1, max.max(1))
+}
+
+/// `width` codewords laid side by side in the library's chunk layout, so that
+/// one library call encodes or decodes all of them ("dense form").
+///
+/// The library works on 16-bit words: a 64-byte chunk holds the low bytes of
+/// 32 words, then their high bytes, and every word position is an
+/// independent codeword. A shard of `S` bytes (one symbol, `S` even) is
+/// `S / 64` whole chunks followed by a tail of `t = S % 64` bytes whose word
+/// `u` has its low byte at `u` and its high byte at `t/2 + u`. The dense form
+/// keeps each codeword's whole chunks as they are, one codeword after the
+/// other, and packs all codewords' tail words into shared chunks, word `u` of
+/// codeword `c` in lane `c * t/2 + u`. Each word goes through exactly the
+/// arithmetic of a call per codeword, so results are identical, while small
+/// symbols (2 bytes at n = 1000 for a 1 KiB blob) no longer pad every
+/// codeword to a whole chunk. With `width == 1` the form is the raw symbol.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Dense {
+    symbol_size: usize,
+    width: usize,
+}
+
+impl Dense {
+    /// The dense form of `width` codewords of `symbol_size`-byte symbols.
+    ///
+    /// # Panics
+    /// Panics if `width` is 0 or `symbol_size` is odd (programmer errors).
+    pub(crate) fn new(symbol_size: usize, width: usize) -> Self {
+        assert!(width > 0, "at least one codeword");
+        assert_eq!(symbol_size % 2, 0, "symbols are whole 16-bit words");
+        Self { symbol_size, width }
     }
-    let full = symbol_size / 64 * 64;
-    let half_tail = (symbol_size - full) / 2;
-    wide.resize(symbols.len() / symbol_size * wide_size, 0);
-    for (symbol, out) in symbols
-        .chunks_exact(symbol_size)
-        .zip(wide.chunks_exact_mut(wide_size))
-    {
-        out[..full].copy_from_slice(&symbol[..full]);
-        if half_tail > 0 {
-            out[full..full + half_tail].copy_from_slice(&symbol[full..full + half_tail]);
-            out[full + 32..full + 32 + half_tail].copy_from_slice(&symbol[full + half_tail..]);
+
+    /// Whether shards are the symbols themselves (one codeword).
+    pub(crate) fn is_raw(&self) -> bool {
+        self.width == 1
+    }
+
+    /// Bytes of a symbol in whole chunks.
+    fn whole(&self) -> usize {
+        self.symbol_size / 64 * 64
+    }
+
+    /// Words of a symbol in its tail.
+    fn tail_words(&self) -> usize {
+        self.symbol_size % 64 / 2
+    }
+
+    /// Bytes of one shard: symbol `i` of all `width` codewords.
+    pub(crate) fn shard_bytes(&self) -> usize {
+        if self.is_raw() {
+            self.symbol_size
+        } else {
+            self.width * self.whole() + (self.width * self.tail_words()).div_ceil(32) * 64
         }
     }
-}
 
-/// Converts wide-form symbols back into `out` (back-to-back symbols).
-fn from_wide(wide: &[u8], symbol_size: usize, out: &mut [u8]) {
-    let wide_size = wide_symbol_size(symbol_size);
-    let full = symbol_size / 64 * 64;
-    let half_tail = (symbol_size - full) / 2;
-    for (symbol, out) in wide
-        .chunks_exact(wide_size)
-        .zip(out.chunks_exact_mut(symbol_size))
-    {
-        out[..full].copy_from_slice(&symbol[..full]);
-        if half_tail > 0 {
-            out[full..full + half_tail].copy_from_slice(&symbol[full..full + half_tail]);
-            out[full + half_tail..].copy_from_slice(&symbol[full + 32..full + 32 + half_tail]);
+    /// The runs of tail words of codeword `c`: `(u, offset, len)` where
+    /// words `u..u + len` of the symbol's tail lie in lanes starting at byte
+    /// `offset` of the shard (low bytes; high bytes 32 further).
+    fn tail_runs(&self, c: usize) -> impl Iterator<Item = (usize, usize, usize)> {
+        let tail_words = self.tail_words();
+        let tail_start = self.width * self.whole();
+        let mut u = 0;
+        std::iter::from_fn(move || {
+            if u == tail_words {
+                return None;
+            }
+            let lane = c * tail_words + u;
+            let len = (32 - lane % 32).min(tail_words - u);
+            let run = (u, tail_start + lane / 32 * 64 + lane % 32, len);
+            u += len;
+            Some(run)
+        })
+    }
+
+    /// Writes `symbol` as codeword `c`'s symbol into `shard`.
+    pub(crate) fn put(&self, shard: &mut [u8], c: usize, symbol: &[u8]) {
+        if self.is_raw() {
+            shard.copy_from_slice(symbol);
+            return;
+        }
+        let (whole, half) = (self.whole(), self.tail_words());
+        shard[c * whole..][..whole].copy_from_slice(&symbol[..whole]);
+        for (u, at, len) in self.tail_runs(c) {
+            shard[at..at + len].copy_from_slice(&symbol[whole + u..][..len]);
+            shard[at + 32..at + 32 + len].copy_from_slice(&symbol[whole + half + u..][..len]);
+        }
+    }
+
+    /// Reads codeword `c`'s symbol from `shard` into `symbol`.
+    pub(crate) fn get(&self, shard: &[u8], c: usize, symbol: &mut [u8]) {
+        if self.is_raw() {
+            symbol.copy_from_slice(&shard[..self.symbol_size]);
+            return;
+        }
+        let (whole, half) = (self.whole(), self.tail_words());
+        symbol[..whole].copy_from_slice(&shard[c * whole..][..whole]);
+        for (u, at, len) in self.tail_runs(c) {
+            symbol[whole + u..][..len].copy_from_slice(&shard[at..at + len]);
+            symbol[whole + half + u..][..len].copy_from_slice(&shard[at + 32..at + 32 + len]);
+        }
+    }
+
+    /// Packs `symbols` (`width` symbols back to back) into `shard`, resized
+    /// to [`Dense::shard_bytes`].
+    fn pack(&self, symbols: &[u8], shard: &mut Vec<u8>) {
+        shard.resize(self.shard_bytes(), 0);
+        for (c, symbol) in symbols.chunks_exact(self.symbol_size).enumerate() {
+            self.put(shard, c, symbol);
+        }
+    }
+
+    /// Unpacks `shard` into `out` (`width` symbols back to back).
+    fn unpack(&self, shard: &[u8], out: &mut [u8]) {
+        for (c, symbol) in out.chunks_exact_mut(self.symbol_size).enumerate() {
+            self.get(shard, c, symbol);
         }
     }
 }
@@ -120,7 +252,7 @@ pub(crate) fn decode_codewords(
     width: usize,
     shards: &[(usize, &[u8])],
 ) -> Result<Vec<u8>, String> {
-    let per_group = DECODE_WORK_BYTES / (n.next_power_of_two() * wide_symbol_size(symbol_size));
+    let per_group = DECODE_WORK_BYTES / (n.next_power_of_two() * symbol_size.max(2));
     decode_in_groups(k, n, symbol_size, width, shards, per_group)
 }
 
@@ -170,7 +302,6 @@ fn decode_in_groups(
     recoveries.truncate(k - originals.len());
 
     // Group the codewords; each group writes one segment of every missing original.
-    let wide_size = wide_symbol_size(symbol_size);
     let per_group = per_group.clamp(1, width);
     let n_groups = width.div_ceil(per_group);
     let mut segments: Vec<Vec<(usize, &mut [u8])>> = (0..n_groups).map(|_| Vec::new()).collect();
@@ -183,31 +314,32 @@ fn decode_in_groups(
     }
     segments.into_par_iter().enumerate().try_for_each_init(
         || (None::<ReedSolomonDecoder>, Vec::new()),
-        |(decoder, wide), (group, segments)| {
+        |(decoder, shard), (group, segments)| {
             let range =
                 group * per_group * symbol_size..((group + 1) * per_group).min(width) * symbol_size;
-            let wide_bytes = range.len() / symbol_size * wide_size;
+            let dense = Dense::new(symbol_size, range.len() / symbol_size);
+            let shard_bytes = dense.shard_bytes();
             let decoder = match decoder {
                 Some(decoder) => {
                     decoder
-                        .reset(k, n - k, wide_bytes)
+                        .reset(k, n - k, shard_bytes)
                         .map_err(|e| e.to_string())?;
                     decoder
                 }
                 slot @ None => slot.insert(
-                    ReedSolomonDecoder::new(k, n - k, wide_bytes).map_err(|e| e.to_string())?,
+                    ReedSolomonDecoder::new(k, n - k, shard_bytes).map_err(|e| e.to_string())?,
                 ),
             };
             for &(index, data) in &originals {
-                to_wide(&data[range.clone()], symbol_size, wide);
+                dense.pack(&data[range.clone()], shard);
                 decoder
-                    .add_original_shard(index, &*wide)
+                    .add_original_shard(index, &*shard)
                     .map_err(|e| e.to_string())?;
             }
             for &(index, data) in &recoveries {
-                to_wide(&data[range.clone()], symbol_size, wide);
+                dense.pack(&data[range.clone()], shard);
                 decoder
-                    .add_recovery_shard(index - k, &*wide)
+                    .add_recovery_shard(index - k, &*shard)
                     .map_err(|e| e.to_string())?;
             }
             let result = decoder.decode().map_err(|e| e.to_string())?;
@@ -215,7 +347,7 @@ fn decode_in_groups(
                 let restored = result
                     .restored_original(index)
                     .ok_or("original not restored")?;
-                from_wide(restored, symbol_size, segment);
+                dense.unpack(restored, segment);
             }
             Ok::<(), String>(())
         },
@@ -228,16 +360,76 @@ mod tests {
     use super::*;
 
     #[test]
-    fn wide_form_round_trips() {
-        for symbol_size in [2, 30, 64, 66, 126, 128, 302] {
-            let symbols: Vec<u8> = (0..symbol_size * 3)
-                .map(|i| u8::try_from(i * 7 % 251).expect("below 251"))
-                .collect();
-            let mut wide = Vec::new();
-            to_wide(&symbols, symbol_size, &mut wide);
-            let mut back = vec![0; symbols.len()];
-            from_wide(&wide, symbol_size, &mut back);
-            assert_eq!(back, symbols, "symbol size {symbol_size}");
+    fn dense_form_round_trips() {
+        for symbol_size in [2, 30, 62, 64, 66, 126, 128, 302] {
+            for width in [1, 2, 3, 16, 33] {
+                let symbols: Vec<u8> = (0..symbol_size * width)
+                    .map(|i| u8::try_from(i * 7 % 251).expect("below 251"))
+                    .collect();
+                let dense = Dense::new(symbol_size, width);
+                let mut shard = Vec::new();
+                dense.pack(&symbols, &mut shard);
+                assert_eq!(shard.len(), dense.shard_bytes());
+                assert_eq!(shard.len() % 64 == 0, width > 1 || symbol_size % 64 == 0);
+                let mut back = vec![0; symbols.len()];
+                dense.unpack(&shard, &mut back);
+                assert_eq!(back, symbols, "symbol size {symbol_size}, width {width}");
+            }
+        }
+    }
+
+    /// Encoding codewords side by side in dense form equals encoding each alone.
+    #[test]
+    fn dense_encode_equals_per_codeword_encode() {
+        let (k, n) = (5, 12);
+        for symbol_size in [2, 46, 64, 130] {
+            for width in [2, 7, 40] {
+                let dense = Dense::new(symbol_size, width);
+                let originals: Vec<Vec<u8>> = (0..k)
+                    .map(|i| {
+                        (0..width * symbol_size)
+                            .map(|b| {
+                                u8::try_from((b * 31 + i * 17 + b / 7) % 256).expect("below 256")
+                            })
+                            .collect()
+                    })
+                    .collect();
+                let packed: Vec<Vec<u8>> = originals
+                    .iter()
+                    .map(|o| {
+                        let mut shard = Vec::new();
+                        dense.pack(o, &mut shard);
+                        shard
+                    })
+                    .collect();
+                let mut together = Expander::default();
+                let result = together.encode(
+                    packed.iter().map(Vec::as_slice),
+                    k,
+                    n - k,
+                    dense.shard_bytes(),
+                );
+                let mut alone = Expander::default();
+                for c in 0..width {
+                    let single = alone.encode(
+                        originals
+                            .iter()
+                            .map(|o| &o[c * symbol_size..][..symbol_size]),
+                        k,
+                        n - k,
+                        symbol_size,
+                    );
+                    for m in 0..n - k {
+                        let mut symbol = vec![0; symbol_size];
+                        dense.get(result.recovery(m).expect("in range"), c, &mut symbol);
+                        assert_eq!(
+                            symbol,
+                            single.recovery(m).expect("in range"),
+                            "size {symbol_size}, width {width}, codeword {c}, symbol {m}"
+                        );
+                    }
+                }
+            }
         }
     }
 

@@ -141,6 +141,43 @@ proptest! {
     }
 
     #[test]
+    fn verifying_many_slivers_equals_verifying_each(
+        (n, blob) in blob_strategy(),
+        corrupt in prop::collection::vec(any::<bool>(), 26),
+        byte in any::<prop::sample::Index>(),
+    ) {
+        let config = config(n);
+        let encoded = config.encode(&blob).expect("encodes");
+        let metadata = encoded.metadata();
+        let mut slivers = Vec::new();
+        for index in indices(n) {
+            for sliver_type in [SliverType::Primary, SliverType::Secondary] {
+                slivers.push(sliver_of(&encoded, sliver_type, index));
+            }
+        }
+        for (sliver, corrupt) in slivers.iter_mut().zip(&corrupt) {
+            if *corrupt {
+                let mut data = sliver.symbols.clone().into_data();
+                let at = byte.index(data.len());
+                data[at] ^= 0x5a;
+                sliver.symbols = walrus_codec::Symbols::new(data, sliver.symbols.symbol_size()).expect("same shape");
+            }
+        }
+        // One of another shape, which must fail on its own without hashing.
+        let mut short = slivers[0].clone();
+        short.symbols = walrus_codec::Symbols::new(vec![0; usize::from(short.symbols.symbol_size())], short.symbols.symbol_size()).expect("one symbol");
+        slivers.push(short);
+        let refs: Vec<&Sliver> = slivers.iter().collect();
+        let many = Sliver::verify_many(&refs, &config, metadata);
+        prop_assert_eq!(many.len(), slivers.len());
+        for (i, (sliver, result)) in slivers.iter().zip(&many).enumerate() {
+            prop_assert_eq!(result, &sliver.verify(&config, metadata));
+            let valid = i < 2 * usize::from(n) && !corrupt[i];
+            prop_assert_eq!(result.is_ok(), valid, "sliver {}", i);
+        }
+    }
+
+    #[test]
     fn mutated_or_truncated_wire_bytes_never_panic(
         (n, blob) in blob_strategy(),
         cut in any::<prop::sample::Index>(),
@@ -262,6 +299,36 @@ fn inconsistent_blob_yields_a_verifiable_inconsistency_proof() {
                 short.verify(&config, &metadata, target_type),
                 Err(RecoveryError::WrongProofSize { .. })
             ));
+        }
+    }
+}
+
+#[test]
+fn many_small_slivers_at_n_1000_verify_together() {
+    // A 1 KiB blob at n = 1000 has 2-byte symbols: the grouped expansion.
+    let config = config(1000);
+    let blob: Vec<u8> = (0..1024u32)
+        .map(|i| u8::try_from(i * 7 % 256).expect("below 256"))
+        .collect();
+    let encoded = config.encode(&blob).expect("encodes");
+    let mut slivers: Vec<Sliver> = (0..70)
+        .flat_map(|i| {
+            [SliverType::Primary, SliverType::Secondary].map(|t| sliver_of(&encoded, t, i * 13))
+        })
+        .collect();
+    let mut data = slivers[77].symbols.clone().into_data();
+    data[5] ^= 1;
+    slivers[77].symbols = walrus_codec::Symbols::new(data, 2).expect("same shape");
+    let refs: Vec<&Sliver> = slivers.iter().collect();
+    let results = Sliver::verify_many(&refs, &config, encoded.metadata());
+    for (i, result) in results.iter().enumerate() {
+        if i == 77 {
+            assert!(matches!(
+                result,
+                Err(SliverVerificationError::HashMismatch { .. })
+            ));
+        } else {
+            assert_eq!(result, &Ok(()), "sliver {i}");
         }
     }
 }

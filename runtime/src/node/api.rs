@@ -181,13 +181,12 @@ async fn put_metadata(
     .await
 }
 
-/// Checks one uploaded sliver: pair in range, shard held here, index
-/// matching the pair, and the sliver verifying against the metadata.
-fn check_sliver(
+/// Checks that an uploaded sliver belongs here: pair in range and its shard
+/// held by this node. Returns the pair index.
+fn check_placement(
     shared: &NodeShared,
     view: &View,
     blob_id: &BlobId,
-    metadata: &VerifiedBlobMetadataWithId,
     sliver: &Sliver,
 ) -> Result<u16, ApiError> {
     let n = shared.encoding.n_shards();
@@ -208,12 +207,12 @@ fn check_sliver(
             ),
         ));
     }
-    sliver
-        .verify(&shared.encoding, metadata)
-        .map_err(|e| ApiError::bad("INVALID_SLIVER", format!("sliver does not verify: {e}")))?;
     Ok(pair)
 }
 
+/// Stores uploaded slivers once every one is placed here and verifies
+/// against the metadata (all verified in one batch); any bad sliver rejects
+/// the whole request.
 async fn put_slivers(
     shared: Arc<NodeShared>,
     blob_id: BlobId,
@@ -225,9 +224,14 @@ async fn put_slivers(
         let metadata = verified_metadata(&shared, &blob_id)?;
         let mut checked = Vec::with_capacity(slivers.len());
         for sliver in &slivers {
-            checked.push((
-                check_sliver(&shared, &view, &blob_id, &metadata, sliver)?,
-                sliver,
+            checked.push((check_placement(&shared, &view, &blob_id, sliver)?, sliver));
+        }
+        let refs: Vec<&Sliver> = slivers.iter().collect();
+        let verdicts = Sliver::verify_many(&refs, &shared.encoding, &metadata);
+        if let Some(error) = verdicts.into_iter().find_map(Result::err) {
+            return Err(ApiError::bad(
+                "INVALID_SLIVER",
+                format!("sliver does not verify: {error}"),
             ));
         }
         lock(&shared.store).put_slivers(&blob_id, &checked)?;
