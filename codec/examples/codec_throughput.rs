@@ -3,7 +3,9 @@
 //! `cargo run --release -p walrus-codec --example codec_throughput -- MODE SIZE_MIB|SIZE_KIBk N_SHARDS THREADS ROUNDS`
 //! MODE: `encode`, `metadata`, `decode-systematic` (primary slivers 0..p),
 //! `decode-recovery` (the last p primary slivers: full decoding work) or
-//! `decode-secondary` (the last s secondary slivers).
+//! `decode-secondary` (the last s secondary slivers), or `verify-node` (one
+//! node's share of a 7-node devnet verified, both slivers of n / 7 pairs,
+//! after computing the metadata).
 //! Prints one JSON line: median MB/s over the rounds and the process's peak
 //! resident memory (VmHWM) in MiB.
 
@@ -69,6 +71,15 @@ fn main() {
             other => panic!("unknown mode {other}"),
         };
         range.map(|i| encoded.sliver(sliver_type, i)).collect()
+    } else if mode == "verify-node" {
+        // One node's share of a 7-node devnet: both slivers of n / 7 pairs.
+        let encoded = config.encode(&blob).expect("encodes");
+        (0..config.n_shards() / 7)
+            .flat_map(|i| {
+                let (primary, secondary) = encoded.sliver_pair(i * 7);
+                [primary, secondary]
+            })
+            .collect()
     } else {
         Vec::new()
     };
@@ -79,6 +90,12 @@ fn main() {
         pool.install(|| match mode.as_str() {
             "encode" => drop(config.encode(&blob).expect("encodes")),
             "metadata" => drop(config.compute_metadata(&blob).expect("encodes")),
+            "verify-node" => {
+                let metadata = config.compute_metadata(&blob).expect("encodes");
+                let refs: Vec<&Sliver> = slivers.iter().collect();
+                let results = Sliver::verify_many(&refs, &config, &metadata);
+                assert!(results.iter().all(Result::is_ok), "slivers verify");
+            }
             _ => {
                 let sliver_type = slivers[0].sliver_type;
                 let decoded = config

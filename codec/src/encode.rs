@@ -24,8 +24,8 @@ use crate::{
     BlobId, EncodingConfig, Sliver, SliverRef, SliverType, Symbols, SymbolsRef,
     VerifiedBlobMetadataWithId,
     error::DataTooLargeError,
-    hash::{Digest, LEAF_PREFIX, Node, hash_prefixed},
-    merkle::RootScratch,
+    hash::{Digest, Node, SmallLeafTable, leaf_hashes},
+    merkle::{RootScratch, UniformTree},
     metadata::{BlobMetadata, BlobMetadataV1, EncodingType, SliverPairMetadata},
     rs::{Dense, Expander, group_width},
 };
@@ -183,6 +183,10 @@ struct Layout<'a> {
     full_rows: usize,
     /// Rows `full_rows..p`, zero-padded.
     padded_rows: Vec<u8>,
+    /// Leaf hashes of 2-byte symbols, when that pays.
+    table: Option<&'static SmallLeafTable>,
+    /// The tree of a row or column of zero symbols (padding).
+    zero: UniformTree,
 }
 
 impl<'a> Layout<'a> {
@@ -198,7 +202,12 @@ impl<'a> Layout<'a> {
         let mut padded_rows = vec![0; (p - full_rows) * row_bytes];
         let rest = &blob[full_rows * row_bytes..];
         padded_rows[..rest.len()].copy_from_slice(rest);
+        let table = (symbol_size == SmallLeafTable::SYMBOL_SIZE
+            && n * n >= SmallLeafTable::WORTH_IT)
+            .then(SmallLeafTable::get);
         Ok(Self {
+            table,
+            zero: UniformTree::new(&vec![0; symbol_size], n),
             blob,
             n,
             p,
@@ -317,7 +326,7 @@ impl<'a> Layout<'a> {
             |(row, scratch), (i, root)| {
                 row.clear();
                 row.extend((0..n).map(|j| leaf_hashes[j * n + i]));
-                *root = scratch.root(row);
+                *root = scratch.root_or_uniform(row, &self.zero);
             },
         );
         let hashes = (0..n)
@@ -427,8 +436,8 @@ impl ColumnWorker {
                     None => &self.lower[(c * lower_count + m) * size..][..size],
                 });
             }
-            hash_prefixed(LEAF_PREFIX, &symbols, leaves);
-            *root = self.roots.root(leaves);
+            leaf_hashes(&symbols, leaves, layout.table);
+            *root = self.roots.root_or_uniform(leaves, &layout.zero);
         }
     }
 }

@@ -114,6 +114,79 @@ pub(crate) fn hash_prefixed(prefix: u8, inputs: &[&[u8]], out: &mut [Digest]) {
     hash_many_equal(&buffer, input_len, out);
 }
 
+/// The leaf hash of every possible 2-byte symbol, indexed by the symbol read
+/// as a little-endian `u16`: 65,536 hashes (2 MiB).
+///
+/// Blobs up to about `p * s * 2` bytes (445 KB at n = 1000) have 2-byte
+/// symbols, and their `n^2` leaves repeat these 65,536 values, so building
+/// the table and looking leaves up costs a fraction of hashing every leaf
+/// (15 times fewer hashes at n = 1000). Worth it from [`SmallLeafTable::WORTH_IT`] leaves.
+pub(crate) struct SmallLeafTable {
+    hashes: Vec<Digest>,
+}
+
+impl SmallLeafTable {
+    /// The symbol size the table serves.
+    pub(crate) const SYMBOL_SIZE: usize = 2;
+    /// Leaves of one encoding or verification from which building the table pays.
+    pub(crate) const WORTH_IT: usize = 1 << 17;
+
+    /// The table, built on first use (in parallel on the ambient rayon pool)
+    /// and kept for the life of the process: it is a constant, and a
+    /// storage node verifies such slivers for every small blob.
+    pub(crate) fn get() -> &'static Self {
+        static TABLE: std::sync::OnceLock<SmallLeafTable> = std::sync::OnceLock::new();
+        TABLE.get_or_init(Self::new)
+    }
+
+    /// Hashes all 65,536 symbols.
+    fn new() -> Self {
+        use rayon::prelude::*;
+        let symbols: Vec<u8> = (0..=u16::MAX).flat_map(u16::to_le_bytes).collect();
+        let mut hashes = vec![[0; 32]; 1 << 16];
+        const PER_TASK: usize = 4096;
+        hashes
+            .par_chunks_mut(PER_TASK)
+            .zip(symbols.par_chunks(PER_TASK * Self::SYMBOL_SIZE))
+            .for_each(|(out, symbols)| {
+                let inputs: Vec<&[u8]> = symbols.chunks_exact(Self::SYMBOL_SIZE).collect();
+                hash_prefixed(LEAF_PREFIX, &inputs, out);
+            });
+        Self { hashes }
+    }
+
+    /// The leaf hash of a 2-byte symbol.
+    ///
+    /// # Panics
+    /// Panics if `symbol` is not 2 bytes long (programmer error).
+    pub(crate) fn leaf_hash(&self, symbol: &[u8]) -> Digest {
+        let symbol: [u8; 2] = symbol.try_into().expect("a 2-byte symbol");
+        self.hashes[usize::from(u16::from_le_bytes(symbol))]
+    }
+}
+
+/// The leaf hashes `H(0x00 || symbol)` of `symbols` (all of one length) into
+/// `out`: looked up in `table` when given and the symbols are 2 bytes,
+/// otherwise hashed in SIMD batches.
+///
+/// # Panics
+/// Panics if `symbols.len() != out.len()` or the lengths differ.
+pub(crate) fn leaf_hashes(symbols: &[&[u8]], out: &mut [Digest], table: Option<&SmallLeafTable>) {
+    match table {
+        Some(table)
+            if symbols
+                .first()
+                .is_some_and(|s| s.len() == SmallLeafTable::SYMBOL_SIZE) =>
+        {
+            assert_eq!(symbols.len(), out.len(), "one digest per input");
+            for (symbol, digest) in symbols.iter().zip(out) {
+                *digest = table.leaf_hash(symbol);
+            }
+        }
+        _ => hash_prefixed(LEAF_PREFIX, symbols, out),
+    }
+}
+
 /// Hashes equal-length inputs laid back to back in `inputs`, each
 /// `input_len` bytes, into `out`, in 4 AVX2 lanes (`blake2b_simd::many`).
 fn hash_many_equal(inputs: &[u8], input_len: usize, out: &mut [Digest]) {
@@ -154,6 +227,22 @@ mod tests {
         for (input, digest) in slices.iter().zip(&out) {
             assert_eq!(*digest, leaf_hash(input));
         }
+    }
+
+    #[test]
+    fn the_small_leaf_table_holds_every_2_byte_leaf_hash() {
+        let table = SmallLeafTable::get();
+        for value in [0u16, 1, 255, 256, 0x1234, 0xfffe, u16::MAX] {
+            let symbol = value.to_le_bytes();
+            assert_eq!(table.leaf_hash(&symbol), leaf_hash(&symbol));
+        }
+        let symbols: Vec<[u8; 2]> = (0..300u16).map(|v| (v * 217).to_le_bytes()).collect();
+        let refs: Vec<&[u8]> = symbols.iter().map(|s| s.as_slice()).collect();
+        let mut looked_up = vec![[0; 32]; refs.len()];
+        leaf_hashes(&refs, &mut looked_up, Some(table));
+        let mut hashed = vec![[0; 32]; refs.len()];
+        leaf_hashes(&refs, &mut hashed, None);
+        assert_eq!(looked_up, hashed);
     }
 
     #[test]

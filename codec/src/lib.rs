@@ -2,8 +2,10 @@
 //! Merkle proofs, byte-compatible with upstream Walrus (`../shared/SPEC.md`
 //! sections 1 to 4).
 //!
-//! This crate is pure: no IO, no clock, no global state. Work is spread over
-//! the ambient rayon thread pool; run inside `ThreadPool::install` to bound it.
+//! This crate is pure: no IO, no clock, and no global state other than a
+//! constant table built on first use (the leaf hashes of all 2-byte symbols).
+//! Work is spread over the ambient rayon thread pool; run inside
+//! `ThreadPool::install` to bound it.
 //!
 //! Entry points: [`EncodingConfig`] (sizes, [`EncodingConfig::encode`],
 //! [`EncodingConfig::compute_metadata`], [`EncodingConfig::decode`]),

@@ -184,9 +184,17 @@ impl Dense {
     }
 
     /// Writes `symbol` as codeword `c`'s symbol into `shard`.
+    #[inline]
     pub(crate) fn put(&self, shard: &mut [u8], c: usize, symbol: &[u8]) {
         if self.is_raw() {
             shard.copy_from_slice(symbol);
+            return;
+        }
+        if let [low, high] = *symbol {
+            // One word (the common small case): lane `c` of the tail chunks.
+            let at = c / 32 * 64 + c % 32;
+            shard[at] = low;
+            shard[at + 32] = high;
             return;
         }
         let (whole, half) = (self.whole(), self.tail_words());
@@ -198,9 +206,16 @@ impl Dense {
     }
 
     /// Reads codeword `c`'s symbol from `shard` into `symbol`.
+    #[inline]
     pub(crate) fn get(&self, shard: &[u8], c: usize, symbol: &mut [u8]) {
         if self.is_raw() {
             symbol.copy_from_slice(&shard[..self.symbol_size]);
+            return;
+        }
+        if let [low, high] = symbol {
+            let at = c / 32 * 64 + c % 32;
+            *low = shard[at];
+            *high = shard[at + 32];
             return;
         }
         let (whole, half) = (self.whole(), self.tail_words());

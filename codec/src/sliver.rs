@@ -13,8 +13,8 @@ use serde::{Deserialize, Serialize};
 use crate::{
     EncodingConfig, VerifiedBlobMetadataWithId,
     error::SliverVerificationError,
-    hash::{Digest, LEAF_PREFIX, Node, hash_prefixed},
-    merkle::RootScratch,
+    hash::{Digest, Node, SmallLeafTable, leaf_hashes},
+    merkle::{RootScratch, UniformTree},
     rs::{Dense, Expander, group_width},
 };
 
@@ -396,6 +396,10 @@ impl ExpandedSliver {
         }
         let mut expander = Expander::default();
         let mut roots = RootScratch::default();
+        let table = (symbol_size == SmallLeafTable::SYMBOL_SIZE
+            && slivers.len() * n >= SmallLeafTable::WORTH_IT)
+            .then(SmallLeafTable::get);
+        let zero = UniformTree::new(&vec![0; symbol_size], n);
         let mut out = Vec::with_capacity(slivers.len());
         for group in slivers.chunks(group_width(symbol_size, MAX_GROUP)) {
             let dense = Dense::new(symbol_size, group.len());
@@ -421,15 +425,15 @@ impl ExpandedSliver {
                 }
             }
             for symbols in expanded {
-                let mut leaf_hashes = vec![[0; 32]; n];
+                let mut hashes = vec![[0; 32]; n];
                 let leaves: Vec<&[u8]> = symbols.chunks_exact(symbol_size).collect();
-                hash_prefixed(LEAF_PREFIX, &leaves, &mut leaf_hashes);
+                leaf_hashes(&leaves, &mut hashes, table);
                 drop(leaves);
-                let root = roots.root(&leaf_hashes);
+                let root = roots.root_or_uniform(&hashes, &zero);
                 out.push(Self {
                     symbols,
                     symbol_size,
-                    leaf_hashes,
+                    leaf_hashes: hashes,
                     root,
                 });
             }
