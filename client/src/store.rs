@@ -16,7 +16,7 @@ use walrus_contracts::{
 };
 use walrus_runtime::chain::api::{CommitteeInfo, MemberInfo};
 
-use crate::{Client, ClientError, Phase, node_api::NodeError};
+use crate::{Client, ClientError, Phase, Progress, node_api::NodeError};
 
 /// How to store a blob.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -281,7 +281,7 @@ impl Client {
         // Upload and collect confirmations.
         let start = Instant::now();
         let deletable_object = options.deletable.then_some(object);
-        let confirmations = self
+        let (confirmations, stragglers) = self
             .upload(&committee, &config, &encoded, deletable_object)
             .await?;
         timings.upload_ms = millis(start.elapsed());
@@ -312,6 +312,7 @@ impl Client {
                 "Blob object {object} not found after certification"
             ))
         })?;
+        stragglers.finish().await;
         Ok(StoreOutcome {
             blob_id,
             unencoded_size: size,
@@ -389,15 +390,16 @@ impl Client {
 
     /// Sends every node its metadata and slivers, at most
     /// `max_concurrent_nodes` nodes at once, and returns verified
-    /// confirmations once they are a quorum. Nodes still uploading then get
-    /// a short grace period before they are left to recover their slivers.
+    /// confirmations as soon as they are a quorum, with the uploads still
+    /// running: the caller certifies meanwhile and then gives them a grace
+    /// period ([`Stragglers::finish`]).
     async fn upload(
         &self,
         committee: &CommitteeInfo,
         config: &EncodingConfig,
         encoded: &Arc<EncodedBlob>,
         deletable_object: Option<ObjectId>,
-    ) -> Result<Vec<Confirmation>, ClientError> {
+    ) -> Result<(Vec<Confirmation>, Stragglers), ClientError> {
         let blob_id = *encoded.blob_id();
         let total: u64 = committee
             .members
@@ -440,25 +442,10 @@ impl Client {
         let mut confirmations = Vec::new();
         let mut failures = Vec::new();
         let mut weight = 0u16;
-        let mut quorum_at: Option<Duration> = None;
-        loop {
-            let next = match quorum_at {
-                None => tasks.join_next().await,
-                Some(at) => {
-                    // Grace: a quarter of the time the quorum took, at least 100 ms.
-                    let grace = (at / 4).max(Duration::from_millis(100));
-                    match tokio::time::timeout(
-                        grace.saturating_sub(started.elapsed() - at),
-                        tasks.join_next(),
-                    )
-                    .await
-                    {
-                        Ok(next) => next,
-                        Err(_) => break,
-                    }
-                }
+        while !config.is_quorum(weight) {
+            let Some(joined) = tasks.join_next().await else {
+                break;
             };
-            let Some(joined) = next else { break };
             match joined {
                 Ok((position, node_weight, Ok(signature))) => {
                     confirmations.push(Confirmation {
@@ -467,18 +454,13 @@ impl Client {
                         signature,
                     });
                     weight = weight.saturating_add(node_weight);
-                    if quorum_at.is_none() && config.is_quorum(weight) {
-                        quorum_at = Some(started.elapsed());
-                    }
                 }
                 Ok((_, _, Err(error))) => failures.push(error),
                 Err(error) => failures.push(format!("upload task failed: {error}")),
             }
         }
-        // Nodes still uploading carry on in the background (or recover).
-        tasks.detach_all();
-        self.progress.finish(Phase::Upload);
         if !config.is_quorum(weight) {
+            self.progress.finish(Phase::Upload);
             let needed = (0..=config.n_shards())
                 .find(|w| config.is_quorum(*w))
                 .unwrap_or(config.n_shards());
@@ -489,7 +471,36 @@ impl Client {
             });
         }
         debug_assert_eq!(weight, confirmations.iter().map(|c| c.weight).sum::<u16>());
-        Ok(confirmations)
+        // Grace for the rest: a quarter of the time the quorum took, at least 100 ms.
+        let grace = (started.elapsed() / 4).max(Duration::from_millis(100));
+        let stragglers = Stragglers {
+            tasks,
+            deadline: tokio::time::Instant::now() + grace,
+            progress: self.progress.clone(),
+        };
+        Ok((confirmations, stragglers))
+    }
+}
+
+/// The uploads still running when the confirmations reached a quorum.
+struct Stragglers {
+    tasks: tokio::task::JoinSet<(usize, u16, Result<Signature, String>)>,
+    /// When their grace period ends.
+    deadline: tokio::time::Instant,
+    progress: Arc<dyn Progress>,
+}
+
+impl Stragglers {
+    /// Waits until every upload is done or the grace period is over, so
+    /// that most nodes get their slivers directly rather than by recovery.
+    /// Nodes still uploading after that recover their slivers themselves.
+    async fn finish(mut self) {
+        let _ = tokio::time::timeout_at(self.deadline, async {
+            while self.tasks.join_next().await.is_some() {}
+        })
+        .await;
+        self.tasks.detach_all();
+        self.progress.finish(Phase::Upload);
     }
 }
 

@@ -32,6 +32,8 @@ use crate::{
 
 /// Columns per parallel task in the column stage.
 const COLUMN_BLOCK: usize = 16;
+/// Rows per parallel task when the row trees are hashed.
+const ROW_BLOCK: usize = 16;
 /// At most this many rows per library call in the row stage.
 const MAX_GROUP: usize = 16;
 
@@ -320,15 +322,27 @@ impl<'a> Layout<'a> {
                     }
                 },
             );
+        // Row trees: the leaf hashes are column-major, so a block of rows is
+        // gathered column by column (contiguous reads), then hashed.
         let mut primary_hashes = vec![Node::Empty; n];
-        primary_hashes.par_iter_mut().enumerate().for_each_init(
-            || (Vec::with_capacity(n), RootScratch::default()),
-            |(row, scratch), (i, root)| {
-                row.clear();
-                row.extend((0..n).map(|j| leaf_hashes[j * n + i]));
-                *root = scratch.root_or_uniform(row, &self.zero);
-            },
-        );
+        primary_hashes
+            .par_chunks_mut(ROW_BLOCK)
+            .enumerate()
+            .for_each_init(
+                || (Vec::new(), RootScratch::default()),
+                |(rows, scratch), (block, roots)| {
+                    let first = block * ROW_BLOCK;
+                    rows.resize(roots.len() * n, [0; 32]);
+                    for (j, column) in leaf_hashes.chunks_exact(n).enumerate() {
+                        for (r, leaf) in column[first..][..roots.len()].iter().enumerate() {
+                            rows[r * n + j] = *leaf;
+                        }
+                    }
+                    for (row, root) in rows.chunks_exact(n).zip(roots) {
+                        *root = scratch.root_or_uniform(row, &self.zero);
+                    }
+                },
+            );
         let hashes = (0..n)
             .map(|i| SliverPairMetadata {
                 primary_hash: primary_hashes[i],
