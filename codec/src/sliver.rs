@@ -313,13 +313,13 @@ impl Sliver {
                 .filter(|(i, sliver)| results[*i].is_ok() && sliver.sliver_type == sliver_type)
                 .map(|(i, sliver)| (i, &sliver.symbols))
                 .unzip();
-            let expanded = ExpandedSliver::new_many(config, sliver_type, &symbols);
-            for (i, expanded) in positions.into_iter().zip(expanded) {
+            let roots = roots_many(config, sliver_type, &symbols);
+            for (i, root) in positions.into_iter().zip(roots) {
                 let sliver = slivers[i];
                 let expected = metadata
                     .sliver_hash(sliver_type, sliver.index)
                     .expect("check_shape bounds the index by n, which the metadata matches");
-                if expanded.root() != expected {
+                if root != expected {
                     results[i] = Err(SliverVerificationError::HashMismatch {
                         sliver_type,
                         index: sliver.index,
@@ -366,78 +366,27 @@ impl ExpandedSliver {
     /// per Reed-Solomon call ([`Dense`]); one result per sliver, in order.
     ///
     /// # Panics
-    /// Panics if a sliver's symbol count differs from
-    /// [`EncodingConfig::symbols_per_sliver`] or the symbol sizes differ
-    /// (check the shapes first).
+    /// As [`expand_each`].
     pub(crate) fn new_many(
         config: &EncodingConfig,
         sliver_type: SliverType,
         slivers: &[&Symbols],
     ) -> Vec<Self> {
-        /// At most this many slivers per library call.
-        const MAX_GROUP: usize = 64;
-        let n = usize::from(config.n_shards());
-        let k = usize::from(config.symbols_per_sliver(sliver_type));
-        let Some(first) = slivers.first() else {
-            return Vec::new();
-        };
-        let symbol_size = usize::from(first.symbol_size());
-        for symbols in slivers {
-            assert_eq!(
-                symbols.len(),
-                k,
-                "sliver shape must be checked before expansion"
-            );
-            assert_eq!(
-                usize::from(symbols.symbol_size()),
-                symbol_size,
-                "one symbol size"
-            );
-        }
-        let mut expander = Expander::default();
         let mut roots = RootScratch::default();
-        let table = (symbol_size == SmallLeafTable::SYMBOL_SIZE
-            && slivers.len() * n >= SmallLeafTable::WORTH_IT)
-            .then(SmallLeafTable::get);
-        let zero = UniformTree::new(&vec![0; symbol_size], n);
         let mut out = Vec::with_capacity(slivers.len());
-        for group in slivers.chunks(group_width(symbol_size, MAX_GROUP)) {
-            let dense = Dense::new(symbol_size, group.len());
-            let mut expanded: Vec<Vec<u8>> = group
-                .iter()
-                .map(|symbols| {
-                    let mut expanded = Vec::with_capacity(n * symbol_size);
-                    expanded.extend_from_slice(symbols.data());
-                    expanded.resize(n * symbol_size, 0);
-                    expanded
-                })
-                .collect();
-            let result = expander.encode_group(dense, k, n - k, |c, i| {
-                &group[c].data()[i * symbol_size..][..symbol_size]
-            });
-            for (m, shard) in result.recovery_iter().enumerate() {
-                for (c, expanded) in expanded.iter_mut().enumerate() {
-                    dense.get(
-                        shard,
-                        c,
-                        &mut expanded[(k + m) * symbol_size..][..symbol_size],
-                    );
-                }
-            }
-            for symbols in expanded {
-                let mut hashes = vec![[0; 32]; n];
-                let leaves: Vec<&[u8]> = symbols.chunks_exact(symbol_size).collect();
-                leaf_hashes(&leaves, &mut hashes, table);
-                drop(leaves);
-                let root = roots.root_or_uniform(&hashes, &zero);
+        expand_each(
+            config,
+            sliver_type,
+            slivers,
+            |symbols, leaf_hashes, zero| {
                 out.push(Self {
-                    symbols,
-                    symbol_size,
-                    leaf_hashes: hashes,
-                    root,
+                    symbols: symbols.concat(),
+                    symbol_size: symbols.first().map_or(0, |s| s.len()),
+                    leaf_hashes: leaf_hashes.to_vec(),
+                    root: roots.root_or_uniform(leaf_hashes, zero),
                 });
-            }
-        }
+            },
+        );
         out
     }
 
@@ -454,5 +403,86 @@ impl ExpandedSliver {
     /// The leaf hashes, to build a tree for proofs.
     pub(crate) fn into_leaf_hashes(self) -> Vec<Digest> {
         self.leaf_hashes
+    }
+}
+
+/// The hash of each of `slivers` (of `sliver_type`): the Merkle root of the
+/// sliver expanded to `n` symbols, as [`ExpandedSliver::root`] but without
+/// keeping the expansion.
+///
+/// # Panics
+/// As [`expand_each`].
+fn roots_many(config: &EncodingConfig, sliver_type: SliverType, slivers: &[&Symbols]) -> Vec<Node> {
+    let mut roots = RootScratch::default();
+    let mut out = Vec::with_capacity(slivers.len());
+    expand_each(config, sliver_type, slivers, |_, leaf_hashes, zero| {
+        out.push(roots.root_or_uniform(leaf_hashes, zero));
+    });
+    out
+}
+
+/// Expands each of `slivers` (of `sliver_type`) to its `n` symbols and
+/// hashes them, then calls `each` with the symbols, their leaf hashes and the
+/// tree of an all-zero sliver, in order. Symbols are read where they lie: the
+/// sliver's own, then the Reed-Solomon library's output (one sliver per
+/// call) or a scratch copy (small symbols, many slivers per call).
+///
+/// # Panics
+/// Panics if a sliver's symbol count differs from
+/// [`EncodingConfig::symbols_per_sliver`] or the symbol sizes differ
+/// (check the shapes first).
+fn expand_each(
+    config: &EncodingConfig,
+    sliver_type: SliverType,
+    slivers: &[&Symbols],
+    mut each: impl FnMut(&[&[u8]], &[Digest], &UniformTree),
+) {
+    /// At most this many slivers per library call.
+    const MAX_GROUP: usize = 64;
+    let n = usize::from(config.n_shards());
+    let k = usize::from(config.symbols_per_sliver(sliver_type));
+    let Some(first) = slivers.first() else {
+        return;
+    };
+    let size = usize::from(first.symbol_size());
+    for symbols in slivers {
+        assert_eq!(
+            symbols.len(),
+            k,
+            "sliver shape must be checked before expansion"
+        );
+        assert_eq!(usize::from(symbols.symbol_size()), size, "one symbol size");
+    }
+    let table = (size == SmallLeafTable::SYMBOL_SIZE
+        && slivers.len() * n >= SmallLeafTable::WORTH_IT)
+        .then(SmallLeafTable::get);
+    let zero = UniformTree::new(&vec![0; size], n);
+    let mut expander = Expander::default();
+    let mut recovered = Vec::new();
+    let mut hashes = vec![[0; 32]; n];
+    for group in slivers.chunks(group_width(size, MAX_GROUP)) {
+        let dense = Dense::new(size, group.len());
+        let result =
+            expander.encode_group(dense, k, n - k, |c, i| &group[c].data()[i * size..][..size]);
+        if !dense.is_raw() {
+            recovered.resize(group.len() * (n - k) * size, 0);
+            for (m, shard) in result.recovery_iter().enumerate() {
+                for c in 0..group.len() {
+                    dense.get(shard, c, &mut recovered[(c * (n - k) + m) * size..][..size]);
+                }
+            }
+        }
+        let mut refs: Vec<&[u8]> = Vec::with_capacity(n);
+        for (c, symbols) in group.iter().enumerate() {
+            refs.clear();
+            refs.extend(symbols.data().chunks_exact(size));
+            if dense.is_raw() {
+                refs.extend(result.recovery_iter());
+            } else {
+                refs.extend(recovered[c * (n - k) * size..][..(n - k) * size].chunks_exact(size));
+            }
+            leaf_hashes(&refs, &mut hashes, table);
+            each(&refs, &hashes, &zero);
+        }
     }
 }

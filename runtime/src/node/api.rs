@@ -212,19 +212,37 @@ fn check_placement(
 
 /// Stores uploaded slivers once every one is placed here and verifies
 /// against the metadata (all verified in one batch); any bad sliver rejects
-/// the whole request.
+/// the whole request. `body` holds the slivers' BCS bytes back to back
+/// after `prefix` bytes (a vector's length), stored as they came.
 async fn put_slivers(
     shared: Arc<NodeShared>,
     blob_id: BlobId,
     slivers: Vec<Sliver>,
+    body: Bytes,
+    prefix: usize,
 ) -> Result<warp::reply::Response, ApiError> {
     blocking(move || {
         let view = shared.view();
         live_info(&shared, &blob_id, &view)?;
         let metadata = verified_metadata(&shared, &blob_id)?;
-        let mut checked = Vec::with_capacity(slivers.len());
+        let mut placed = Vec::with_capacity(slivers.len());
+        let mut offset = prefix;
         for sliver in &slivers {
-            checked.push((check_placement(&shared, &view, &blob_id, sliver)?, sliver));
+            let pair = check_placement(&shared, &view, &blob_id, sliver)?;
+            // BCS is canonical: a decoded sliver's bytes are exactly its span.
+            let size = bcs::serialized_size(sliver)
+                .map_err(|e| ApiError::bad("INVALID_BODY", format!("sliver size: {e}")))?;
+            let bytes = body.get(offset..offset + size).ok_or_else(|| {
+                ApiError::bad("INVALID_BODY", "the slivers do not fill the body exactly")
+            })?;
+            offset += size;
+            placed.push((pair, sliver.sliver_type, bytes));
+        }
+        if offset != body.len() {
+            return Err(ApiError::bad(
+                "INVALID_BODY",
+                "the slivers do not fill the body exactly",
+            ));
         }
         let refs: Vec<&Sliver> = slivers.iter().collect();
         let verdicts = Sliver::verify_many(&refs, &shared.encoding, &metadata);
@@ -234,14 +252,14 @@ async fn put_slivers(
                 format!("sliver does not verify: {error}"),
             ));
         }
-        lock(&shared.store).put_slivers(&blob_id, &checked)?;
+        lock(&shared.store).put_encoded_slivers(&blob_id, &placed)?;
         shared
             .metrics
             .slivers_stored
-            .inc_by(u64::try_from(checked.len()).unwrap_or(u64::MAX));
+            .inc_by(u64::try_from(placed.len()).unwrap_or(u64::MAX));
         Ok(success(
             StatusCode::CREATED,
-            json!(format!("{} slivers stored", checked.len())),
+            json!(format!("{} slivers stored", placed.len())),
         ))
     })
     .await
@@ -273,7 +291,7 @@ async fn put_sliver(
             format!("the sliver does not belong to pair {pair}"),
         ));
     }
-    put_slivers(shared, blob_id, vec![sliver]).await
+    put_slivers(shared, blob_id, vec![sliver], body, 0).await
 }
 
 async fn put_sliver_batch(
@@ -284,7 +302,14 @@ async fn put_sliver_batch(
     let blob_id = parse_blob_id(&blob_id)?;
     let slivers: Vec<Sliver> = bcs::from_bytes(&body)
         .map_err(|e| ApiError::bad("INVALID_BODY", format!("slivers are not BCS: {e}")))?;
-    put_slivers(shared, blob_id, slivers).await
+    let prefix = length_prefix_size(slivers.len());
+    put_slivers(shared, blob_id, slivers, body, prefix).await
+}
+
+/// Bytes of a BCS vector's length prefix: the count in ULEB128, 7 bits per byte.
+fn length_prefix_size(count: usize) -> usize {
+    let bits = usize::BITS - count.leading_zeros();
+    usize::try_from(bits.div_ceil(7).max(1)).expect("at most 10 bytes")
 }
 
 async fn get_sliver(
@@ -785,3 +810,20 @@ pub fn serve(
 
 /// How long requests wait at most for a registration (re-exported default).
 pub const DEFAULT_REGISTRATION_WAIT: Duration = Duration::from_secs(10);
+
+#[cfg(test)]
+mod tests {
+    use super::length_prefix_size;
+
+    #[test]
+    fn the_length_prefix_size_is_that_of_bcs() {
+        for count in [0, 1, 127, 128, 286, 16_383, 16_384, 2_097_152] {
+            let encoded = bcs::to_bytes(&vec![0u8; count]).expect("serializes");
+            assert_eq!(
+                length_prefix_size(count),
+                encoded.len() - count,
+                "count {count}"
+            );
+        }
+    }
+}

@@ -320,22 +320,40 @@ impl NodeStore {
     /// Stores slivers of `blob_id` (durably, in one transaction): `(pair, sliver)`.
     ///
     /// # Errors
-    /// SQLite errors.
+    /// SQLite or serialization errors.
     pub fn put_slivers(
         &mut self,
         blob_id: &BlobId,
         slivers: &[(u16, &Sliver)],
     ) -> anyhow::Result<()> {
+        let encoded = slivers
+            .iter()
+            .map(|(pair, sliver)| Ok((*pair, sliver.sliver_type, bcs::to_bytes(sliver)?)))
+            .collect::<anyhow::Result<Vec<_>>>()?;
+        let encoded: Vec<(u16, SliverType, &[u8])> = encoded
+            .iter()
+            .map(|(pair, sliver_type, bytes)| (*pair, *sliver_type, bytes.as_slice()))
+            .collect();
+        self.put_encoded_slivers(blob_id, &encoded)
+    }
+
+    /// Stores slivers of `blob_id` given as their BCS bytes (durably, in one
+    /// transaction): `(pair, sliver type, bytes)`. The caller vouches that
+    /// the bytes are the BCS of a verified sliver of that pair and type (the
+    /// node API passes the spans of an upload it decoded and verified).
+    ///
+    /// # Errors
+    /// SQLite errors.
+    pub fn put_encoded_slivers(
+        &mut self,
+        blob_id: &BlobId,
+        slivers: &[(u16, SliverType, &[u8])],
+    ) -> anyhow::Result<()> {
         let tx = self.conn.transaction()?;
         {
             let mut insert = tx.prepare_cached("INSERT OR REPLACE INTO slivers (blob_id, pair, kind, data) VALUES (?1, ?2, ?3, ?4)")?;
-            for (pair, sliver) in slivers {
-                insert.execute(params![
-                    blob_id.0.to_vec(),
-                    pair,
-                    kind(sliver.sliver_type),
-                    bcs::to_bytes(sliver)?
-                ])?;
+            for (pair, sliver_type, bytes) in slivers {
+                insert.execute(params![blob_id.0.to_vec(), pair, kind(*sliver_type), bytes])?;
             }
         }
         tx.commit()?;
