@@ -204,9 +204,7 @@ impl<'a> Layout<'a> {
         let mut padded_rows = vec![0; (p - full_rows) * row_bytes];
         let rest = &blob[full_rows * row_bytes..];
         padded_rows[..rest.len()].copy_from_slice(rest);
-        let table = (symbol_size == SmallLeafTable::SYMBOL_SIZE
-            && n * n >= SmallLeafTable::WORTH_IT)
-            .then(SmallLeafTable::get);
+        let table = SmallLeafTable::for_leaves(symbol_size, n * n);
         Ok(Self {
             table,
             zero: UniformTree::new(&vec![0; symbol_size], n),

@@ -120,7 +120,7 @@ pub(crate) fn hash_prefixed(prefix: u8, inputs: &[&[u8]], out: &mut [Digest]) {
 /// Blobs up to about `p * s * 2` bytes (445 KB at n = 1000) have 2-byte
 /// symbols, and their `n^2` leaves repeat these 65,536 values, so building
 /// the table and looking leaves up costs a fraction of hashing every leaf
-/// (15 times fewer hashes at n = 1000). Worth it from [`SmallLeafTable::WORTH_IT`] leaves.
+/// (15 times fewer hashes at n = 1000). [`SmallLeafTable::for_leaves`] says when.
 pub(crate) struct SmallLeafTable {
     hashes: Vec<Digest>,
 }
@@ -129,7 +129,13 @@ impl SmallLeafTable {
     /// The symbol size the table serves.
     pub(crate) const SYMBOL_SIZE: usize = 2;
     /// Leaves of one encoding or verification from which building the table pays.
-    pub(crate) const WORTH_IT: usize = 1 << 17;
+    const WORTH_IT: usize = 1 << 17;
+
+    /// The table, when `leaves` leaf hashes of `symbol_size`-byte symbols
+    /// are about to be computed and looking them up pays; else `None`.
+    pub(crate) fn for_leaves(symbol_size: usize, leaves: usize) -> Option<&'static Self> {
+        (symbol_size == Self::SYMBOL_SIZE && leaves >= Self::WORTH_IT).then(Self::get)
+    }
 
     /// The table, built on first use (in parallel on the ambient rayon pool)
     /// and kept for the life of the process: it is a constant, and a

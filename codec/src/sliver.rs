@@ -357,37 +357,17 @@ impl ExpandedSliver {
     /// Panics if the number of symbols differs from
     /// [`EncodingConfig::symbols_per_sliver`] (check the shape first).
     pub(crate) fn new(config: &EncodingConfig, sliver_type: SliverType, symbols: &Symbols) -> Self {
-        Self::new_many(config, sliver_type, &[symbols])
-            .pop()
-            .expect("one expansion per sliver")
-    }
-
-    /// Expands and hashes many slivers of `sliver_type`, small symbols many
-    /// per Reed-Solomon call ([`Dense`]); one result per sliver, in order.
-    ///
-    /// # Panics
-    /// As [`expand_each`].
-    pub(crate) fn new_many(
-        config: &EncodingConfig,
-        sliver_type: SliverType,
-        slivers: &[&Symbols],
-    ) -> Vec<Self> {
-        let mut roots = RootScratch::default();
-        let mut out = Vec::with_capacity(slivers.len());
-        expand_each(
-            config,
-            sliver_type,
-            slivers,
-            |symbols, leaf_hashes, zero| {
-                out.push(Self {
-                    symbols: symbols.concat(),
-                    symbol_size: symbols.first().map_or(0, |s| s.len()),
-                    leaf_hashes: leaf_hashes.to_vec(),
-                    root: roots.root_or_uniform(leaf_hashes, zero),
-                });
-            },
-        );
-        out
+        let symbol_size = usize::from(symbols.symbol_size());
+        let mut expanded = None;
+        expand_each(config, sliver_type, &[symbols], |all, leaf_hashes, zero| {
+            expanded = Some(Self {
+                symbols: all.concat(),
+                symbol_size,
+                leaf_hashes: leaf_hashes.to_vec(),
+                root: RootScratch::default().root_or_uniform(leaf_hashes, zero),
+            });
+        });
+        expanded.expect("one expansion per sliver")
     }
 
     /// Symbol `index` (in `0..n`) of the expanded sliver.
@@ -453,9 +433,7 @@ fn expand_each(
         );
         assert_eq!(usize::from(symbols.symbol_size()), size, "one symbol size");
     }
-    let table = (size == SmallLeafTable::SYMBOL_SIZE
-        && slivers.len() * n >= SmallLeafTable::WORTH_IT)
-        .then(SmallLeafTable::get);
+    let table = SmallLeafTable::for_leaves(size, slivers.len() * n);
     let zero = UniformTree::new(&vec![0; size], n);
     let mut expander = Expander::default();
     let mut recovered = Vec::new();
