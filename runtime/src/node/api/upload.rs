@@ -1,0 +1,201 @@
+//! Uploads: metadata, one sliver, or every sliver a node holds for a blob
+//! in one request. Each upload is checked (registration, placement,
+//! verification against the metadata) before one durable write.
+
+use std::sync::Arc;
+
+use serde_json::json;
+use walrus_codec::{BlobId, BlobMetadata, Sliver, UnverifiedBlobMetadataWithId};
+use warp::{http::StatusCode, hyper::body::Bytes};
+
+use super::{
+    ApiError, NodeShared, View, blocking, live_info, lock, parse_blob_id, parse_type, success,
+    verified_metadata,
+};
+
+pub(super) async fn put_metadata(
+    shared: Arc<NodeShared>,
+    blob_id: String,
+    body: Bytes,
+) -> Result<warp::reply::Response, ApiError> {
+    let blob_id = parse_blob_id(&blob_id)?;
+    let metadata: BlobMetadata = bcs::from_bytes(&body)
+        .map_err(|e| ApiError::bad("INVALID_BODY", format!("metadata is not BCS: {e}")))?;
+    // The client may upload right after registering: wait for the event.
+    let deadline = tokio::time::Instant::now() + shared.config.registration_wait;
+    loop {
+        let notified = shared.registered.notified();
+        let view = shared.view();
+        match live_info(&shared, &blob_id, &view) {
+            Err(ApiError {
+                reason: "NOT_REGISTERED",
+                ..
+            }) if tokio::time::Instant::now() < deadline => {
+                let _ = tokio::time::timeout_at(deadline, notified).await;
+            }
+            Err(error) => return Err(error),
+            Ok(_) => break,
+        }
+    }
+    UnverifiedBlobMetadataWithId::new(blob_id, metadata.clone())
+        .verify(&shared.encoding)
+        .map_err(|e| {
+            ApiError::bad(
+                "INVALID_METADATA",
+                format!("metadata does not match blob ID: {e}"),
+            )
+        })?;
+    blocking(move || {
+        lock(&shared.store).put_metadata(&blob_id, &metadata)?;
+        Ok(success(StatusCode::CREATED, json!("metadata stored")))
+    })
+    .await
+}
+
+/// Checks that an uploaded sliver belongs here: pair in range and its shard
+/// held by this node. Returns the pair index.
+fn check_placement(
+    shared: &NodeShared,
+    view: &View,
+    blob_id: &BlobId,
+    sliver: &Sliver,
+) -> Result<u16, ApiError> {
+    let n = shared.encoding.n_shards();
+    if sliver.index >= n {
+        return Err(ApiError::bad(
+            "INDEX_OUT_OF_RANGE",
+            format!("sliver index {} out of range for {n} shards", sliver.index),
+        ));
+    }
+    let pair = sliver.pair_index(&shared.encoding);
+    let shard = shared.encoding.shard_for_pair(pair, blob_id);
+    if !view.shards.contains(&shard) {
+        return Err(ApiError::bad(
+            "SHARD_NOT_ASSIGNED",
+            format!(
+                "pair {pair} is stored by shard {shard}, which this node does not hold in epoch {}",
+                view.epoch
+            ),
+        ));
+    }
+    Ok(pair)
+}
+
+/// Stores uploaded slivers once every one is placed here and verifies
+/// against the metadata (all verified in one batch); any bad sliver rejects
+/// the whole request. `body` holds the slivers' BCS bytes back to back
+/// after `prefix` bytes (a vector's length), stored as they came.
+async fn put_slivers(
+    shared: Arc<NodeShared>,
+    blob_id: BlobId,
+    slivers: Vec<Sliver>,
+    body: Bytes,
+    prefix: usize,
+) -> Result<warp::reply::Response, ApiError> {
+    blocking(move || {
+        let view = shared.view();
+        live_info(&shared, &blob_id, &view)?;
+        let metadata = verified_metadata(&shared, &blob_id)?;
+        let mut placed = Vec::with_capacity(slivers.len());
+        let mut offset = prefix;
+        for sliver in &slivers {
+            let pair = check_placement(&shared, &view, &blob_id, sliver)?;
+            // BCS is canonical: a decoded sliver's bytes are exactly its span.
+            let size = bcs::serialized_size(sliver)
+                .map_err(|e| ApiError::bad("INVALID_BODY", format!("sliver size: {e}")))?;
+            let bytes = body.get(offset..offset + size).ok_or_else(|| {
+                ApiError::bad("INVALID_BODY", "the slivers do not fill the body exactly")
+            })?;
+            offset += size;
+            placed.push((pair, sliver.sliver_type, bytes));
+        }
+        if offset != body.len() {
+            return Err(ApiError::bad(
+                "INVALID_BODY",
+                "the slivers do not fill the body exactly",
+            ));
+        }
+        let refs: Vec<&Sliver> = slivers.iter().collect();
+        let verdicts = Sliver::verify_many(&refs, &shared.encoding, &metadata);
+        if let Some(error) = verdicts.into_iter().find_map(Result::err) {
+            return Err(ApiError::bad(
+                "INVALID_SLIVER",
+                format!("sliver does not verify: {error}"),
+            ));
+        }
+        lock(&shared.store).put_encoded_slivers(&blob_id, &placed)?;
+        shared
+            .metrics
+            .slivers_stored
+            .inc_by(u64::try_from(placed.len()).unwrap_or(u64::MAX));
+        Ok(success(
+            StatusCode::CREATED,
+            json!(format!("{} slivers stored", placed.len())),
+        ))
+    })
+    .await
+}
+
+pub(super) async fn put_sliver(
+    shared: Arc<NodeShared>,
+    blob_id: String,
+    pair: u16,
+    sliver_type: String,
+    body: Bytes,
+) -> Result<warp::reply::Response, ApiError> {
+    let blob_id = parse_blob_id(&blob_id)?;
+    let sliver_type = parse_type(&sliver_type)?;
+    let sliver: Sliver = bcs::from_bytes(&body)
+        .map_err(|e| ApiError::bad("INVALID_BODY", format!("sliver is not BCS: {e}")))?;
+    if sliver.sliver_type != sliver_type {
+        return Err(ApiError::bad(
+            "TYPE_MISMATCH",
+            "the sliver's type differs from the path",
+        ));
+    }
+    if pair >= shared.encoding.n_shards()
+        || sliver.index >= shared.encoding.n_shards()
+        || sliver.pair_index(&shared.encoding) != pair
+    {
+        return Err(ApiError::bad(
+            "INDEX_MISMATCH",
+            format!("the sliver does not belong to pair {pair}"),
+        ));
+    }
+    put_slivers(shared, blob_id, vec![sliver], body, 0).await
+}
+
+pub(super) async fn put_sliver_batch(
+    shared: Arc<NodeShared>,
+    blob_id: String,
+    body: Bytes,
+) -> Result<warp::reply::Response, ApiError> {
+    let blob_id = parse_blob_id(&blob_id)?;
+    let slivers: Vec<Sliver> = bcs::from_bytes(&body)
+        .map_err(|e| ApiError::bad("INVALID_BODY", format!("slivers are not BCS: {e}")))?;
+    let prefix = length_prefix_size(slivers.len());
+    put_slivers(shared, blob_id, slivers, body, prefix).await
+}
+
+/// Bytes of a BCS vector's length prefix: the count in ULEB128, 7 bits per byte.
+fn length_prefix_size(count: usize) -> usize {
+    let bits = usize::BITS - count.leading_zeros();
+    usize::try_from(bits.div_ceil(7).max(1)).expect("at most 10 bytes")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::length_prefix_size;
+
+    #[test]
+    fn the_length_prefix_size_is_that_of_bcs() {
+        for count in [0, 1, 127, 128, 286, 16_383, 16_384, 2_097_152] {
+            let encoded = bcs::to_bytes(&vec![0u8; count]).expect("serializes");
+            assert_eq!(
+                length_prefix_size(count),
+                encoded.len() - count,
+                "count {count}"
+            );
+        }
+    }
+}
