@@ -10,7 +10,7 @@
 //! | `genesis.json`, `keys.json` | the chain (keys are secret) |
 //! | `settings.json` | ports and sizes chosen at creation, reused on resume |
 //! | `chain/chain.db` | the checkpoint log |
-//! | `nodes/node-I/config.toml`, `nodes/node-I/slivers.db` | storage node I |
+//! | `nodes/node-I/config.toml`, `nodes/node-I/slivers.db` (index), `nodes/node-I/slivers.db-slivers/` (sliver files) | storage node I |
 //! | `indexer/index.db` | the indexer's SQLite index |
 //! | `wallet.yaml`, `client_config.yaml` | the funded wallet and the CLI's configuration |
 //! | `devnet.json` | URL and process ID of every running service, for scripts |

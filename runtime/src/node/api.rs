@@ -78,7 +78,11 @@ fn success(status: StatusCode, data: Value) -> warp::reply::Response {
 
 fn bcs_reply<T: serde::Serialize>(value: &T) -> Result<warp::reply::Response, ApiError> {
     let bytes = bcs::to_bytes(value).map_err(anyhow::Error::from)?;
-    Ok(warp::reply::with_header(bytes, "content-type", "application/octet-stream").into_response())
+    Ok(octet_stream(bytes))
+}
+
+fn octet_stream(bytes: Vec<u8>) -> warp::reply::Response {
+    warp::reply::with_header(bytes, "content-type", "application/octet-stream").into_response()
 }
 
 fn finish(result: Result<warp::reply::Response, ApiError>) -> warp::reply::Response {
@@ -166,13 +170,16 @@ async fn get_sliver(
                 json!(if stored { "stored" } else { "nonexistent" }),
             ));
         }
-        let sliver = store.sliver(&blob_id, pair, sliver_type)?.ok_or_else(|| {
-            ApiError::not_found(
-                "SLIVER_NOT_FOUND",
-                format!("{sliver_type} sliver of pair {pair} of {blob_id} is not stored here"),
-            )
-        })?;
-        bcs_reply(&sliver)
+        // Stored as the BCS bytes of a verified sliver: served as they are.
+        let sliver = store
+            .sliver_bytes(&blob_id, pair, sliver_type)?
+            .ok_or_else(|| {
+                ApiError::not_found(
+                    "SLIVER_NOT_FOUND",
+                    format!("{sliver_type} sliver of pair {pair} of {blob_id} is not stored here"),
+                )
+            })?;
+        Ok(octet_stream(sliver))
     })
     .await
 }

@@ -1,12 +1,30 @@
-//! The sliver store in SQLite (WAL mode, `synchronous = FULL`): a sliver or
-//! metadata write is durable before the node answers.
+//! The sliver store: an index in SQLite (WAL mode, `synchronous = FULL`)
+//! and the slivers' bytes in plain files. A sliver or metadata write is
+//! durable before the node answers.
 //!
 //! Tables: `blob_objects` (one row per Blob object the chain registered for a
 //! blob ID, with its end epoch, deletability and certification),
-//! `invalid_blobs`, `metadata` (BCS `BlobMetadata` per blob ID), `slivers`
-//! (BCS `Sliver` per blob ID, pair and type) and `meta` (the chain cursor).
+//! `invalid_blobs`, `metadata` (BCS `BlobMetadata` per blob ID),
+//! `sliver_spans` (where the BCS `Sliver` of each blob ID, pair and type
+//! lies: byte start and length in the blob's sliver file) and `meta` (the
+//! chain cursor).
+//!
+//! Sliver files live in the directory `<database file>-slivers/`, one per
+//! blob ID, named by its text form. A file only grows: each upload appends
+//! its slivers' bytes (synced) before their spans are committed, so a crash
+//! leaves at most unreferenced bytes at the end. A file goes when the blob's
+//! data is deleted; files without spans are removed on open.
+//!
+//! Why files: a sliver of a large blob is hundreds of kilobytes. As a SQLite
+//! BLOB it was copied into the page cache, written to the WAL, then copied
+//! again into the database at checkpoint; a file takes one write.
 
-use std::path::Path;
+use std::{
+    fs::{File, OpenOptions},
+    io::{BufWriter, Write},
+    os::unix::fs::FileExt,
+    path::{Path, PathBuf},
+};
 
 use anyhow::Context;
 use rusqlite::{Connection, OptionalExtension, params};
@@ -43,6 +61,16 @@ pub struct BlobObject {
     pub certified_epoch: Option<u32>,
 }
 
+/// Removes a file; one that is already gone is fine.
+fn remove_file(path: &Path) -> anyhow::Result<()> {
+    match std::fs::remove_file(path) {
+        Err(error) if error.kind() != std::io::ErrorKind::NotFound => {
+            Err(anyhow::Error::from(error).context(format!("cannot remove {}", path.display())))
+        }
+        _ => Ok(()),
+    }
+}
+
 fn kind(sliver_type: SliverType) -> i64 {
     match sliver_type {
         SliverType::Primary => 0,
@@ -53,14 +81,33 @@ fn kind(sliver_type: SliverType) -> i64 {
 /// A connection to the sliver store.
 pub struct NodeStore {
     conn: Connection,
+    /// The directory of sliver files.
+    dir: PathBuf,
 }
 
+/// The directory of sliver files of the database at `db_path`:
+/// `slivers.db` keeps its slivers in `slivers.db-slivers/`.
+fn sliver_dir(db_path: &Path) -> PathBuf {
+    let mut name = db_path.file_name().unwrap_or_default().to_os_string();
+    name.push("-slivers");
+    db_path.with_file_name(name)
+}
+
+/// Writes below this size are gathered in a buffer; larger ones go straight
+/// to the file.
+const WRITE_BUFFER: usize = 64 << 10;
+
 impl NodeStore {
-    /// Opens (creating if needed) the store at `path`.
+    /// Opens (creating if needed) the store at `path` and its sliver
+    /// directory. Moves slivers that an older version kept inside the
+    /// database into files, and removes sliver files nothing refers to.
     ///
     /// # Errors
-    /// SQLite errors.
+    /// SQLite and file system errors.
     pub fn open(path: &Path) -> anyhow::Result<Self> {
+        let dir = sliver_dir(path);
+        std::fs::create_dir_all(&dir)
+            .with_context(|| format!("cannot create {}", dir.display()))?;
         let conn =
             Connection::open(path).with_context(|| format!("cannot open {}", path.display()))?;
         conn.pragma_update(None, "journal_mode", "WAL")?;
@@ -73,10 +120,155 @@ impl NodeStore {
              CREATE INDEX IF NOT EXISTS blob_objects_by_blob ON blob_objects (blob_id);
              CREATE TABLE IF NOT EXISTS invalid_blobs (blob_id BLOB PRIMARY KEY);
              CREATE TABLE IF NOT EXISTS metadata (blob_id BLOB PRIMARY KEY, data BLOB NOT NULL);
-             CREATE TABLE IF NOT EXISTS slivers (blob_id BLOB NOT NULL, pair INTEGER NOT NULL, kind INTEGER NOT NULL,
-                 data BLOB NOT NULL, PRIMARY KEY (blob_id, pair, kind));",
+             CREATE TABLE IF NOT EXISTS sliver_spans (blob_id BLOB NOT NULL, pair INTEGER NOT NULL, kind INTEGER NOT NULL,
+                 start INTEGER NOT NULL, length INTEGER NOT NULL, PRIMARY KEY (blob_id, pair, kind));",
         )?;
-        Ok(Self { conn })
+        let mut store = Self { conn, dir };
+        store.move_inline_slivers()?;
+        store.remove_unreferenced_files()?;
+        Ok(store)
+    }
+
+    /// The sliver file of `blob_id`.
+    fn file(&self, blob_id: &BlobId) -> PathBuf {
+        self.dir.join(blob_id.to_string())
+    }
+
+    /// Appends `chunks` to the sliver file of `blob_id` and syncs it; returns
+    /// each chunk's `(start, length)` in bytes. On failure the file is cut
+    /// back to its old length.
+    fn append<'a>(
+        &self,
+        blob_id: &BlobId,
+        chunks: impl Iterator<Item = &'a [u8]>,
+    ) -> anyhow::Result<Vec<(u64, u64)>> {
+        let path = self.file(blob_id);
+        let created = !path.exists();
+        let file = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&path)
+            .with_context(|| format!("cannot open {}", path.display()))?;
+        let old_length = file.metadata()?.len();
+        let written = (|| -> std::io::Result<Vec<(u64, u64)>> {
+            let mut writer = BufWriter::with_capacity(WRITE_BUFFER, &file);
+            let mut spans = Vec::new();
+            let mut end = old_length;
+            for chunk in chunks {
+                writer.write_all(chunk)?;
+                let length = u64::try_from(chunk.len()).expect("a slice fits in u64");
+                spans.push((end, length));
+                end += length;
+            }
+            writer.flush()?;
+            file.sync_data()?;
+            Ok(spans)
+        })();
+        let spans = match written {
+            Ok(spans) => spans,
+            Err(error) => {
+                let _ = file.set_len(old_length);
+                return Err(
+                    anyhow::Error::from(error).context(format!("cannot write {}", path.display()))
+                );
+            }
+        };
+        if created {
+            // The new file's directory entry must be durable too.
+            File::open(&self.dir)?.sync_all()?;
+        }
+        Ok(spans)
+    }
+
+    /// Records where slivers of `blob_id` lie: `(pair, kind, start, length)`.
+    fn insert_spans(
+        tx: &rusqlite::Transaction<'_>,
+        blob_id: &BlobId,
+        spans: impl Iterator<Item = (u16, i64, u64, u64)>,
+    ) -> anyhow::Result<()> {
+        let mut insert = tx.prepare_cached(
+            "INSERT OR REPLACE INTO sliver_spans (blob_id, pair, kind, start, length) VALUES (?1, ?2, ?3, ?4, ?5)",
+        )?;
+        for (pair, kind, start, length) in spans {
+            insert.execute(params![
+                blob_id.0.to_vec(),
+                pair,
+                kind,
+                i64::try_from(start)?,
+                i64::try_from(length)?
+            ])?;
+        }
+        Ok(())
+    }
+
+    /// Moves slivers that older versions stored as BLOBs in the table
+    /// `slivers` into sliver files, one blob at a time, then drops the table.
+    fn move_inline_slivers(&mut self) -> anyhow::Result<()> {
+        let legacy = self
+            .conn
+            .query_row(
+                "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'slivers'",
+                [],
+                |_| Ok(()),
+            )
+            .optional()?
+            .is_some();
+        if !legacy {
+            return Ok(());
+        }
+        let blobs: Vec<Vec<u8>> = self
+            .conn
+            .prepare("SELECT DISTINCT blob_id FROM slivers")?
+            .query_map([], |r| r.get(0))?
+            .collect::<Result<_, _>>()?;
+        for blob in blobs {
+            let blob_id = BlobId(
+                blob.as_slice()
+                    .try_into()
+                    .map_err(|_| anyhow::anyhow!("stored blob ID is not 32 bytes"))?,
+            );
+            let rows: Vec<(u16, i64, Vec<u8>)> = self
+                .conn
+                .prepare("SELECT pair, kind, data FROM slivers WHERE blob_id = ?1")?
+                .query_map(params![blob], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+                .collect::<Result<_, _>>()?;
+            let spans = self.append(&blob_id, rows.iter().map(|row| row.2.as_slice()))?;
+            let tx = self.conn.transaction()?;
+            Self::insert_spans(
+                &tx,
+                &blob_id,
+                rows.iter()
+                    .zip(spans)
+                    .map(|((pair, kind, _), (start, length))| (*pair, *kind, start, length)),
+            )?;
+            tx.execute("DELETE FROM slivers WHERE blob_id = ?1", params![blob])?;
+            tx.commit()?;
+        }
+        self.conn.execute_batch("DROP TABLE slivers")?;
+        Ok(())
+    }
+
+    /// Removes sliver files of blob IDs without spans (left by a crash
+    /// between a deletion's commit and the file's removal, or before an
+    /// upload's commit). Files whose name is not a blob ID are left alone.
+    fn remove_unreferenced_files(&self) -> anyhow::Result<()> {
+        let mut referenced = self
+            .conn
+            .prepare_cached("SELECT 1 FROM sliver_spans WHERE blob_id = ?1 LIMIT 1")?;
+        for entry in std::fs::read_dir(&self.dir)? {
+            let entry = entry?;
+            let Some(blob_id) = entry
+                .file_name()
+                .to_str()
+                .and_then(|name| name.parse::<BlobId>().ok())
+            else {
+                continue;
+            };
+            if !referenced.exists(params![blob_id.0.to_vec()])? {
+                remove_file(&entry.path())?;
+            }
+        }
+        Ok(())
     }
 
     /// The number of checkpoints whose events are applied.
@@ -180,11 +372,11 @@ impl NodeStore {
             params![blob_id.0.to_vec()],
         )?;
         tx.execute(
-            "DELETE FROM slivers WHERE blob_id = ?1",
+            "DELETE FROM sliver_spans WHERE blob_id = ?1",
             params![blob_id.0.to_vec()],
         )?;
         tx.commit()?;
-        Ok(())
+        remove_file(&self.file(blob_id))
     }
 
     /// Forgets Blob objects that end at or before `epoch`, deleting the data
@@ -199,16 +391,21 @@ impl NodeStore {
             params![epoch],
         )?;
         let orphaned = "SELECT blob_id FROM metadata WHERE blob_id NOT IN (SELECT blob_id FROM blob_objects)
-                        UNION SELECT DISTINCT blob_id FROM slivers WHERE blob_id NOT IN (SELECT blob_id FROM blob_objects)";
+                        UNION SELECT DISTINCT blob_id FROM sliver_spans WHERE blob_id NOT IN (SELECT blob_id FROM blob_objects)";
         let blobs: Vec<Vec<u8>> = tx
             .prepare(orphaned)?
             .query_map([], |r| r.get(0))?
             .collect::<Result<_, _>>()?;
         for blob in &blobs {
             tx.execute("DELETE FROM metadata WHERE blob_id = ?1", params![blob])?;
-            tx.execute("DELETE FROM slivers WHERE blob_id = ?1", params![blob])?;
+            tx.execute("DELETE FROM sliver_spans WHERE blob_id = ?1", params![blob])?;
         }
         tx.commit()?;
+        for blob in &blobs {
+            if let Ok(blob_id) = <[u8; 32]>::try_from(blob.as_slice()) {
+                remove_file(&self.file(&BlobId(blob_id)))?;
+            }
+        }
         Ok(blobs.len())
     }
 
@@ -337,49 +534,90 @@ impl NodeStore {
         self.put_encoded_slivers(blob_id, &encoded)
     }
 
-    /// Stores slivers of `blob_id` given as their BCS bytes (durably, in one
-    /// transaction): `(pair, sliver type, bytes)`. The caller vouches that
-    /// the bytes are the BCS of a verified sliver of that pair and type (the
-    /// node API passes the spans of an upload it decoded and verified).
+    /// Stores slivers of `blob_id` given as their BCS bytes (durably: the
+    /// bytes are appended to the blob's sliver file and synced, then their
+    /// spans committed in one transaction): `(pair, sliver type, bytes)`.
+    /// The caller vouches that the bytes are the BCS of a verified sliver of
+    /// that pair and type (the node API passes the spans of an upload it
+    /// decoded and verified). A sliver stored again replaces the old one,
+    /// whose bytes stay in the file unreferenced.
     ///
     /// # Errors
-    /// SQLite errors.
+    /// SQLite and file system errors.
     pub fn put_encoded_slivers(
         &mut self,
         blob_id: &BlobId,
         slivers: &[(u16, SliverType, &[u8])],
     ) -> anyhow::Result<()> {
-        let tx = self.conn.transaction()?;
-        {
-            let mut insert = tx.prepare_cached("INSERT OR REPLACE INTO slivers (blob_id, pair, kind, data) VALUES (?1, ?2, ?3, ?4)")?;
-            for (pair, sliver_type, bytes) in slivers {
-                insert.execute(params![blob_id.0.to_vec(), pair, kind(*sliver_type), bytes])?;
-            }
+        if slivers.is_empty() {
+            return Ok(());
         }
+        let spans = self.append(blob_id, slivers.iter().map(|(_, _, bytes)| *bytes))?;
+        let tx = self.conn.transaction()?;
+        Self::insert_spans(
+            &tx,
+            blob_id,
+            slivers
+                .iter()
+                .zip(spans)
+                .map(|((pair, sliver_type, _), (start, length))| {
+                    (*pair, kind(*sliver_type), start, length)
+                }),
+        )?;
         tx.commit()?;
         Ok(())
+    }
+
+    /// The stored sliver of `blob_id` in `pair` of `sliver_type`, as its BCS
+    /// bytes.
+    ///
+    /// # Errors
+    /// SQLite errors; file system errors, including a sliver file shorter
+    /// than the span the index records.
+    pub fn sliver_bytes(
+        &self,
+        blob_id: &BlobId,
+        pair: u16,
+        sliver_type: SliverType,
+    ) -> anyhow::Result<Option<Vec<u8>>> {
+        let span: Option<(i64, i64)> = self
+            .conn
+            .prepare_cached(
+                "SELECT start, length FROM sliver_spans WHERE blob_id = ?1 AND pair = ?2 AND kind = ?3",
+            )?
+            .query_row(params![blob_id.0.to_vec(), pair, kind(sliver_type)], |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })
+            .optional()?;
+        let Some((start, length)) = span else {
+            return Ok(None);
+        };
+        let path = self.file(blob_id);
+        let file = File::open(&path).with_context(|| format!("cannot open {}", path.display()))?;
+        let mut data = vec![0; usize::try_from(length)?];
+        file.read_exact_at(&mut data, u64::try_from(start)?)
+            .with_context(|| {
+                format!(
+                    "cannot read {length} bytes at {start} of {}",
+                    path.display()
+                )
+            })?;
+        Ok(Some(data))
     }
 
     /// The stored sliver of `blob_id` in `pair` of `sliver_type`.
     ///
     /// # Errors
-    /// SQLite or decoding errors.
+    /// As [`NodeStore::sliver_bytes`], and decoding errors.
     pub fn sliver(
         &self,
         blob_id: &BlobId,
         pair: u16,
         sliver_type: SliverType,
     ) -> anyhow::Result<Option<Sliver>> {
-        let data: Option<Vec<u8>> = self
-            .conn
-            .prepare_cached(
-                "SELECT data FROM slivers WHERE blob_id = ?1 AND pair = ?2 AND kind = ?3",
-            )?
-            .query_row(params![blob_id.0.to_vec(), pair, kind(sliver_type)], |r| {
-                r.get(0)
-            })
-            .optional()?;
-        data.map(|d| Ok(bcs::from_bytes(&d)?)).transpose()
+        self.sliver_bytes(blob_id, pair, sliver_type)?
+            .map(|data| Ok(bcs::from_bytes(&data)?))
+            .transpose()
     }
 
     /// Whether the sliver is stored.
@@ -394,12 +632,10 @@ impl NodeStore {
     ) -> anyhow::Result<bool> {
         Ok(self
             .conn
-            .prepare_cached("SELECT 1 FROM slivers WHERE blob_id = ?1 AND pair = ?2 AND kind = ?3")?
-            .query_row(params![blob_id.0.to_vec(), pair, kind(sliver_type)], |_| {
-                Ok(())
-            })
-            .optional()?
-            .is_some())
+            .prepare_cached(
+                "SELECT 1 FROM sliver_spans WHERE blob_id = ?1 AND pair = ?2 AND kind = ?3",
+            )?
+            .exists(params![blob_id.0.to_vec(), pair, kind(sliver_type)])?)
     }
 
     /// The pairs of `blob_id` with both slivers stored.
@@ -408,7 +644,7 @@ impl NodeStore {
     /// SQLite errors.
     pub fn complete_pairs(&self, blob_id: &BlobId) -> anyhow::Result<Vec<u16>> {
         let mut query = self.conn.prepare_cached(
-            "SELECT pair FROM slivers WHERE blob_id = ?1 GROUP BY pair HAVING COUNT(*) = 2",
+            "SELECT pair FROM sliver_spans WHERE blob_id = ?1 GROUP BY pair HAVING COUNT(*) = 2",
         )?;
         let pairs = query
             .query_map(params![blob_id.0.to_vec()], |r| r.get(0))?
@@ -447,5 +683,208 @@ impl NodeStore {
                 ))
             })
             .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use walrus_codec::{EncodedBlob, EncodingConfig};
+
+    use super::*;
+
+    /// A fresh directory under the system's temporary directory.
+    fn scratch(name: &str) -> PathBuf {
+        let dir = std::env::temp_dir().join(format!("walrus-store-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("creates the scratch directory");
+        dir
+    }
+
+    fn encoded(data: &[u8]) -> (EncodingConfig, EncodedBlob) {
+        let config = EncodingConfig::new(10).expect("10 shards is a valid config");
+        let encoded = config.encode(data).expect("a small blob encodes");
+        (config, encoded)
+    }
+
+    #[test]
+    fn slivers_are_read_back_after_reopening_and_replacing() {
+        let dir = scratch("reopen");
+        let db = dir.join("node.db");
+        let (_, blob) = encoded(b"slivers in files");
+        let blob_id = *blob.blob_id();
+        let primary = blob.sliver(SliverType::Primary, 3);
+        let secondary = blob.sliver(SliverType::Secondary, 6);
+        {
+            let mut store = NodeStore::open(&db).expect("opens");
+            store
+                .put_slivers(&blob_id, &[(3, &primary), (3, &secondary)])
+                .expect("stores");
+            // Stored again: the new span replaces the old one.
+            store
+                .put_slivers(&blob_id, &[(3, &primary)])
+                .expect("stores");
+            assert_eq!(store.complete_pairs(&blob_id).expect("queries"), vec![3]);
+        }
+        let store = NodeStore::open(&db).expect("reopens");
+        assert_eq!(
+            store
+                .sliver(&blob_id, 3, SliverType::Primary)
+                .expect("reads"),
+            Some(primary.clone())
+        );
+        assert_eq!(
+            store
+                .sliver_bytes(&blob_id, 3, SliverType::Secondary)
+                .expect("reads"),
+            Some(bcs::to_bytes(&secondary).expect("serializes"))
+        );
+        assert!(
+            store
+                .has_sliver(&blob_id, 3, SliverType::Secondary)
+                .expect("queries")
+        );
+        assert_eq!(
+            store
+                .sliver(&blob_id, 4, SliverType::Primary)
+                .expect("reads"),
+            None
+        );
+        let file_length = std::fs::metadata(store.file(&blob_id))
+            .expect("file exists")
+            .len();
+        let bytes = |sliver: &Sliver| bcs::serialized_size(sliver).expect("serializes");
+        assert_eq!(
+            usize::try_from(file_length).expect("small"),
+            2 * bytes(&primary) + bytes(&secondary)
+        );
+    }
+
+    #[test]
+    fn deleting_a_blob_removes_its_sliver_file() {
+        let dir = scratch("delete");
+        let mut store = NodeStore::open(&dir.join("node.db")).expect("opens");
+        let (_, blob) = encoded(b"to be deleted");
+        let blob_id = *blob.blob_id();
+        let object_id = ObjectId([7; 32]);
+        let object = BlobObject {
+            blob_id,
+            end_epoch: 3,
+            deletable: true,
+            certified_epoch: None,
+        };
+        store.register(&object_id, &object).expect("registers");
+        store
+            .put_slivers(&blob_id, &[(0, &blob.sliver(SliverType::Primary, 0))])
+            .expect("stores");
+        assert!(store.file(&blob_id).exists());
+        store.delete_object(&object_id, &blob_id).expect("deletes");
+        assert!(!store.file(&blob_id).exists());
+        assert_eq!(
+            store
+                .sliver(&blob_id, 0, SliverType::Primary)
+                .expect("reads"),
+            None
+        );
+    }
+
+    #[test]
+    fn expired_blobs_lose_their_sliver_files() {
+        let dir = scratch("expire");
+        let mut store = NodeStore::open(&dir.join("node.db")).expect("opens");
+        let (_, blob) = encoded(b"expires in epoch 2");
+        let blob_id = *blob.blob_id();
+        let object = BlobObject {
+            blob_id,
+            end_epoch: 2,
+            deletable: false,
+            certified_epoch: Some(1),
+        };
+        store
+            .register(&ObjectId([9; 32]), &object)
+            .expect("registers");
+        store
+            .put_slivers(&blob_id, &[(1, &blob.sliver(SliverType::Secondary, 8))])
+            .expect("stores");
+        assert_eq!(store.expire(1).expect("expires"), 0);
+        assert!(store.file(&blob_id).exists());
+        assert_eq!(store.expire(2).expect("expires"), 1);
+        assert!(!store.file(&blob_id).exists());
+    }
+
+    #[test]
+    fn slivers_kept_inside_an_old_database_move_to_files() {
+        let dir = scratch("legacy");
+        let db = dir.join("node.db");
+        let (_, blob) = encoded(b"stored by an older version");
+        let blob_id = *blob.blob_id();
+        let sliver = blob.sliver(SliverType::Primary, 5);
+        {
+            let conn = Connection::open(&db).expect("opens");
+            conn.execute_batch(
+                "CREATE TABLE slivers (blob_id BLOB NOT NULL, pair INTEGER NOT NULL, kind INTEGER NOT NULL,
+                     data BLOB NOT NULL, PRIMARY KEY (blob_id, pair, kind));",
+            )
+            .expect("creates the old table");
+            conn.execute(
+                "INSERT INTO slivers (blob_id, pair, kind, data) VALUES (?1, 5, 0, ?2)",
+                params![
+                    blob_id.0.to_vec(),
+                    bcs::to_bytes(&sliver).expect("serializes")
+                ],
+            )
+            .expect("inserts");
+        }
+        let store = NodeStore::open(&db).expect("opens and moves the slivers");
+        assert_eq!(
+            store
+                .sliver(&blob_id, 5, SliverType::Primary)
+                .expect("reads"),
+            Some(sliver)
+        );
+        let old_table = store
+            .conn
+            .query_row(
+                "SELECT 1 FROM sqlite_master WHERE name = 'slivers'",
+                [],
+                |_| Ok(()),
+            )
+            .optional()
+            .expect("queries");
+        assert_eq!(old_table, None);
+    }
+
+    #[test]
+    fn unreferenced_sliver_files_are_removed_on_open() {
+        let dir = scratch("orphans");
+        let db = dir.join("node.db");
+        let (_, blob) = encoded(b"crashed before the commit");
+        let blob_id = *blob.blob_id();
+        let files = sliver_dir(&db);
+        std::fs::create_dir_all(&files).expect("creates");
+        std::fs::write(files.join(blob_id.to_string()), b"partial upload").expect("writes");
+        std::fs::write(files.join("README"), b"not a blob ID").expect("writes");
+        let store = NodeStore::open(&db).expect("opens");
+        assert!(!store.file(&blob_id).exists());
+        assert!(files.join("README").exists());
+    }
+
+    #[test]
+    fn a_truncated_sliver_file_is_an_error_not_a_panic() {
+        let dir = scratch("truncated");
+        let mut store = NodeStore::open(&dir.join("node.db")).expect("opens");
+        let (_, blob) = encoded(b"the disk lost the end of this file");
+        let blob_id = *blob.blob_id();
+        store
+            .put_slivers(&blob_id, &[(2, &blob.sliver(SliverType::Primary, 2))])
+            .expect("stores");
+        let file = OpenOptions::new()
+            .write(true)
+            .open(store.file(&blob_id))
+            .expect("opens");
+        file.set_len(3).expect("truncates");
+        let error = store
+            .sliver(&blob_id, 2, SliverType::Primary)
+            .expect_err("the span is past the end of the file");
+        assert!(error.to_string().contains("cannot read"), "{error}");
     }
 }
