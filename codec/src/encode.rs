@@ -187,7 +187,7 @@ struct Layout<'a> {
     padded_rows: Vec<u8>,
     /// Leaf hashes of 2-byte symbols, when that pays.
     table: Option<&'static SmallLeafTable>,
-    /// The tree of a row or column of zero symbols (padding).
+    /// Subtrees of zero symbols (padding).
     zero: UniformTree,
 }
 

@@ -50,38 +50,106 @@ impl RootScratch {
     }
 }
 
-/// A tree of `n` equal leaves, hashed once. A small blob is mostly padding,
-/// so many of its rows and columns are all zero symbols: every such tree is
-/// this one, and recognising it (one comparison per leaf) saves its `n - 1`
-/// inner hashes.
-#[derive(Debug, Clone, Copy)]
+/// The subtrees of equal leaves, hashed once: `levels[k]` is the root of a
+/// perfect tree of `2^k` copies of one leaf. A small blob is mostly padding,
+/// so its rows and columns hold long runs of zero symbols; any pair of
+/// sibling nodes that both equal `levels[k]` has the parent `levels[k + 1]`,
+/// which saves its hash. A row of only zero symbols costs no hash at all.
+#[derive(Debug, Clone)]
 pub(crate) struct UniformTree {
-    leaf: Digest,
-    n_leaves: usize,
-    root: Node,
+    levels: Vec<Digest>,
 }
 
 impl UniformTree {
-    /// The tree of `n_leaves` copies of the leaf `H(0x00 || symbol)`.
+    /// The ladder of the leaf `H(0x00 || symbol)`, high enough for trees of
+    /// `n_leaves` leaves.
     pub(crate) fn new(symbol: &[u8], n_leaves: usize) -> Self {
-        let leaf = leaf_hash(symbol);
-        Self {
-            leaf,
-            n_leaves,
-            root: root_from_leaf_hashes(&vec![leaf; n_leaves]),
+        let mut levels = vec![leaf_hash(symbol)];
+        for _ in 0..tree_depth(n_leaves) {
+            let top = levels.last().expect("starts with the leaf");
+            let parent = inner_hash(top, top);
+            levels.push(parent);
         }
+        Self { levels }
     }
 }
 
 impl RootScratch {
-    /// As [`RootScratch::root`], but returns `uniform`'s root without
-    /// hashing when `leaves` are exactly its leaves.
+    /// As [`RootScratch::root`], but a pair of siblings that are both the
+    /// `uniform` subtree of their level takes the next one without hashing.
     pub(crate) fn root_or_uniform(&mut self, leaves: &[Digest], uniform: &UniformTree) -> Node {
-        if leaves.len() == uniform.n_leaves && leaves.iter().all(|leaf| *leaf == uniform.leaf) {
-            uniform.root
-        } else {
-            self.root(leaves)
+        match leaves {
+            [] => return Node::Empty,
+            [leaf] => return Node::Digest(*leaf),
+            _ => {}
         }
+        let leaf = uniform.levels[0];
+        let leaf_word = first_word(&leaf);
+        if !leaves
+            .chunks_exact(2)
+            .any(|pair| both_are(pair, &leaf, leaf_word))
+        {
+            // No pair of uniform leaves, so no uniform subtree above them:
+            // the plain computation, without the comparisons.
+            return self.root(leaves);
+        }
+        next_level_known(leaves, &mut self.level_a, &uniform.levels);
+        let mut height = 1;
+        while self.level_a.len() > 1 {
+            let known = uniform.levels.get(height..).unwrap_or_default();
+            next_level_known(&self.level_a, &mut self.level_b, known);
+            std::mem::swap(&mut self.level_a, &mut self.level_b);
+            height += 1;
+        }
+        Node::Digest(self.level_a[0])
+    }
+}
+
+/// The first 8 bytes of a digest as a word.
+fn first_word(digest: &Digest) -> u64 {
+    u64::from_ne_bytes(digest[..8].try_into().expect("a digest has 32 bytes"))
+}
+
+/// Whether both nodes of `pair` are `digest`, whose first word is `word`.
+/// Most pairs differ in their first word: that is tested before all bytes.
+fn both_are(pair: &[Digest], digest: &Digest, word: u64) -> bool {
+    first_word(&pair[0]) == word && pair[0] == *digest && pair[1] == *digest
+}
+
+/// Hashes `level` into `next` as [`next_level`] does, except that a pair of
+/// siblings both equal to `known[0]` gets the parent `known[1]` unhashed.
+/// The pairs between such runs are hashed in batches, straight into `next`.
+fn next_level_known(level: &[Digest], next: &mut Vec<Digest>, known: &[Digest]) {
+    let [child, parent, ..] = *known else {
+        next_level(level, next);
+        return;
+    };
+    let child_word = first_word(&child);
+    let is_known = |pair: usize| both_are(&level[2 * pair..2 * pair + 2], &child, child_word);
+    let pairs = level.len() / 2;
+    next.clear();
+    next.resize(level.len().div_ceil(2), [0; 32]);
+    let mut inputs: Vec<&[u8]> = Vec::with_capacity(pairs);
+    let mut pair = 0;
+    while pair < pairs {
+        if is_known(pair) {
+            next[pair] = parent;
+            pair += 1;
+            continue;
+        }
+        let first = pair;
+        while pair < pairs && !is_known(pair) {
+            pair += 1;
+        }
+        inputs.clear();
+        inputs.extend(level[2 * first..2 * pair].as_flattened().chunks_exact(64));
+        hash_prefixed(INNER_PREFIX, &inputs, &mut next[first..pair]);
+    }
+    if let Some(last) = level.get(2 * pairs) {
+        // An odd count: the last node's sibling is the empty node (32 zero bytes).
+        let mut odd = [0u8; 64];
+        odd[..32].copy_from_slice(last);
+        hash_prefixed(INNER_PREFIX, &[&odd], &mut next[pairs..]);
     }
 }
 
@@ -221,16 +289,35 @@ mod tests {
             let mut scratch = RootScratch::default();
             assert_eq!(
                 scratch.root_or_uniform(&leaves, &uniform),
-                scratch.root(&leaves)
+                reference_root(&vec![vec![0, 0]; count])
             );
-            assert_eq!(uniform.root, reference_root(&vec![vec![0, 0]; count]));
             let mut other = leaves.clone();
             other[count - 1] = leaf_hash(&[0, 1]);
             assert_eq!(
                 scratch.root_or_uniform(&other, &uniform),
                 scratch.root(&other)
             );
-            assert_ne!(scratch.root(&other), uniform.root);
+            assert_ne!(scratch.root(&other), scratch.root(&leaves));
+        }
+    }
+
+    proptest::proptest! {
+        /// Runs of the uniform leaf anywhere, of any length, in trees of any
+        /// size: the shortcut gives the hashed root.
+        #[test]
+        fn runs_of_uniform_leaves_give_the_hashed_root(
+            pattern in proptest::collection::vec(0u8..4, 1..300),
+        ) {
+            // Three in four leaves are the uniform one, in runs of any length.
+            let data: Vec<Vec<u8>> = pattern
+                .iter()
+                .enumerate()
+                .map(|(i, kind)| if *kind == 0 { vec![1, u8::try_from(i % 251).expect("mod 251")] } else { vec![0, 0] })
+                .collect();
+            let leaves: Vec<Digest> = data.iter().map(|d| leaf_hash(d)).collect();
+            let uniform = UniformTree::new(&[0, 0], leaves.len());
+            let mut scratch = RootScratch::default();
+            proptest::prop_assert_eq!(scratch.root_or_uniform(&leaves, &uniform), reference_root(&data));
         }
     }
 
