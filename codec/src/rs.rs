@@ -11,6 +11,11 @@
 use rayon::prelude::*;
 use reed_solomon_simd::{EncoderResult, ReedSolomonDecoder, ReedSolomonEncoder};
 
+/// Builds the library's global tables, as its first encoder would.
+pub(crate) fn warm_up() {
+    drop(reed_solomon_simd::engine::DefaultEngine::new());
+}
+
 /// A reusable encoder that expands `k` originals to `n` symbols, one
 /// codeword or a group of codewords side by side ([`Dense`]).
 #[derive(Default)]

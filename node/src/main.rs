@@ -114,6 +114,10 @@ fn main() -> ExitCode {
         Command::Devnet(args) => run_async(devnet::run(&args, cli.json)),
         Command::Indexer(indexer::Command::Run(args)) => run_async(indexer::run(&args)),
         Command::Client(command) => {
+            if matches!(command, client_args::ClientCommand::Store(_)) {
+                // The codec's tables are built while the command starts up.
+                std::thread::spawn(walrus_codec::warm_up);
+            }
             // Services log their requests; one-shot commands only warnings.
             let (level, finish) = match command {
                 client_args::ClientCommand::Publisher(_)
