@@ -209,28 +209,33 @@ fn read_back(devnet: &Devnet, blob_id: &str, expected: &[u8], extra: &[&str]) {
     std::fs::remove_file(out).expect("remove");
 }
 
-/// Flips one byte inside every sliver a node stores for `blob_id`'s row in
-/// SQLite, so that it serves garbage that still parses.
+/// Flips one byte inside every sliver a node stores (in the sliver files
+/// next to its SQLite index), so that it serves garbage that still parses.
 fn corrupt_slivers(db: &Path) -> usize {
+    use std::os::unix::fs::FileExt;
     let conn = rusqlite::Connection::open(db).expect("open node store");
     conn.busy_timeout(Duration::from_secs(10)).expect("timeout");
-    let rows: Vec<(Vec<u8>, i64, i64, Vec<u8>)> = conn
-        .prepare("SELECT blob_id, pair, kind, data FROM slivers")
+    let spans: Vec<(Vec<u8>, u64, u64)> = conn
+        .prepare("SELECT blob_id, start, length FROM sliver_spans")
         .expect("prepare")
-        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
         .expect("query")
         .map(|r| r.expect("row"))
         .collect();
-    for (blob_id, pair, kind, mut data) in rows.iter().cloned() {
-        let middle = data.len() / 2;
-        data[middle] ^= 0xff;
-        conn.execute(
-            "UPDATE slivers SET data = ?1 WHERE blob_id = ?2 AND pair = ?3 AND kind = ?4",
-            rusqlite::params![data, blob_id, pair, kind],
-        )
-        .expect("update");
+    let dir = db.with_file_name("slivers.db-slivers");
+    for (blob_id, start, length) in &spans {
+        let blob_id = walrus_codec::BlobId(blob_id.as_slice().try_into().expect("32 bytes"));
+        let file = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open(dir.join(blob_id.to_string()))
+            .expect("open sliver file");
+        let middle = start + length / 2;
+        let mut byte = [0u8];
+        file.read_exact_at(&mut byte, middle).expect("read");
+        file.write_all_at(&[byte[0] ^ 0xff], middle).expect("write");
     }
-    rows.len()
+    spans.len()
 }
 
 /// Polls the indexer (at most 30 s) until it reports `blob_id` certified.
