@@ -183,12 +183,16 @@ fn check_symbols(data_len: usize, symbol_size: u16) -> Result<(), InvalidSymbols
 
 /// A borrowed sliver that serializes to exactly the bytes of the owned
 /// [`Sliver`] with the same contents (BCS and JSON), so that senders can
-/// serialize slivers where they lie. Made by [`crate::EncodedBlob::sliver_ref`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+/// serialize slivers where they lie. Made by [`crate::EncodedBlob::sliver_ref`]
+/// or [`Sliver::to_ref`]. It also deserializes from BCS borrowing the
+/// symbols from the input (a node verifies an upload where it lies), with
+/// the same checks as [`Symbols`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SliverRef<'a> {
     /// Row or column.
     pub sliver_type: SliverType,
     /// The symbols.
+    #[serde(borrow)]
     pub symbols: SymbolsRef<'a>,
     /// The sliver index (row or column number), not the pair index.
     pub index: u16,
@@ -200,6 +204,21 @@ pub struct SymbolsRef<'a> {
     #[serde(with = "serde_bytes")]
     data: &'a [u8],
     symbol_size: u16,
+}
+
+impl<'de: 'a, 'a> Deserialize<'de> for SymbolsRef<'a> {
+    /// Borrows the symbols from the input, which must be able to lend them
+    /// (BCS from a byte slice can; self-describing formats may not).
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        struct Wire<'b> {
+            #[serde(borrow)]
+            data: &'b [u8],
+            symbol_size: u16,
+        }
+        let wire = Wire::deserialize(deserializer)?;
+        SymbolsRef::new(wire.data, wire.symbol_size).map_err(serde::de::Error::custom)
+    }
 }
 
 impl<'a> SymbolsRef<'a> {
@@ -221,14 +240,39 @@ impl<'a> SymbolsRef<'a> {
     pub fn is_empty(&self) -> bool {
         self.data.is_empty()
     }
+
+    /// The symbol size in bytes.
+    pub fn symbol_size(&self) -> u16 {
+        self.symbol_size
+    }
+
+    /// The number of symbols.
+    pub fn count(&self) -> usize {
+        self.data.len() / usize::from(self.symbol_size)
+    }
+
+    /// All symbols back to back.
+    pub fn data(&self) -> &'a [u8] {
+        self.data
+    }
 }
 
-impl Sliver {
+impl Symbols {
+    /// Borrows these symbols.
+    pub fn to_ref(&self) -> SymbolsRef<'_> {
+        SymbolsRef {
+            data: &self.data,
+            symbol_size: self.symbol_size,
+        }
+    }
+}
+
+impl SliverRef<'_> {
     /// The sliver pair this sliver belongs to: `index` for primary,
     /// `n - 1 - index` for secondary slivers.
     ///
     /// # Panics
-    /// Panics if `index >= n` (call [`Sliver::check_shape`] first on input).
+    /// Panics if `index >= n` (call [`SliverRef::check_shape`] first on input).
     pub fn pair_index(&self, config: &EncodingConfig) -> u16 {
         assert!(self.index < config.n_shards(), "sliver index out of range");
         match self.sliver_type {
@@ -260,28 +304,13 @@ impl Sliver {
             });
         }
         let expected = usize::from(config.symbols_per_sliver(self.sliver_type));
-        if self.symbols.len() != expected {
+        if self.symbols.count() != expected {
             return Err(SliverVerificationError::SymbolCountMismatch {
                 expected,
-                actual: self.symbols.len(),
+                actual: self.symbols.count(),
             });
         }
         Ok(())
-    }
-
-    /// Checks this sliver against the blob's metadata: shape, then the Merkle
-    /// root of the expanded sliver against the hash in the metadata.
-    ///
-    /// # Errors
-    /// [`SliverVerificationError`] naming the first mismatch.
-    pub fn verify(
-        &self,
-        config: &EncodingConfig,
-        metadata: &VerifiedBlobMetadataWithId,
-    ) -> Result<(), SliverVerificationError> {
-        Self::verify_many(&[self], config, metadata)
-            .pop()
-            .expect("one result per sliver")
     }
 
     /// Checks many slivers of one blob against its metadata, as
@@ -290,7 +319,7 @@ impl Sliver {
     /// call, which makes this several times cheaper than verifying them one
     /// by one (a node checks every sliver of an upload this way).
     pub fn verify_many(
-        slivers: &[&Sliver],
+        slivers: &[SliverRef<'_>],
         config: &EncodingConfig,
         metadata: &VerifiedBlobMetadataWithId,
     ) -> Vec<Result<(), SliverVerificationError>> {
@@ -307,15 +336,15 @@ impl Sliver {
             })
             .collect();
         for sliver_type in [SliverType::Primary, SliverType::Secondary] {
-            let (positions, symbols): (Vec<usize>, Vec<&Symbols>) = slivers
+            let (positions, symbols): (Vec<usize>, Vec<SymbolsRef<'_>>) = slivers
                 .iter()
                 .enumerate()
                 .filter(|(i, sliver)| results[*i].is_ok() && sliver.sliver_type == sliver_type)
-                .map(|(i, sliver)| (i, &sliver.symbols))
+                .map(|(i, sliver)| (i, sliver.symbols))
                 .unzip();
             let roots = roots_many(config, sliver_type, &symbols);
             for (i, root) in positions.into_iter().zip(roots) {
-                let sliver = slivers[i];
+                let sliver = &slivers[i];
                 let expected = metadata
                     .sliver_hash(sliver_type, sliver.index)
                     .expect("check_shape bounds the index by n, which the metadata matches");
@@ -328,6 +357,65 @@ impl Sliver {
             }
         }
         results
+    }
+}
+
+impl Sliver {
+    /// Borrows this sliver.
+    pub fn to_ref(&self) -> SliverRef<'_> {
+        SliverRef {
+            sliver_type: self.sliver_type,
+            symbols: self.symbols.to_ref(),
+            index: self.index,
+        }
+    }
+
+    /// The sliver pair this sliver belongs to: `index` for primary,
+    /// `n - 1 - index` for secondary slivers.
+    ///
+    /// # Panics
+    /// Panics if `index >= n` (call [`Sliver::check_shape`] first on input).
+    pub fn pair_index(&self, config: &EncodingConfig) -> u16 {
+        self.to_ref().pair_index(config)
+    }
+
+    /// Checks index, symbol size and symbol count against the blob's
+    /// `symbol_size`, without hashing.
+    ///
+    /// # Errors
+    /// [`SliverVerificationError`] naming the first mismatch.
+    pub fn check_shape(
+        &self,
+        config: &EncodingConfig,
+        symbol_size: u16,
+    ) -> Result<(), SliverVerificationError> {
+        self.to_ref().check_shape(config, symbol_size)
+    }
+
+    /// Checks this sliver against the blob's metadata: shape, then the Merkle
+    /// root of the expanded sliver against the hash in the metadata.
+    ///
+    /// # Errors
+    /// [`SliverVerificationError`] naming the first mismatch.
+    pub fn verify(
+        &self,
+        config: &EncodingConfig,
+        metadata: &VerifiedBlobMetadataWithId,
+    ) -> Result<(), SliverVerificationError> {
+        SliverRef::verify_many(&[self.to_ref()], config, metadata)
+            .pop()
+            .expect("one result per sliver")
+    }
+
+    /// Checks many slivers of one blob against its metadata, as
+    /// [`SliverRef::verify_many`] does.
+    pub fn verify_many(
+        slivers: &[&Sliver],
+        config: &EncodingConfig,
+        metadata: &VerifiedBlobMetadataWithId,
+    ) -> Vec<Result<(), SliverVerificationError>> {
+        let refs: Vec<SliverRef<'_>> = slivers.iter().map(|sliver| sliver.to_ref()).collect();
+        SliverRef::verify_many(&refs, config, metadata)
     }
 
     /// The hash the metadata holds for this sliver: the Merkle root of the
@@ -359,14 +447,19 @@ impl ExpandedSliver {
     pub(crate) fn new(config: &EncodingConfig, sliver_type: SliverType, symbols: &Symbols) -> Self {
         let symbol_size = usize::from(symbols.symbol_size());
         let mut expanded = None;
-        expand_each(config, sliver_type, &[symbols], |all, leaf_hashes, zero| {
-            expanded = Some(Self {
-                symbols: all.concat(),
-                symbol_size,
-                leaf_hashes: leaf_hashes.to_vec(),
-                root: RootScratch::default().root_or_uniform(leaf_hashes, zero),
-            });
-        });
+        expand_each(
+            config,
+            sliver_type,
+            &[symbols.to_ref()],
+            |all, leaf_hashes, zero| {
+                expanded = Some(Self {
+                    symbols: all.concat(),
+                    symbol_size,
+                    leaf_hashes: leaf_hashes.to_vec(),
+                    root: RootScratch::default().root_or_uniform(leaf_hashes, zero),
+                });
+            },
+        );
         expanded.expect("one expansion per sliver")
     }
 
@@ -392,7 +485,11 @@ impl ExpandedSliver {
 ///
 /// # Panics
 /// As [`expand_each`].
-fn roots_many(config: &EncodingConfig, sliver_type: SliverType, slivers: &[&Symbols]) -> Vec<Node> {
+fn roots_many(
+    config: &EncodingConfig,
+    sliver_type: SliverType,
+    slivers: &[SymbolsRef<'_>],
+) -> Vec<Node> {
     let mut roots = RootScratch::default();
     let mut out = Vec::with_capacity(slivers.len());
     expand_each(config, sliver_type, slivers, |_, leaf_hashes, zero| {
@@ -414,7 +511,7 @@ fn roots_many(config: &EncodingConfig, sliver_type: SliverType, slivers: &[&Symb
 fn expand_each(
     config: &EncodingConfig,
     sliver_type: SliverType,
-    slivers: &[&Symbols],
+    slivers: &[SymbolsRef<'_>],
     mut each: impl FnMut(&[&[u8]], &[Digest], &UniformTree),
 ) {
     /// At most this many slivers per library call.
@@ -427,7 +524,7 @@ fn expand_each(
     let size = usize::from(first.symbol_size());
     for symbols in slivers {
         assert_eq!(
-            symbols.len(),
+            symbols.count(),
             k,
             "sliver shape must be checked before expansion"
         );

@@ -5,7 +5,7 @@
 use proptest::prelude::*;
 use walrus_codec::{
     BlobMetadata, BlobMetadataV1, EncodedBlob, EncodingConfig, InconsistencyProof, RecoverySymbol,
-    Sliver, SliverPairMetadata, SliverType, UnverifiedBlobMetadataWithId,
+    Sliver, SliverPairMetadata, SliverRef, SliverType, UnverifiedBlobMetadataWithId,
     VerifiedBlobMetadataWithId,
     error::{DecodeError, MetadataVerificationError, RecoveryError, SliverVerificationError},
     recover_sliver,
@@ -202,6 +202,12 @@ proptest! {
             mutated[i] ^= flip;
             let truncated = &bytes[..cut.index(bytes.len())];
             for input in [mutated.as_slice(), truncated] {
+                // The borrowing decoder accepts exactly what the owning one does.
+                match (bcs::from_bytes::<Sliver>(input), bcs::from_bytes::<SliverRef<'_>>(input)) {
+                    (Ok(owned), Ok(borrowed)) => prop_assert_eq!(owned.to_ref(), borrowed),
+                    (Err(_), Err(_)) => {}
+                    (owned, borrowed) => prop_assert!(false, "owned {:?}, borrowed {:?}", owned.is_ok(), borrowed.is_ok()),
+                }
                 if let Ok(sliver) = bcs::from_bytes::<Sliver>(input) {
                     let _ = sliver.verify(&config, metadata);
                     let _ = config.decode(size(&blob), sliver.sliver_type, [&sliver]);
@@ -447,6 +453,13 @@ fn bcs_round_trips() {
     let bytes = bcs::to_bytes(&sliver).expect("serializes");
     assert_eq!(bytes[0], 1, "secondary is enum tag 1");
     assert_eq!(bcs::from_bytes::<Sliver>(&bytes).expect("parses"), sliver);
+    let borrowed: SliverRef<'_> = bcs::from_bytes(&bytes).expect("parses borrowed");
+    assert_eq!(borrowed, sliver.to_ref());
+    assert_eq!(bcs::to_bytes(&borrowed).expect("serializes"), bytes);
+    let batch = vec![sliver.clone(), encoded.sliver(SliverType::Primary, 4)];
+    let bytes = bcs::to_bytes(&batch).expect("serializes");
+    let borrowed: Vec<SliverRef<'_>> = bcs::from_bytes(&bytes).expect("parses borrowed");
+    assert_eq!(borrowed, vec![batch[0].to_ref(), batch[1].to_ref()]);
     let metadata = encoded.metadata().metadata();
     let bytes = bcs::to_bytes(metadata).expect("serializes");
     assert_eq!(&bytes[..2], &[0, 1], "V1 tag then RS2 tag");

@@ -5,7 +5,7 @@
 use std::sync::Arc;
 
 use serde_json::json;
-use walrus_codec::{BlobId, BlobMetadata, Sliver, UnverifiedBlobMetadataWithId};
+use walrus_codec::{BlobId, BlobMetadata, SliverRef, SliverType, UnverifiedBlobMetadataWithId};
 use warp::{http::StatusCode, hyper::body::Bytes};
 
 use super::{
@@ -58,7 +58,7 @@ fn check_placement(
     shared: &NodeShared,
     view: &View,
     blob_id: &BlobId,
-    sliver: &Sliver,
+    sliver: &SliverRef<'_>,
 ) -> Result<u16, ApiError> {
     let n = shared.encoding.n_shards();
     if sliver.index >= n {
@@ -81,18 +81,64 @@ fn check_placement(
     Ok(pair)
 }
 
+/// What an upload body holds.
+#[derive(Clone, Copy)]
+enum Upload {
+    /// One sliver's BCS, for the pair and type in the path.
+    One { pair: u16, sliver_type: SliverType },
+    /// A BCS vector of slivers.
+    Batch,
+}
+
+/// Decodes an upload's slivers where they lie in `body` and returns them
+/// with the offset of the first one's bytes (after a vector's length).
+fn decode_upload<'a>(
+    shared: &NodeShared,
+    body: &'a [u8],
+    upload: Upload,
+) -> Result<(Vec<SliverRef<'a>>, usize), ApiError> {
+    match upload {
+        Upload::One { pair, sliver_type } => {
+            let sliver: SliverRef<'a> = bcs::from_bytes(body)
+                .map_err(|e| ApiError::bad("INVALID_BODY", format!("sliver is not BCS: {e}")))?;
+            if sliver.sliver_type != sliver_type {
+                return Err(ApiError::bad(
+                    "TYPE_MISMATCH",
+                    "the sliver's type differs from the path",
+                ));
+            }
+            if pair >= shared.encoding.n_shards()
+                || sliver.index >= shared.encoding.n_shards()
+                || sliver.pair_index(&shared.encoding) != pair
+            {
+                return Err(ApiError::bad(
+                    "INDEX_MISMATCH",
+                    format!("the sliver does not belong to pair {pair}"),
+                ));
+            }
+            Ok((vec![sliver], 0))
+        }
+        Upload::Batch => {
+            let slivers: Vec<SliverRef<'a>> = bcs::from_bytes(body)
+                .map_err(|e| ApiError::bad("INVALID_BODY", format!("slivers are not BCS: {e}")))?;
+            let prefix = length_prefix_size(slivers.len());
+            Ok((slivers, prefix))
+        }
+    }
+}
+
 /// Stores uploaded slivers once every one is placed here and verifies
 /// against the metadata (all verified in one batch); any bad sliver rejects
-/// the whole request. `body` holds the slivers' BCS bytes back to back
-/// after `prefix` bytes (a vector's length), stored as they came.
+/// the whole request. The slivers are decoded and verified where they lie
+/// in `body`, and their BCS bytes stored as they came.
 async fn put_slivers(
     shared: Arc<NodeShared>,
     blob_id: BlobId,
-    slivers: Vec<Sliver>,
     body: Bytes,
-    prefix: usize,
+    upload: Upload,
 ) -> Result<warp::reply::Response, ApiError> {
     blocking(move || {
+        let (slivers, prefix) = decode_upload(&shared, &body, upload)?;
         let view = shared.view();
         live_info(&shared, &blob_id, &view)?;
         let metadata = verified_metadata(&shared, &blob_id)?;
@@ -115,8 +161,7 @@ async fn put_slivers(
                 "the slivers do not fill the body exactly",
             ));
         }
-        let refs: Vec<&Sliver> = slivers.iter().collect();
-        let verdicts = Sliver::verify_many(&refs, &shared.encoding, &metadata);
+        let verdicts = SliverRef::verify_many(&slivers, &shared.encoding, &metadata);
         if let Some(error) = verdicts.into_iter().find_map(Result::err) {
             return Err(ApiError::bad(
                 "INVALID_SLIVER",
@@ -145,24 +190,7 @@ pub(super) async fn put_sliver(
 ) -> Result<warp::reply::Response, ApiError> {
     let blob_id = parse_blob_id(&blob_id)?;
     let sliver_type = parse_type(&sliver_type)?;
-    let sliver: Sliver = bcs::from_bytes(&body)
-        .map_err(|e| ApiError::bad("INVALID_BODY", format!("sliver is not BCS: {e}")))?;
-    if sliver.sliver_type != sliver_type {
-        return Err(ApiError::bad(
-            "TYPE_MISMATCH",
-            "the sliver's type differs from the path",
-        ));
-    }
-    if pair >= shared.encoding.n_shards()
-        || sliver.index >= shared.encoding.n_shards()
-        || sliver.pair_index(&shared.encoding) != pair
-    {
-        return Err(ApiError::bad(
-            "INDEX_MISMATCH",
-            format!("the sliver does not belong to pair {pair}"),
-        ));
-    }
-    put_slivers(shared, blob_id, vec![sliver], body, 0).await
+    put_slivers(shared, blob_id, body, Upload::One { pair, sliver_type }).await
 }
 
 pub(super) async fn put_sliver_batch(
@@ -171,10 +199,7 @@ pub(super) async fn put_sliver_batch(
     body: Bytes,
 ) -> Result<warp::reply::Response, ApiError> {
     let blob_id = parse_blob_id(&blob_id)?;
-    let slivers: Vec<Sliver> = bcs::from_bytes(&body)
-        .map_err(|e| ApiError::bad("INVALID_BODY", format!("slivers are not BCS: {e}")))?;
-    let prefix = length_prefix_size(slivers.len());
-    put_slivers(shared, blob_id, slivers, body, prefix).await
+    put_slivers(shared, blob_id, body, Upload::Batch).await
 }
 
 /// Bytes of a BCS vector's length prefix: the count in ULEB128, 7 bits per byte.
