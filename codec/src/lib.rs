@@ -24,6 +24,8 @@ pub mod merkle;
 mod metadata;
 mod recovery;
 mod rs;
+#[cfg(target_arch = "x86_64")]
+mod rs_avx512;
 mod sliver;
 
 pub use blob_id::BlobId;
