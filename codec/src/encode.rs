@@ -25,6 +25,7 @@ use crate::{
     VerifiedBlobMetadataWithId,
     error::DataTooLargeError,
     hash::{Digest, Node, SmallLeafTable, leaf_hashes},
+    huge_pages,
     merkle::{RootScratch, UniformTree},
     metadata::{BlobMetadata, BlobMetadataV1, EncodingType, SliverPairMetadata},
     rs::{Dense, Expander, group_width},
@@ -140,6 +141,8 @@ impl EncodingConfig {
             primary: vec![0; layout.n * layout.s * layout.symbol_size],
             secondary: vec![0; layout.n * layout.p * layout.symbol_size],
         };
+        huge_pages::advise(&mut slivers.primary);
+        huge_pages::advise(&mut slivers.secondary);
         let metadata = layout.run(Some(&mut slivers));
         Ok(EncodedBlob {
             metadata,
@@ -237,6 +240,7 @@ impl<'a> Layout<'a> {
         let row_recovery_bytes = f * size;
         let width = group_width(size, MAX_GROUP);
         let mut recovery = vec![0; self.p * row_recovery_bytes];
+        huge_pages::advise(&mut recovery);
         recovery
             .par_chunks_mut(width * row_recovery_bytes)
             .enumerate()
@@ -268,6 +272,7 @@ impl<'a> Layout<'a> {
         let (n, p, s, size) = (self.n, self.p, self.s, self.symbol_size);
         let row_recovery = self.row_recovery();
         let mut leaf_hashes: Vec<Digest> = vec![[0; 32]; n * n]; // column-major
+        huge_pages::advise(&mut leaf_hashes);
         let mut secondary_hashes = vec![Node::Empty; n];
         let n_blocks = n.div_ceil(COLUMN_BLOCK);
         // Where each block of columns writes: its secondary slivers, and its

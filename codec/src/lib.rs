@@ -20,6 +20,7 @@ mod decode;
 mod encode;
 pub mod error;
 pub mod hash;
+mod huge_pages;
 pub mod merkle;
 mod metadata;
 mod recovery;
