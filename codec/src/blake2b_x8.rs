@@ -148,35 +148,47 @@ fn byte_mask(count: usize) -> __mmask64 {
     }
 }
 
-/// Loads the first `count <= 64` bytes of `data` starting at `offset` into a
-/// vector, zero-filling the rest; reads nothing when `count` is zero.
+/// Where message half `half` (0 or 1) of block `block` of `prefix || input`
+/// lies in an input of `input_len` bytes: `(offset, mask)` for a masked
+/// load at input byte `offset` (message byte `m` is input byte `m - 1`).
+/// The first half of block 0 starts at the prefix: its load starts at input
+/// byte 0 and is shifted by one byte in registers ([`first_half`]).
 #[inline]
-#[target_feature(enable = "avx512f,avx512bw")]
-fn load_part(data: &[u8], offset: usize, count: usize) -> __m512i {
-    if count == 0 {
-        return _mm512_setzero_si512();
+fn half_at(input_len: usize, block: usize, half: usize) -> (usize, __mmask64) {
+    let start = block * BLOCK + half * 64;
+    if start == 0 {
+        return (0, byte_mask(input_len.min(63)));
     }
-    assert!(offset + count <= data.len(), "load within the input");
-    // SAFETY: the mask selects exactly the bytes `offset..offset + count`, which
-    // the assertion keeps inside `data` (so `add(offset)` stays in bounds). A
-    // masked load does not access masked-out bytes: Intel documents fault
-    // suppression for them and LLVM's masked-load intrinsic reads only enabled
-    // lanes; no byte outside `data` is read.
-    unsafe { _mm512_maskz_loadu_epi8(byte_mask(count), data.as_ptr().add(offset).cast::<i8>()) }
+    let offset = start - 1;
+    (offset, byte_mask(input_len.saturating_sub(offset).min(64)))
 }
 
-/// Message half `half` (0 or 1) of block `block` of `prefix || data`, as a vector.
+/// Loads the bytes of `input` that `mask` selects, starting at `offset`;
+/// the rest of the vector is zero.
+///
+/// # Safety
+/// `mask` must select only bytes `offset..offset + k` with
+/// `offset + k <= input.len()` (as [`half_at`] computes for this input's
+/// length).
 #[inline]
 #[target_feature(enable = "avx512f,avx512bw")]
-fn message_half(prefix: u8, data: &[u8], block: usize, half: usize) -> __m512i {
-    let start = block * BLOCK + half * 64; // offset in the message
-    if start > 0 {
-        // Message byte `m` is data byte `m - 1`.
-        let count = data.len().saturating_sub(start - 1).min(64);
-        return load_part(data, start - 1, count);
+unsafe fn load_masked(input: &[u8], offset: usize, mask: __mmask64) -> __m512i {
+    if mask == 0 {
+        return _mm512_setzero_si512();
     }
-    // The first 64 message bytes: the prefix, then data bytes 0..63.
-    let x = load_part(data, 0, data.len().min(63));
+    // SAFETY: the caller guarantees that the selected bytes lie inside
+    // `input`, so `offset <= input.len()` and `add` stays in bounds. A masked
+    // load does not access masked-out bytes: Intel documents fault
+    // suppression for them and LLVM's masked-load intrinsic reads only
+    // enabled lanes; no byte outside `input` is read.
+    unsafe { _mm512_maskz_loadu_epi8(mask, input.as_ptr().add(offset).cast::<i8>()) }
+}
+
+/// The first 64 message bytes from `x` (input bytes 0..63): the prefix,
+/// then the input shifted up by one byte.
+#[inline]
+#[target_feature(enable = "avx512f,avx512bw")]
+fn first_half(prefix: u8, x: __m512i) -> __m512i {
     // Move every 128-bit lane up by one lane (lane 0 becomes zero), then take
     // the last byte of the lane below in front of each lane's first 15 bytes.
     let lanes_up =
@@ -249,10 +261,17 @@ pub(crate) unsafe fn hash8_prefixed(prefix: u8, inputs: &[&[u8]], out: &mut [Dig
     // All blocks but the last are full; the last holds 1..=128 bytes.
     let last_block = (message_len - 1) / BLOCK;
     for block in 0..=last_block {
-        let low: [__m512i; LANES] =
-            core::array::from_fn(|lane| message_half(prefix, inputs[lane], block, 0));
+        // The same offsets and masks for all 8 inputs (equal lengths).
+        let (low_at, low_mask) = half_at(input_len, block, 0);
+        let (high_at, high_mask) = half_at(input_len, block, 1);
+        // SAFETY: `half_at` computed the masks for this length, which every
+        // input has (asserted above).
+        let low: [__m512i; LANES] = core::array::from_fn(|lane| {
+            let x = unsafe { load_masked(inputs[lane], low_at, low_mask) };
+            if block == 0 { first_half(prefix, x) } else { x }
+        });
         let high: [__m512i; LANES] =
-            core::array::from_fn(|lane| message_half(prefix, inputs[lane], block, 1));
+            core::array::from_fn(|lane| unsafe { load_masked(inputs[lane], high_at, high_mask) });
         let (low, high) = (transpose(&low), transpose(&high));
         let m: [__m512i; 16] = core::array::from_fn(|i| if i < 8 { low[i] } else { high[i - 8] });
         let counter =
