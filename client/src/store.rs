@@ -229,7 +229,8 @@ impl Client {
         // Encode on all threads, off the async runtime.
         let start = Instant::now();
         self.progress.start(Phase::Encode, size);
-        let encoded = tokio::task::spawn_blocking(move || config.encode(&blob))
+        // The blob moves into the result: primary slivers 0..p are its rows.
+        let encoded = tokio::task::spawn_blocking(move || config.encode_owned(blob))
             .await
             .map_err(|e| ClientError::Codec(format!("encoder panicked: {e}")))?
             .map_err(|e| ClientError::InvalidArgument(e.to_string()))?;

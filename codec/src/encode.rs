@@ -46,7 +46,11 @@ pub struct EncodedBlob {
     n_shards: u16,
     primary_len: usize,
     secondary_len: usize,
-    /// Primary slivers `0..n` back to back, `s * S` bytes each.
+    /// The blob, when the encoder was given it: its first `source_rows`
+    /// rows are primary slivers `0..source_rows`, used in place.
+    source: Vec<u8>,
+    source_rows: usize,
+    /// Primary slivers `source_rows..n` back to back, `s * S` bytes each.
     primary: Vec<u8>,
     /// Secondary slivers `0..n` back to back, `p * S` bytes each.
     secondary: Vec<u8>,
@@ -76,7 +80,12 @@ impl EncodedBlob {
         assert!(index < self.n_shards, "sliver index out of range");
         let index = usize::from(index);
         match sliver_type {
-            SliverType::Primary => &self.primary[index * self.primary_len..][..self.primary_len],
+            SliverType::Primary if index < self.source_rows => {
+                &self.source[index * self.primary_len..][..self.primary_len]
+            }
+            SliverType::Primary => {
+                &self.primary[(index - self.source_rows) * self.primary_len..][..self.primary_len]
+            }
             SliverType::Secondary => {
                 &self.secondary[index * self.secondary_len..][..self.secondary_len]
             }
@@ -131,25 +140,49 @@ impl EncodedBlob {
 impl EncodingConfig {
     /// Encodes `blob` into `n` sliver pairs and its metadata.
     ///
-    /// Memory: about 6.5 times the blob (the slivers are 4.5 times).
+    /// Memory: about 5.5 times the blob (the slivers are 4.5 times). When
+    /// the caller has the blob in a `Vec` it no longer needs,
+    /// [`EncodingConfig::encode_owned`] saves a copy of it.
     ///
     /// # Errors
     /// [`DataTooLargeError`] if the blob exceeds [`EncodingConfig::max_blob_size`].
     pub fn encode(&self, blob: &[u8]) -> Result<EncodedBlob, DataTooLargeError> {
-        let layout = Layout::new(self, blob)?;
+        // Primary slivers `0..p` are the blob's rows: a copy of the blob
+        // serves as them, as it would the owned encoder.
+        self.encode_owned(blob.to_vec())
+    }
+
+    /// Encodes `blob` like [`EncodingConfig::encode`], keeping `blob` inside
+    /// the result: the primary slivers `0..p` are the blob's rows (the code
+    /// is systematic), so they are served from the blob where it lies
+    /// instead of a copy. The client encodes this way.
+    ///
+    /// Memory: about 4.5 times the blob, including the blob.
+    ///
+    /// # Errors
+    /// [`DataTooLargeError`] if the blob exceeds [`EncodingConfig::max_blob_size`].
+    pub fn encode_owned(&self, blob: Vec<u8>) -> Result<EncodedBlob, DataTooLargeError> {
+        let layout = Layout::new(self, &blob)?;
+        let copied_rows = layout.n - layout.full_rows;
         let mut slivers = Slivers {
-            primary: vec![0; layout.n * layout.s * layout.symbol_size],
+            primary: vec![0; copied_rows * layout.s * layout.symbol_size],
             secondary: vec![0; layout.n * layout.p * layout.symbol_size],
         };
         huge_pages::advise(&mut slivers.primary);
         huge_pages::advise(&mut slivers.secondary);
         let metadata = layout.run(Some(&mut slivers));
+        let (symbol_size, p, s, source_rows) =
+            (layout.symbol_size, layout.p, layout.s, layout.full_rows);
+        let symbol_size_u16 = layout.symbol_size_u16;
+        drop(layout);
         Ok(EncodedBlob {
             metadata,
-            symbol_size: layout.symbol_size_u16,
+            symbol_size: symbol_size_u16,
             n_shards: self.n_shards(),
-            primary_len: layout.s * layout.symbol_size,
-            secondary_len: layout.p * layout.symbol_size,
+            primary_len: s * symbol_size,
+            secondary_len: p * symbol_size,
+            source: blob,
+            source_rows,
             primary: slivers.primary,
             secondary: slivers.secondary,
         })
@@ -170,8 +203,11 @@ impl EncodingConfig {
     }
 }
 
+/// The slivers the encoder writes.
 struct Slivers {
+    /// Primary slivers `full_rows..n` (the rows before are the blob's own).
     primary: Vec<u8>,
+    /// Secondary slivers `0..n`.
     secondary: Vec<u8>,
 }
 
@@ -280,11 +316,11 @@ impl<'a> Layout<'a> {
         let mut secondary_blocks: Vec<Option<&mut [u8]>> = (0..n_blocks).map(|_| None).collect();
         let mut lower_blocks: Vec<Vec<&mut [u8]>> = (0..n_blocks).map(|_| Vec::new()).collect();
         if let Some(slivers) = slivers {
-            let (upper_rows, lower_rows) = slivers.primary.split_at_mut(p * s * size);
-            upper_rows
-                .par_chunks_mut(s * size)
-                .enumerate()
-                .for_each(|(r, out)| out.copy_from_slice(self.row(r)));
+            // Rows before `full_rows` are the blob's own; the padded source
+            // rows are copied.
+            let padded = (p - self.full_rows) * s * size;
+            let (upper_rows, lower_rows) = slivers.primary.split_at_mut(padded);
+            upper_rows.copy_from_slice(&self.padded_rows);
             for row in lower_rows.chunks_exact_mut(s * size) {
                 for (segments, segment) in lower_blocks
                     .iter_mut()

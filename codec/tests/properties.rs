@@ -371,6 +371,42 @@ fn sizes_at_the_edges() {
     }
 }
 
+/// The first `p` primary slivers are the blob's rows, zero-padded: the
+/// owned encoder serves whole rows from the blob itself and the rest from
+/// its own buffer, and both encoders agree.
+#[test]
+fn the_first_primary_slivers_are_the_blobs_rows() {
+    let config = config(10);
+    let p = usize::from(config.n_primary_source_symbols());
+    for len in [0usize, 1, 700, 1999, 4000, 4001, 12_000] {
+        let blob: Vec<u8> = (0..len)
+            .map(|i| u8::try_from(i * 7 % 251).expect("below 251"))
+            .collect();
+        let owned = config.encode_owned(blob.clone()).expect("encodes");
+        let borrowed = config.encode(&blob).expect("encodes");
+        let row_bytes = owned.sliver_data(SliverType::Primary, 0).len();
+        let mut padded = blob.clone();
+        padded.resize(p * row_bytes, 0);
+        for (i, row) in padded.chunks_exact(row_bytes).enumerate() {
+            let index = u16::try_from(i).expect("i < p");
+            assert_eq!(
+                owned.sliver_data(SliverType::Primary, index),
+                row,
+                "{len} bytes, row {i}"
+            );
+        }
+        for sliver_type in [SliverType::Primary, SliverType::Secondary] {
+            for index in 0..config.n_shards() {
+                assert_eq!(
+                    owned.sliver_data(sliver_type, index),
+                    borrowed.sliver_data(sliver_type, index)
+                );
+            }
+        }
+        assert_eq!(owned.metadata(), borrowed.metadata());
+    }
+}
+
 #[test]
 fn decode_rejects_mixed_and_misshapen_slivers() {
     let config = config(7);
