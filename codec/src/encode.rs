@@ -269,36 +269,75 @@ impl<'a> Layout<'a> {
         }
     }
 
-    /// Stage 1: the `f` new symbols of every source row, row-major. Rows
-    /// are expanded in groups side by side (see [`group_width`]).
+    /// Stage 1 without slivers: the `f` new symbols of every source row,
+    /// row-major.
     fn row_recovery(&self) -> Vec<u8> {
-        let (s, f, size) = (self.s, self.f, self.symbol_size);
-        let row_recovery_bytes = f * size;
-        let width = group_width(size, MAX_GROUP);
+        let row_recovery_bytes = self.f * self.symbol_size;
+        let width = group_width(self.symbol_size, MAX_GROUP);
         let mut recovery = vec![0; self.p * row_recovery_bytes];
         huge_pages::advise(&mut recovery);
-        recovery
-            .par_chunks_mut(width * row_recovery_bytes)
-            .enumerate()
-            .for_each_init(Expander::default, |expander, (group, out)| {
-                let first = group * width;
-                let dense = Dense::new(size, out.len() / row_recovery_bytes);
-                let result = expander
-                    .encode_group(dense, s, f, |c, j| &self.row(first + c)[j * size..][..size]);
-                for (m, shard) in result.recovery_iter().enumerate() {
-                    for (c, row) in out.chunks_exact_mut(row_recovery_bytes).enumerate() {
-                        dense.get(shard, c, &mut row[m * size..][..size]);
-                    }
-                }
-            });
+        let outs = recovery
+            .chunks_mut(width * row_recovery_bytes)
+            .map(RowOut::Rows);
+        self.row_stage(outs.collect());
         recovery
     }
 
-    /// Symbol `(r, j)` of the upper `p` rows of the expanded matrix.
-    fn upper_symbol<'b>(&'b self, row_recovery: &'b [u8], r: usize, j: usize) -> &'b [u8] {
+    /// Stage 1 with slivers: the `f` new symbols of source row `r` are
+    /// symbol `r` of the secondary slivers `s..n`, written there directly.
+    fn row_recovery_into(&self, secondary: &mut [u8]) {
+        let (p, size) = (self.p, self.symbol_size);
+        let width = group_width(size, MAX_GROUP);
+        let mut outs: Vec<Vec<&mut [u8]>> = (0..p.div_ceil(width))
+            .map(|_| Vec::with_capacity(width * self.f))
+            .collect();
+        for sliver in secondary[self.s * p * size..].chunks_exact_mut(p * size) {
+            for (r, symbol) in sliver.chunks_exact_mut(size).enumerate() {
+                outs[r / width].push(symbol);
+            }
+        }
+        self.row_stage(outs.into_iter().map(RowOut::Symbols).collect());
+    }
+
+    /// Expands the source rows in groups side by side (see
+    /// [`group_width`]), group `g` into `outs[g]`.
+    fn row_stage(&self, outs: Vec<RowOut<'_>>) {
+        let (s, f, size) = (self.s, self.f, self.symbol_size);
+        let width = group_width(size, MAX_GROUP);
+        outs.into_par_iter().enumerate().for_each_init(
+            Expander::default,
+            |expander, (group, mut out)| {
+                let first = group * width;
+                let rows = width.min(self.p - first);
+                let dense = Dense::new(size, rows);
+                let result = expander
+                    .encode_group(dense, s, f, |c, j| &self.row(first + c)[j * size..][..size]);
+                for (m, shard) in result.recovery_iter().enumerate() {
+                    for c in 0..rows {
+                        dense.get(shard, c, out.target(rows, c, m, f * size, size));
+                    }
+                }
+            },
+        );
+    }
+
+    /// Symbol `(r, j)` of the upper `p` rows of the expanded matrix: from
+    /// the blob for `j < s`, else from the row recovery: `slivers` (the
+    /// secondary slivers of the group whose first column is `first`, where
+    /// [`Layout::row_recovery_into`] wrote) or `row_recovery` (row-major).
+    fn upper_symbol<'b>(
+        &'b self,
+        row_recovery: &'b [u8],
+        slivers: Option<&'b [u8]>,
+        first: usize,
+        r: usize,
+        j: usize,
+    ) -> &'b [u8] {
         let size = self.symbol_size;
         if j < self.s {
             &self.row(r)[j * size..][..size]
+        } else if let Some(slivers) = slivers {
+            &slivers[((j - first) * self.p + r) * size..][..size]
         } else {
             &row_recovery[(r * self.f + j - self.s) * size..][..size]
         }
@@ -306,7 +345,14 @@ impl<'a> Layout<'a> {
 
     fn run(&self, slivers: Option<&mut Slivers>) -> VerifiedBlobMetadataWithId {
         let (n, p, s, size) = (self.n, self.p, self.s, self.symbol_size);
-        let row_recovery = self.row_recovery();
+        let mut slivers = slivers;
+        let row_recovery = match slivers.as_deref_mut() {
+            Some(slivers) => {
+                self.row_recovery_into(&mut slivers.secondary);
+                Vec::new()
+            }
+            None => self.row_recovery(),
+        };
         let mut leaf_hashes: Vec<Digest> = vec![[0; 32]; n * n]; // column-major
         huge_pages::advise(&mut leaf_hashes);
         let mut secondary_hashes = vec![Node::Empty; n];
@@ -351,13 +397,15 @@ impl<'a> Layout<'a> {
                     for (group, (leaves, roots)) in groups.enumerate() {
                         let first = group * width;
                         let columns = roots.len();
-                        let out = secondary.as_deref_mut().map(|secondary| ColumnOut {
-                            upper: &mut secondary[first * p * size..][..columns * p * size],
-                            lower: &mut lower,
+                        let upper = secondary.as_deref_mut().map(|secondary| {
+                            &mut secondary[first * p * size..][..columns * p * size]
+                        });
+                        let lower = upper.is_some().then_some(LowerOut {
+                            segments: &mut lower,
                             offset: first * size,
                         });
                         let j = block * COLUMN_BLOCK + first;
-                        worker.columns(self, &row_recovery, j, leaves, roots, out);
+                        worker.columns(self, &row_recovery, j, leaves, roots, upper, lower);
                     }
                 },
             );
@@ -396,30 +444,54 @@ impl<'a> Layout<'a> {
     }
 }
 
-/// Where the column stage copies a group of columns' symbols when slivers
-/// are kept.
-struct ColumnOut<'a, 'b> {
-    /// The group's secondary slivers (`p` symbols each), back to back.
-    upper: &'a mut [u8],
+/// Where the row stage writes a group of rows' new symbols.
+enum RowOut<'a> {
+    /// The group's rows of `f` symbols, back to back.
+    Rows(&'a mut [u8]),
+    /// One slice per symbol: row `c`'s symbol `m` at `m * rows + c`.
+    Symbols(Vec<&'a mut [u8]>),
+}
+
+impl RowOut<'_> {
+    /// Where symbol `m` of the group's row `c` goes (`rows` rows in the
+    /// group, `row_bytes` bytes of new symbols per row).
+    fn target(
+        &mut self,
+        rows: usize,
+        c: usize,
+        m: usize,
+        row_bytes: usize,
+        size: usize,
+    ) -> &mut [u8] {
+        match self {
+            RowOut::Rows(rows_out) => &mut rows_out[c * row_bytes + m * size..][..size],
+            RowOut::Symbols(symbols) => symbols[m * rows + c],
+        }
+    }
+}
+
+/// Where the column stage copies a group of columns' lower symbols when
+/// slivers are kept.
+struct LowerOut<'a, 'b> {
     /// The block's segment of each lower primary sliver (rows `p..n`); empty
     /// or short past the source columns.
-    lower: &'a mut [&'b mut [u8]],
+    segments: &'a mut [&'b mut [u8]],
     /// Byte offset of the group's first column inside each segment.
     offset: usize,
 }
 
-impl ColumnOut<'_, '_> {
+impl LowerOut<'_, '_> {
     /// Where lower symbol `m` (row `p + m`) of the group's column `c` goes,
     /// if that column is a source column.
     fn lower_mut(&mut self, m: usize, c: usize, size: usize) -> Option<&mut [u8]> {
         let at = self.offset + c * size;
-        self.lower.get_mut(m)?.get_mut(at..at + size)
+        self.segments.get_mut(m)?.get_mut(at..at + size)
     }
 
     /// Lower symbol `m` of column `c`, once written by the column stage.
     fn lower(&self, m: usize, c: usize, size: usize) -> Option<&[u8]> {
         let at = self.offset + c * size;
-        self.lower.get(m)?.get(at..at + size)
+        self.segments.get(m)?.get(at..at + size)
     }
 }
 
@@ -438,9 +510,11 @@ impl ColumnWorker {
     /// `roots`. Symbols are hashed where they lie: the blob, the row
     /// recovery, the primary slivers, or (one column alone) the library's
     /// output; only lower symbols of grouped columns without a sliver are
-    /// unpacked into scratch first. With `out`, copies each column's upper
-    /// `p` symbols (its secondary sliver) and its lower `n - p` symbols into
-    /// the primary slivers.
+    /// unpacked into scratch first. With slivers, `upper` is the group's
+    /// secondary slivers (the row stage already wrote those of columns
+    /// `s..n`): each source column's `p` upper symbols are copied there, and
+    /// its lower `n - p` symbols into the primary slivers (`lower`).
+    #[allow(clippy::too_many_arguments)]
     fn columns(
         &mut self,
         layout: &Layout<'_>,
@@ -448,19 +522,21 @@ impl ColumnWorker {
         j: usize,
         leaves: &mut [Digest],
         roots: &mut [Node],
-        mut out: Option<ColumnOut<'_, '_>>,
+        mut upper: Option<&mut [u8]>,
+        mut lower: Option<LowerOut<'_, '_>>,
     ) {
-        let (n, p, size) = (layout.n, layout.p, layout.symbol_size);
+        let (n, p, s, size) = (layout.n, layout.p, layout.s, layout.symbol_size);
         let (width, lower_count) = (roots.len(), n - p);
         let dense = Dense::new(size, width);
-        let upper = |c: usize, r: usize| layout.upper_symbol(row_recovery, r, j + c);
-        let result = self.expander.encode_group(dense, p, lower_count, upper);
+        let slivers = upper.as_deref();
+        let symbol = |c: usize, r: usize| layout.upper_symbol(row_recovery, slivers, j, r, j + c);
+        let result = self.expander.encode_group(dense, p, lower_count, symbol);
         if !dense.is_raw() {
             self.lower.resize(width * lower_count * size, 0);
         }
         for (m, shard) in result.recovery_iter().enumerate() {
             for c in 0..width {
-                match out.as_mut().and_then(|out| out.lower_mut(m, c, size)) {
+                match lower.as_mut().and_then(|out| out.lower_mut(m, c, size)) {
                     Some(target) => dense.get(shard, c, target),
                     None if dense.is_raw() => {}
                     None => dense.get(
@@ -471,19 +547,26 @@ impl ColumnWorker {
                 }
             }
         }
-        if let Some(out) = out.as_mut() {
-            for (c, sliver) in out.upper.chunks_exact_mut(p * size).enumerate() {
+        if let Some(upper) = upper.as_deref_mut() {
+            let source_columns = s.saturating_sub(j).min(width);
+            for (c, sliver) in upper
+                .chunks_exact_mut(p * size)
+                .take(source_columns)
+                .enumerate()
+            {
                 for (r, target) in sliver.chunks_exact_mut(size).enumerate() {
-                    target.copy_from_slice(upper(c, r));
+                    target.copy_from_slice(&layout.row(r)[(j + c) * size..][..size]);
                 }
             }
         }
+        let slivers = upper.as_deref();
+        let symbol = |c: usize, r: usize| layout.upper_symbol(row_recovery, slivers, j, r, j + c);
         let mut symbols: Vec<&[u8]> = Vec::with_capacity(n);
         for (c, (leaves, root)) in leaves.chunks_exact_mut(n).zip(roots).enumerate() {
             symbols.clear();
-            symbols.extend((0..p).map(|r| upper(c, r)));
+            symbols.extend((0..p).map(|r| symbol(c, r)));
             for m in 0..lower_count {
-                symbols.push(match out.as_ref().and_then(|out| out.lower(m, c, size)) {
+                symbols.push(match lower.as_ref().and_then(|out| out.lower(m, c, size)) {
                     Some(symbol) => symbol,
                     None if dense.is_raw() => result.recovery(m).expect("m is below n - p"),
                     None => &self.lower[(c * lower_count + m) * size..][..size],
