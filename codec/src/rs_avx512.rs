@@ -34,8 +34,9 @@
 
 use core::arch::x86_64::{
     __m512i, _mm_loadu_si128, _mm512_and_si512, _mm512_broadcast_i32x4, _mm512_load_si512,
-    _mm512_mask_broadcast_i32x4, _mm512_set1_epi8, _mm512_shuffle_epi8, _mm512_shuffle_i64x2,
-    _mm512_srli_epi16, _mm512_store_si512, _mm512_ternarylogic_epi64, _mm512_xor_si512,
+    _mm512_mask_broadcast_i32x4, _mm512_set1_epi8, _mm512_setzero_si512, _mm512_shuffle_epi8,
+    _mm512_shuffle_i64x2, _mm512_srli_epi16, _mm512_store_si512, _mm512_ternarylogic_epi64,
+    _mm512_xor_si512,
 };
 
 use reed_solomon_simd::engine::{
@@ -59,6 +60,8 @@ pub(crate) struct Avx512Encoder {
     skew: &'static Skew,
     /// Shards of `len` chunks each, back to back.
     work: Vec<Chunk>,
+    /// The factors of the transforms run so far.
+    plans: Vec<Plan>,
     len: usize,
     shard_bytes: usize,
     recovery_count: usize,
@@ -102,37 +105,26 @@ fn mul_add(x: __m512i, y: __m512i, factor: &Factor) -> __m512i {
     _mm512_ternarylogic_epi64::<0x96>(x, partial, _mm512_shuffle_epi8(factor.0[3], n3))
 }
 
-/// The FFT butterfly: `x += y * factor; y += x` (no product when `None`).
+/// The FFT butterfly: `x += y * factor; y += x`.
 #[inline]
 #[target_feature(enable = "avx512f,avx512bw")]
-fn fft_butterfly(x: &mut __m512i, y: &mut __m512i, factor: Option<&Factor>) {
-    if let Some(factor) = factor {
-        *x = mul_add(*x, *y, factor);
-    }
+fn fft_butterfly(x: &mut __m512i, y: &mut __m512i, factor: &Factor) {
+    *x = mul_add(*x, *y, factor);
     *y = _mm512_xor_si512(*y, *x);
 }
 
-/// The IFFT butterfly: `y += x; x += y * factor` (no product when `None`).
+/// The IFFT butterfly: `y += x; x += y * factor`.
 #[inline]
 #[target_feature(enable = "avx512f,avx512bw")]
-fn ifft_butterfly(x: &mut __m512i, y: &mut __m512i, factor: Option<&Factor>) {
+fn ifft_butterfly(x: &mut __m512i, y: &mut __m512i, factor: &Factor) {
     *y = _mm512_xor_si512(*y, *x);
-    if let Some(factor) = factor {
-        *x = mul_add(*x, *y, factor);
-    }
-}
-
-/// The factors of one two-layer pass over a group: `(s0, s1)`, `(s2, s3)`
-/// and `(s0 | s1, s2 | s3)`.
-struct Factors {
-    f01: Option<Factor>,
-    f23: Option<Factor>,
-    f02: Option<Factor>,
+    *x = mul_add(*x, *y, factor);
 }
 
 /// Two layers of butterflies over the shards `i, i + dist, i + 2 dist,
 /// i + 3 dist` for `i` in `0..dist`: chunks are read from `from` and
-/// written to `to` (the same buffer, or a copy's destination).
+/// written to `to` (the same buffer, or a copy's destination). `factors`:
+/// the pairs `(s0, s1)`, `(s0 | s1, s2 | s3)` and `(s2, s3)`.
 ///
 /// # Safety
 /// `from` and `to` must each be valid for `4 * dist * len` chunks.
@@ -143,13 +135,9 @@ unsafe fn pass4<const FFT: bool>(
     to: *mut Chunk,
     len: usize,
     dist: usize,
-    factors: &Factors,
+    factors: &[Factor; 3],
 ) {
-    let (f01, f23, f02) = (
-        factors.f01.as_ref(),
-        factors.f23.as_ref(),
-        factors.f02.as_ref(),
-    );
+    let [f01, f02, f23] = factors;
     for at in 0..dist * len {
         let step = dist * len;
         // SAFETY: `at + 3 * step < 4 * dist * len`, which the caller
@@ -185,12 +173,7 @@ unsafe fn pass4<const FFT: bool>(
 /// `data` must be valid for `2 * dist * len` chunks.
 #[inline]
 #[target_feature(enable = "avx512f,avx512bw")]
-unsafe fn pass2<const FFT: bool>(
-    data: *mut Chunk,
-    len: usize,
-    dist: usize,
-    factor: Option<&Factor>,
-) {
+unsafe fn pass2<const FFT: bool>(data: *mut Chunk, len: usize, dist: usize, factor: &Factor) {
     let step = dist * len;
     for at in 0..step {
         // SAFETY: `at + step < 2 * dist * len`, which the caller guarantees
@@ -207,6 +190,76 @@ unsafe fn pass2<const FFT: bool>(
             _mm512_store_si512(data.add(at + step).cast(), y);
         }
     }
+}
+
+/// Three layers of butterflies over the shards `i + k dist` (`k` in
+/// `0..8`) for `i` in `0..dist`: chunks are read from `from` and written to
+/// `to` (the same buffer, or a copy's destination). The FFT runs the layers
+/// from the outer (`4 dist`) in, the IFFT from the inner (`dist`) out.
+/// `factors`: the layer at `4 dist` (one pair of halves), the two at
+/// `2 dist`, the four at `dist`.
+///
+/// # Safety
+/// `from` and `to` must each be valid for `8 * dist * len` chunks.
+#[inline]
+#[target_feature(enable = "avx512f,avx512bw")]
+unsafe fn pass8<const FFT: bool>(
+    from: *const Chunk,
+    to: *mut Chunk,
+    len: usize,
+    dist: usize,
+    factors: &[Factor; 7],
+) {
+    let [outer, m0, m1, i0, i1, i2, i3] = factors;
+    let (middle, inner) = ([m0, m1], [i0, i1, i2, i3]);
+    let step = dist * len;
+    for at in 0..step {
+        // SAFETY: `at + 7 * step < 8 * dist * len`, which the caller
+        // guarantees valid; chunks are 64-byte aligned.
+        let mut v: [__m512i; 8] =
+            core::array::from_fn(|k| unsafe { _mm512_load_si512(from.add(at + k * step).cast()) });
+        if FFT {
+            for k in 0..4 {
+                (v[k], v[k + 4]) = fft_pair(v[k], v[k + 4], outer);
+            }
+            for k in [0, 1, 4, 5] {
+                (v[k], v[k + 2]) = fft_pair(v[k], v[k + 2], middle[k / 4]);
+            }
+            for k in [0, 2, 4, 6] {
+                (v[k], v[k + 1]) = fft_pair(v[k], v[k + 1], inner[k / 2]);
+            }
+        } else {
+            for k in [0, 2, 4, 6] {
+                (v[k], v[k + 1]) = ifft_pair(v[k], v[k + 1], inner[k / 2]);
+            }
+            for k in [0, 1, 4, 5] {
+                (v[k], v[k + 2]) = ifft_pair(v[k], v[k + 2], middle[k / 4]);
+            }
+            for k in 0..4 {
+                (v[k], v[k + 4]) = ifft_pair(v[k], v[k + 4], outer);
+            }
+        }
+        for (k, chunk) in v.into_iter().enumerate() {
+            // SAFETY: as the loads above.
+            unsafe { _mm512_store_si512(to.add(at + k * step).cast(), chunk) };
+        }
+    }
+}
+
+/// [`fft_butterfly`] by value.
+#[inline]
+#[target_feature(enable = "avx512f,avx512bw")]
+fn fft_pair(mut x: __m512i, mut y: __m512i, factor: &Factor) -> (__m512i, __m512i) {
+    fft_butterfly(&mut x, &mut y, factor);
+    (x, y)
+}
+
+/// [`ifft_butterfly`] by value.
+#[inline]
+#[target_feature(enable = "avx512f,avx512bw")]
+fn ifft_pair(mut x: __m512i, mut y: __m512i, factor: &Factor) -> (__m512i, __m512i) {
+    ifft_butterfly(&mut x, &mut y, factor);
+    (x, y)
 }
 
 /// `x ^= y`, chunk by chunk.
@@ -228,6 +281,7 @@ impl Avx512Encoder {
             mul128: tables::get_mul128(),
             skew: tables::get_skew(),
             work: Vec::new(),
+            plans: Vec::new(),
             len: 0,
             shard_bytes: 0,
             recovery_count: 0,
@@ -349,21 +403,22 @@ impl Avx512Encoder {
         }
     }
 
-    /// The multiplication by the constant with logarithm `log_m`, or `None`
-    /// for the library's marker of a zero factor (`GF_MODULUS`).
+    /// The multiplication by the constant with logarithm `log_m`; the
+    /// library's marker of a zero factor (`GF_MODULUS`, where it skips the
+    /// product) gets all-zero tables, whose product is zero.
     #[inline]
     #[target_feature(enable = "avx512f")]
-    fn factor(&self, log_m: GfElement) -> Option<Factor> {
+    fn factor(&self, log_m: GfElement) -> Factor {
         if log_m == GF_MODULUS {
-            return None;
+            return Factor([_mm512_setzero_si512(); 4]);
         }
         let t = &self.mul128[usize::from(log_m)];
-        Some(Factor([
+        Factor([
             lanes(&t.lo[0], &t.hi[2]),
             lanes(&t.lo[1], &t.hi[3]),
             lanes(&t.lo[2], &t.hi[0]),
             lanes(&t.lo[3], &t.hi[1]),
-        ]))
+        ])
     }
 
     /// The FFT of shards `pos..pos + size` with the library's semantics
@@ -412,39 +467,70 @@ impl Avx512Encoder {
     ) {
         let len = self.len;
         let base = self.work.as_mut_ptr();
-        // SAFETY (all pointer arithmetic below): groups start at `r <
-        // truncated_size <= size`, `r` a multiple of `dist4`, so a group's
-        // shards `r..r + dist4` lie inside `pos..pos + size`.
+        // SAFETY (all pointer arithmetic below): a pass's groups of `group`
+        // shards start at `r < truncated_size <= size`, `r` a multiple of
+        // `group`, which divides `size`: each group lies inside
+        // `pos..pos + size` (and `from..from + size` in the first pass).
         let data = unsafe { base.add(pos * len) };
         let mut source = unsafe { base.add(from * len) }.cast_const();
-        let mut dist4 = size;
-        let mut dist = size >> 2;
-        while dist != 0 {
+        let plan = self.plan(Transform::Fft, size, truncated_size, skew_delta);
+        let mut factors = self.plans[plan].factors.as_slice();
+        for (take, dist, group) in passes(Transform::Fft, size) {
             let mut r = 0;
             while r < truncated_size {
-                let at = r + dist + skew_delta - 1;
-                let factors = Factors {
-                    f01: self.factor(self.skew[at]),
-                    f02: self.factor(self.skew[at + dist]),
-                    f23: self.factor(self.skew[at + 2 * dist]),
-                };
                 unsafe {
-                    pass4::<true>(source.add(r * len), data.add(r * len), len, dist, &factors);
+                    let (input, output) = (source.add(r * len), data.add(r * len));
+                    match take {
+                        3 => pass8::<true>(input, output, len, dist, take_array(&mut factors)),
+                        2 => pass4::<true>(input, output, len, dist, take_array(&mut factors)),
+                        _ => pass2::<true>(output, len, dist, &take_array::<1>(&mut factors)[0]),
+                    }
                 }
-                r += dist4;
+                r += group;
             }
             source = data.cast_const();
-            dist4 = dist;
-            dist >>= 2;
         }
-        if dist4 == 2 {
+    }
+
+    /// The index in `plans` of the factors of a transform, computed on first
+    /// use: every column (or row) of a blob runs the same transforms.
+    #[target_feature(enable = "avx512f")]
+    fn plan(
+        &mut self,
+        kind: Transform,
+        size: usize,
+        truncated_size: usize,
+        skew_delta: usize,
+    ) -> usize {
+        let key = (kind, size, truncated_size, skew_delta);
+        if let Some(index) = self.plans.iter().position(|plan| plan.key == key) {
+            return index;
+        }
+        let mut factors = Vec::new();
+        for (take, dist, group) in passes(kind, size) {
             let mut r = 0;
             while r < truncated_size {
-                let factor = self.factor(self.skew[r + skew_delta]);
-                unsafe { pass2::<true>(data.add(r * len), len, 1, factor.as_ref()) };
-                r += 2;
+                // Layer `d`'s group starting at `g` multiplies by
+                // `skew[g + d + skew_delta - 1]`, as in the library.
+                let at = |g: usize, d: usize| self.factor(self.skew[g + d + skew_delta - 1]);
+                match take {
+                    3 => factors.extend([
+                        at(r, 4 * dist),
+                        at(r, 2 * dist),
+                        at(r + 4 * dist, 2 * dist),
+                        at(r, dist),
+                        at(r + 2 * dist, dist),
+                        at(r + 4 * dist, dist),
+                        at(r + 6 * dist, dist),
+                    ]),
+                    2 => factors.extend([at(r, dist), at(r, 2 * dist), at(r + 2 * dist, dist)]),
+                    _ => factors.push(at(r, dist)),
+                }
+                r += group;
             }
         }
+        self.plans.push(Plan { key, factors });
+        self.plans.len() - 1
     }
 
     /// The IFFT of shards `pos..pos + size` with the library's semantics
@@ -476,36 +562,79 @@ impl Avx512Encoder {
         skew_delta: usize,
     ) {
         let len = self.len;
-        // SAFETY (all pointer arithmetic below): groups start at `r <
-        // truncated_size <= size`, `r` a multiple of `dist4 <= size`, so a
-        // group's shards `r..r + dist4` lie inside `pos..pos + size`; the
-        // final layer touches `0..2 * dist <= size`.
+        // SAFETY (all pointer arithmetic below): a pass's groups of `group`
+        // shards start at `r < truncated_size <= size`, `r` a multiple of
+        // `group`, which divides `size`: each group lies inside
+        // `pos..pos + size`.
         let data = unsafe { self.work.as_mut_ptr().add(pos * len) };
-        let mut dist = 1;
-        let mut dist4 = 4;
-        while dist4 <= size {
+        let plan = self.plan(Transform::Ifft, size, truncated_size, skew_delta);
+        let mut factors = self.plans[plan].factors.as_slice();
+        for (take, dist, group) in passes(Transform::Ifft, size) {
             let mut r = 0;
             while r < truncated_size {
-                let at = r + dist + skew_delta - 1;
-                let factors = Factors {
-                    f01: self.factor(self.skew[at]),
-                    f02: self.factor(self.skew[at + dist]),
-                    f23: self.factor(self.skew[at + 2 * dist]),
-                };
                 unsafe {
-                    let group = data.add(r * len);
-                    pass4::<false>(group, group, len, dist, &factors);
+                    let chunk = data.add(r * len);
+                    match take {
+                        3 => pass8::<false>(chunk, chunk, len, dist, take_array(&mut factors)),
+                        2 => pass4::<false>(chunk, chunk, len, dist, take_array(&mut factors)),
+                        _ => pass2::<false>(chunk, len, dist, &take_array::<1>(&mut factors)[0]),
+                    }
                 }
-                r += dist4;
+                r += group;
             }
-            dist = dist4;
-            dist4 <<= 2;
-        }
-        if dist < size {
-            let factor = self.factor(self.skew[dist + skew_delta - 1]);
-            unsafe { pass2::<false>(data, len, dist, factor.as_ref()) };
         }
     }
+}
+
+/// A transform direction.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Transform {
+    Fft,
+    Ifft,
+}
+
+/// The factors of one transform, in the order its passes use them.
+struct Plan {
+    /// Direction, size, truncated size, skew delta.
+    key: (Transform, usize, usize, usize),
+    factors: Vec<Factor>,
+}
+
+/// The passes of a transform of `size` shards, in order: `(layers, dist,
+/// group)` for passes of 3 layers while 3 are left, then 2 or 1, each over
+/// groups of `group` shards whose innermost layer has distance `dist`. The
+/// FFT runs its layers from distance `size / 2` down to 1, the IFFT up.
+fn passes(kind: Transform, size: usize) -> Vec<(u32, usize, usize)> {
+    let mut passes = Vec::new();
+    let mut layers = size.trailing_zeros();
+    let (mut dist, mut group) = (1, size);
+    while layers > 0 {
+        let take = layers.min(3);
+        match kind {
+            Transform::Fft => {
+                dist = group >> take;
+                passes.push((take, dist, group));
+                group = dist;
+            }
+            Transform::Ifft => {
+                group = dist << take;
+                passes.push((take, dist, group));
+                dist = group;
+            }
+        }
+        layers -= take;
+    }
+    passes
+}
+
+/// Splits the first `N` factors off `factors` (the plan has exactly as
+/// many as its passes use).
+fn take_array<'f, const N: usize>(factors: &mut &'f [Factor]) -> &'f [Factor; N] {
+    let (head, rest) = factors
+        .split_first_chunk::<N>()
+        .expect("the plan has a factor per use");
+    *factors = rest;
+    head
 }
 
 #[cfg(test)]
