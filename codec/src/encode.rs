@@ -26,13 +26,19 @@ use crate::{
     error::DataTooLargeError,
     hash::{Digest, Node, SmallLeafTable, leaf_hashes},
     huge_pages,
-    merkle::{RootScratch, UniformTree},
+    merkle::{UniformTree, raise_many, tree_depth},
     metadata::{BlobMetadata, BlobMetadataV1, EncodingType, SliverPairMetadata},
     rs::{Dense, Expander, group_width},
 };
 
 /// Columns per parallel task in the column stage.
 const COLUMN_BLOCK: usize = 16;
+/// The height of a row tree's node over one block of columns.
+const BLOCK_HEIGHT: usize = 4;
+const _: () = assert!(
+    COLUMN_BLOCK == 1 << BLOCK_HEIGHT,
+    "blocks are whole subtrees"
+);
 /// Rows per parallel task when the row trees are hashed.
 const ROW_BLOCK: usize = 16;
 /// At most this many rows per library call in the row stage.
@@ -353,8 +359,10 @@ impl<'a> Layout<'a> {
             }
             None => self.row_recovery(),
         };
-        let mut leaf_hashes: Vec<Digest> = vec![[0; 32]; n * n]; // column-major
-        huge_pages::advise(&mut leaf_hashes);
+        // Each block of columns leaves, per row, the node of the row's tree
+        // over the block's columns (height `block_height`), block-major.
+        let block_height = tree_depth(n).min(BLOCK_HEIGHT);
+        let mut block_nodes: Vec<Digest> = vec![[0; 32]; n.div_ceil(COLUMN_BLOCK) * n];
         let mut secondary_hashes = vec![Node::Empty; n];
         let n_blocks = n.div_ceil(COLUMN_BLOCK);
         // Where each block of columns writes: its secondary slivers, and its
@@ -382,21 +390,23 @@ impl<'a> Layout<'a> {
                 *slot = Some(block);
             }
         }
-        leaf_hashes
-            .par_chunks_mut(COLUMN_BLOCK * n)
+        block_nodes
+            .par_chunks_mut(n)
             .zip(secondary_hashes.par_chunks_mut(COLUMN_BLOCK))
             .zip(secondary_blocks)
             .zip(lower_blocks)
             .enumerate()
             .for_each_init(
                 ColumnWorker::default,
-                |worker, (block, (((leaves, roots), mut secondary), mut lower))| {
+                |worker, (block, (((nodes, roots), mut secondary), mut lower))| {
+                    // The block's leaf hashes, column-major.
+                    let mut leaves = std::mem::take(&mut worker.leaves);
+                    leaves.resize(roots.len() * n, [0; 32]);
                     // Groups of columns side by side, each group one library call.
                     let width = group_width(size, COLUMN_BLOCK);
-                    let groups = leaves.chunks_mut(width * n).zip(roots.chunks_mut(width));
-                    for (group, (leaves, roots)) in groups.enumerate() {
+                    for (group, leaves) in leaves.chunks_mut(width * n).enumerate() {
                         let first = group * width;
-                        let columns = roots.len();
+                        let columns = leaves.len() / n;
                         let upper = secondary.as_deref_mut().map(|secondary| {
                             &mut secondary[first * p * size..][..columns * p * size]
                         });
@@ -405,31 +415,47 @@ impl<'a> Layout<'a> {
                             offset: first * size,
                         });
                         let j = block * COLUMN_BLOCK + first;
-                        worker.columns(self, &row_recovery, j, leaves, roots, upper, lower);
+                        worker.columns(self, &row_recovery, j, leaves, upper, lower);
                     }
+                    // The block's column trees, all at once.
+                    let (column_roots, _) = raise_many(&leaves, n, 0, None, &self.zero);
+                    for (root, digest) in roots.iter_mut().zip(column_roots) {
+                        *root = Node::Digest(digest);
+                    }
+                    // Each row's subtree over the block's columns.
+                    let columns = roots.len();
+                    worker.rows.resize(n * columns, [0; 32]);
+                    for (c, column) in leaves.chunks_exact(n).enumerate() {
+                        for (r, leaf) in column.iter().enumerate() {
+                            worker.rows[r * columns + c] = *leaf;
+                        }
+                    }
+                    let (row_nodes, one) =
+                        raise_many(&worker.rows, columns, 0, Some(block_height), &self.zero);
+                    debug_assert_eq!(one, 1, "a block's subtree has one node per row");
+                    nodes.copy_from_slice(&row_nodes);
+                    worker.leaves = leaves;
                 },
             );
-        // Row trees: the leaf hashes are column-major, so a block of rows is
-        // gathered column by column (contiguous reads), then hashed.
+        // Row trees: from each row's block nodes up, many rows at once.
+        let n_blocks = n.div_ceil(COLUMN_BLOCK);
         let mut primary_hashes = vec![Node::Empty; n];
         primary_hashes
             .par_chunks_mut(ROW_BLOCK)
             .enumerate()
-            .for_each_init(
-                || (Vec::new(), RootScratch::default()),
-                |(rows, scratch), (block, roots)| {
-                    let first = block * ROW_BLOCK;
-                    rows.resize(roots.len() * n, [0; 32]);
-                    for (j, column) in leaf_hashes.chunks_exact(n).enumerate() {
-                        for (r, leaf) in column[first..][..roots.len()].iter().enumerate() {
-                            rows[r * n + j] = *leaf;
-                        }
+            .for_each(|(block, roots)| {
+                let first = block * ROW_BLOCK;
+                let mut rows = vec![[0; 32]; roots.len() * n_blocks];
+                for (b, nodes) in block_nodes.chunks_exact(n).enumerate() {
+                    for (r, node) in nodes[first..][..roots.len()].iter().enumerate() {
+                        rows[r * n_blocks + b] = *node;
                     }
-                    for (row, root) in rows.chunks_exact(n).zip(roots) {
-                        *root = scratch.root_or_uniform(row, &self.zero);
-                    }
-                },
-            );
+                }
+                let (row_roots, _) = raise_many(&rows, n_blocks, block_height, None, &self.zero);
+                for (root, digest) in roots.iter_mut().zip(row_roots) {
+                    *root = Node::Digest(digest);
+                }
+            });
         let hashes = (0..n)
             .map(|i| SliverPairMetadata {
                 primary_hash: primary_hashes[i],
@@ -499,15 +525,17 @@ impl LowerOut<'_, '_> {
 #[derive(Default)]
 struct ColumnWorker {
     expander: Expander,
-    roots: RootScratch,
+    /// The leaf hashes of a block's columns, column-major.
+    leaves: Vec<Digest>,
+    /// The same, row-major.
+    rows: Vec<Digest>,
     /// Lower symbols of a group that have no sliver to go to, column-major.
     lower: Vec<u8>,
 }
 
 impl ColumnWorker {
-    /// Expands the columns `j..j + roots.len()` in one library call, writes
-    /// their leaf hashes to `leaves` (`n` per column) and their roots to
-    /// `roots`. Symbols are hashed where they lie: the blob, the row
+    /// Expands the columns `j..j + leaves.len() / n` in one library call and
+    /// writes their leaf hashes to `leaves` (`n` per column). Symbols are hashed where they lie: the blob, the row
     /// recovery, the primary slivers, or (one column alone) the library's
     /// output; only lower symbols of grouped columns without a sliver are
     /// unpacked into scratch first. With slivers, `upper` is the group's
@@ -521,12 +549,11 @@ impl ColumnWorker {
         row_recovery: &[u8],
         j: usize,
         leaves: &mut [Digest],
-        roots: &mut [Node],
         mut upper: Option<&mut [u8]>,
         mut lower: Option<LowerOut<'_, '_>>,
     ) {
         let (n, p, s, size) = (layout.n, layout.p, layout.s, layout.symbol_size);
-        let (width, lower_count) = (roots.len(), n - p);
+        let (width, lower_count) = (leaves.len() / n, n - p);
         let dense = Dense::new(size, width);
         let slivers = upper.as_deref();
         let symbol = |c: usize, r: usize| layout.upper_symbol(row_recovery, slivers, j, r, j + c);
@@ -562,7 +589,7 @@ impl ColumnWorker {
         let slivers = upper.as_deref();
         let symbol = |c: usize, r: usize| layout.upper_symbol(row_recovery, slivers, j, r, j + c);
         let mut symbols: Vec<&[u8]> = Vec::with_capacity(n);
-        for (c, (leaves, root)) in leaves.chunks_exact_mut(n).zip(roots).enumerate() {
+        for (c, leaves) in leaves.chunks_exact_mut(n).enumerate() {
             symbols.clear();
             symbols.extend((0..p).map(|r| symbol(c, r)));
             for m in 0..lower_count {
@@ -573,7 +600,6 @@ impl ColumnWorker {
                 });
             }
             leaf_hashes(&symbols, leaves, layout.table);
-            *root = self.roots.root_or_uniform(leaves, &layout.zero);
         }
     }
 }

@@ -153,6 +153,130 @@ fn next_level_known(level: &[Digest], next: &mut Vec<Digest>, known: &[Digest]) 
     }
 }
 
+/// Hashes one level of several trees at once: `level` holds trees of `len`
+/// nodes each, back to back; `next` receives `len.div_ceil(2)` nodes per
+/// tree (an odd last node pairs with the empty node, as in [`next_level`]).
+/// `known` is the uniform ladder from this level up (`[child, parent,
+/// ..]`): two siblings both `child` get `parent` unhashed. All other pairs
+/// of all trees go through one batched call, so the 8-lane hashing stays
+/// full on the narrow top levels of each tree.
+///
+/// # Panics
+/// Panics if `len` is 0 or does not divide `level.len()`.
+fn next_level_many(level: &[Digest], len: usize, next: &mut Vec<Digest>, known: &[Digest]) {
+    assert!(len > 0 && level.len() % len == 0, "whole trees");
+    let (pairs, half) = (len / 2, len.div_ceil(2));
+    let known = match *known {
+        [child, parent, ..] => {
+            let word = first_word(&child);
+            let mut trees = level.chunks_exact(len);
+            trees
+                .any(|tree| {
+                    tree[..2 * pairs]
+                        .chunks_exact(2)
+                        .any(|pair| both_are(pair, &child, word))
+                })
+                .then_some((child, word, parent))
+        }
+        _ => None,
+    };
+    let bytes = level.as_flattened();
+    let pads: Vec<[u8; 64]> = if len % 2 == 1 {
+        level
+            .chunks_exact(len)
+            .map(|tree| {
+                let mut pad = [0u8; 64];
+                pad[..32].copy_from_slice(&tree[len - 1]);
+                pad
+            })
+            .collect()
+    } else {
+        Vec::new()
+    };
+    let trees = level.len() / len;
+    next.clear();
+    next.resize(trees * half, [0; 32]);
+    let mut inputs: Vec<&[u8]> = Vec::with_capacity(trees * half);
+    let Some((child, word, parent)) = known else {
+        // Every node is hashed, in order: each tree's pairs where they lie,
+        // then its padded odd node.
+        for (tree, nodes) in level.chunks_exact(len).enumerate() {
+            inputs.extend(nodes[..2 * pairs].as_flattened().chunks_exact(64));
+            if let Some(pad) = pads.get(tree) {
+                inputs.push(pad);
+            }
+        }
+        hash_prefixed(INNER_PREFIX, &inputs, next);
+        return;
+    };
+    let mut targets: Vec<usize> = Vec::with_capacity(trees * half);
+    for tree in 0..trees {
+        let start = tree * len;
+        for pair in 0..pairs {
+            let at = start + 2 * pair;
+            if both_are(&level[at..at + 2], &child, word) {
+                next[tree * half + pair] = parent;
+                continue;
+            }
+            targets.push(tree * half + pair);
+            inputs.push(&bytes[at * 32..][..64]);
+        }
+        if let Some(pad) = pads.get(tree) {
+            targets.push(tree * half + pairs);
+            inputs.push(pad);
+        }
+    }
+    let mut digests = vec![[0u8; 32]; inputs.len()];
+    hash_prefixed(INNER_PREFIX, &inputs, &mut digests);
+    for (target, digest) in targets.into_iter().zip(digests) {
+        next[target] = digest;
+    }
+}
+
+/// Raises several trees at once: `nodes` holds their nodes at height
+/// `height` (`len` per tree, back to back), which are raised by `levels`
+/// levels, or up to the roots (one node per tree) with `None`. Returns the
+/// nodes reached, `len` per tree, and that `len`. Pairs of siblings that are
+/// both `uniform`'s subtree of their height are not hashed.
+///
+/// A tree's nodes at height `h` depend only on its leaves, so a block of
+/// `2^h` aligned leaves (or the partial last block) raised by `h` levels
+/// gives that block's node of the whole tree.
+///
+/// # Panics
+/// Panics if `len` is 0 or does not divide `nodes.len()`.
+pub(crate) fn raise_many(
+    nodes: &[Digest],
+    len: usize,
+    height: usize,
+    levels: Option<usize>,
+    uniform: &UniformTree,
+) -> (Vec<Digest>, usize) {
+    let mut len = len;
+    let mut current: Vec<Digest> = Vec::new();
+    let mut next = Vec::new();
+    let mut raised = 0;
+    loop {
+        let done = match levels {
+            Some(levels) => raised == levels,
+            None => len == 1,
+        };
+        if done {
+            break;
+        }
+        let source = if raised == 0 { nodes } else { &current };
+        let known = uniform.levels.get(height + raised..).unwrap_or_default();
+        next_level_many(source, len, &mut next, known);
+        std::mem::swap(&mut current, &mut next);
+        len = len.div_ceil(2);
+        raised += 1;
+    }
+    if raised == 0 {
+        current = nodes.to_vec();
+    }
+    (current, len)
+}
+
 /// The root of the tree whose leaf hashes are `leaves`.
 pub fn root_from_leaf_hashes(leaves: &[Digest]) -> Node {
     RootScratch::default().root(leaves)
