@@ -164,7 +164,7 @@ fn next_level_known(level: &[Digest], next: &mut Vec<Digest>, known: &[Digest]) 
 /// # Panics
 /// Panics if `len` is 0 or does not divide `level.len()`.
 fn next_level_many(level: &[Digest], len: usize, next: &mut Vec<Digest>, known: &[Digest]) {
-    assert!(len > 0 && level.len() % len == 0, "whole trees");
+    assert!(len > 0 && level.len().is_multiple_of(len), "whole trees");
     let (pairs, half) = (len / 2, len.div_ceil(2));
     let known = match *known {
         [child, parent, ..] => {
