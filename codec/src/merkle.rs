@@ -445,6 +445,56 @@ mod tests {
         }
     }
 
+    proptest::proptest! {
+        /// Many trees raised at once, whole or first by aligned blocks of
+        /// `2^h` leaves and then from the blocks' nodes, give each tree's
+        /// reference root; runs of the uniform leaf take the shortcut.
+        #[test]
+        fn many_trees_raised_by_blocks_give_the_reference_roots(
+            patterns in proptest::collection::vec(0u8..3, 3..120),
+            trees in 1usize..5,
+            height in 0usize..5,
+        ) {
+            let len = patterns.len();
+            let data: Vec<Vec<Vec<u8>>> = (0..trees)
+                .map(|t| {
+                    patterns
+                        .iter()
+                        .enumerate()
+                        .map(|(i, kind)| match kind {
+                            0 => vec![2, u8::try_from((i + t) % 251).expect("mod 251")],
+                            _ => vec![0, 0],
+                        })
+                        .collect()
+                })
+                .collect();
+            let leaves: Vec<Digest> = data.iter().flatten().map(|d| leaf_hash(d)).collect();
+            let uniform = UniformTree::new(&[0, 0], len);
+            let expected: Vec<Node> = data.iter().map(|tree| reference_root(tree)).collect();
+
+            let (roots, one) = raise_many(&leaves, len, 0, None, &uniform);
+            proptest::prop_assert_eq!(one, 1);
+            let roots: Vec<Node> = roots.into_iter().map(Node::Digest).collect();
+            proptest::prop_assert_eq!(&roots, &expected);
+
+            // By blocks of 2^h leaves (the last one partial), then up.
+            let height = height.min(tree_depth(len));
+            let block = 1 << height;
+            let blocks = len.div_ceil(block);
+            let mut nodes = Vec::new();
+            for tree in leaves.chunks_exact(len) {
+                for leaves in tree.chunks(block) {
+                    let (node, one) = raise_many(leaves, leaves.len(), 0, Some(height), &uniform);
+                    proptest::prop_assert_eq!(one, 1);
+                    nodes.extend(node);
+                }
+            }
+            let (roots, _) = raise_many(&nodes, blocks, height, None, &uniform);
+            let roots: Vec<Node> = roots.into_iter().map(Node::Digest).collect();
+            proptest::prop_assert_eq!(&roots, &expected);
+        }
+    }
+
     #[test]
     fn roots_match_reference_for_all_small_sizes() {
         for count in 0..40 {
