@@ -4,19 +4,24 @@
 //! whole:
 //! 1. Row stage: each of the `p` source rows is expanded with the secondary
 //!    code (`s -> n`); only the `f` new symbols per row are kept ("row
-//!    recovery", about half the blob's size).
-//! 2. Column stage: each of the `n` columns is expanded with the primary code
-//!    (`p -> n`). Its `n` symbols are hashed where they lie (no copies): the
-//!    leaf hashes are computed once, in SIMD batches, and
-//!    serve both the column's tree (the secondary sliver hash, at once) and,
-//!    stored column-major, the row trees (stage 3).
-//! 3. Row trees: the primary sliver hashes from the stored leaf hashes.
+//!    recovery", about half the blob's size). With slivers they are written
+//!    straight into the secondary slivers `s..n`, whose upper symbols they
+//!    are; without, into a buffer.
+//! 2. Column stage, in blocks of 16 columns: each column is expanded with
+//!    the primary code (`p -> n`) and its `n` symbols are hashed where they
+//!    lie (no copies), once, in SIMD batches. The block's leaf hashes then
+//!    give its 16 column trees (the secondary sliver hashes) and, per row,
+//!    the row tree's node over the block's 16 columns (height 4): many
+//!    trees per batched hash call (`merkle::raise_many`).
+//! 3. Row trees: the primary sliver hashes, from each row's block nodes up.
 //!
 //! Rows and blocks of columns run in parallel on the ambient rayon pool. When
 //! slivers are wanted, each lower primary sliver is split up front into one
 //! segment per block of columns, so every block writes its symbols straight
-//! into its own disjoint segments: no locks, no second copy. The
-//! metadata-only path skips every sliver copy.
+//! into its own disjoint segments: no locks, no second copy. The primary
+//! slivers `0..p` are the blob's rows: [`EncodingConfig::encode_owned`]
+//! keeps the blob and serves them from it. The metadata-only path skips
+//! every sliver copy.
 
 use rayon::prelude::*;
 

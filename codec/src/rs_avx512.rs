@@ -13,17 +13,20 @@
 //!   then their high bytes; a symbol's tail (`S % 64` bytes) puts its low
 //!   bytes at 0 and its high bytes at 32, as the library's `Shards::insert`;
 //! - the same high-rate and low-rate encoders, the same butterflies in the
-//!   same order (two layers per pass, the same truncation), so every output
+//!   same factors (a group of a transform is processed when it starts
+//!   below the truncated size, as in the library), so every needed output
 //!   byte equals the library's; tests compare the two on many code sizes;
 //! - a chunk is one 512-bit register. Multiplying by a constant takes four
 //!   `vpshufb` nibble lookups: the low and high bytes of a word lie in
 //!   different 128-bit lanes, so the nibble indices are also swapped across
 //!   halves (`vshufi64x2`) and each table register holds, per lane, the
 //!   table that lane needs;
-//! - a pass loads four shards' chunks, runs both layers' butterflies in
-//!   registers and stores them once; the low-rate encoder's copies of the
-//!   transformed originals are folded into the first pass of each further
-//!   chunk's FFT.
+//! - a pass loads eight shards' chunks, runs three layers of butterflies in
+//!   registers and stores them once (two or one layer for the rest of a
+//!   transform); the low-rate encoder's copies of the transformed originals
+//!   are folded into the first pass of each further chunk's FFT;
+//! - every column of a blob runs the same transforms, so each transform's
+//!   factors are built once per encoder and then read in order (a `Plan`).
 //!
 //! This is one of the two modules with `unsafe` (with `blake2b_x8.rs`):
 //! aligned loads and stores through raw pointers into the work buffer, whose
