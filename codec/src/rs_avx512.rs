@@ -36,10 +36,11 @@
 #![allow(unsafe_code)]
 
 use core::arch::x86_64::{
-    __m512i, _mm_loadu_si128, _mm512_and_si512, _mm512_broadcast_i32x4, _mm512_load_si512,
-    _mm512_mask_broadcast_i32x4, _mm512_set1_epi8, _mm512_setzero_si512, _mm512_shuffle_epi8,
-    _mm512_shuffle_i64x2, _mm512_srli_epi16, _mm512_store_si512, _mm512_ternarylogic_epi64,
-    _mm512_xor_si512,
+    __m512i, __mmask64, _mm_loadu_si128, _mm512_and_si512, _mm512_broadcast_i32x4,
+    _mm512_castsi512_si256, _mm512_inserti64x4, _mm512_load_si512, _mm512_loadu_si512,
+    _mm512_mask_broadcast_i32x4, _mm512_maskz_loadu_epi8, _mm512_set1_epi8, _mm512_setzero_si512,
+    _mm512_shuffle_epi8, _mm512_shuffle_i64x2, _mm512_srli_epi16, _mm512_store_si512,
+    _mm512_ternarylogic_epi64, _mm512_xor_si512,
 };
 
 use reed_solomon_simd::engine::{
@@ -221,31 +222,104 @@ unsafe fn pass8<const FFT: bool>(
         // guarantees valid; chunks are 64-byte aligned.
         let mut v: [__m512i; 8] =
             core::array::from_fn(|k| unsafe { _mm512_load_si512(from.add(at + k * step).cast()) });
-        if FFT {
-            for k in 0..4 {
-                (v[k], v[k + 4]) = fft_pair(v[k], v[k + 4], outer);
-            }
-            for k in [0, 1, 4, 5] {
-                (v[k], v[k + 2]) = fft_pair(v[k], v[k + 2], middle[k / 4]);
-            }
-            for k in [0, 2, 4, 6] {
-                (v[k], v[k + 1]) = fft_pair(v[k], v[k + 1], inner[k / 2]);
-            }
-        } else {
-            for k in [0, 2, 4, 6] {
-                (v[k], v[k + 1]) = ifft_pair(v[k], v[k + 1], inner[k / 2]);
-            }
-            for k in [0, 1, 4, 5] {
-                (v[k], v[k + 2]) = ifft_pair(v[k], v[k + 2], middle[k / 4]);
-            }
-            for k in 0..4 {
-                (v[k], v[k + 4]) = ifft_pair(v[k], v[k + 4], outer);
-            }
-        }
+        butterflies8::<FFT>(&mut v, outer, middle, inner);
         for (k, chunk) in v.into_iter().enumerate() {
             // SAFETY: as the loads above.
             unsafe { _mm512_store_si512(to.add(at + k * step).cast(), chunk) };
         }
+    }
+}
+
+/// The three layers of [`pass8`] on one chunk of each of its 8 shards.
+#[inline]
+#[target_feature(enable = "avx512f,avx512bw")]
+fn butterflies8<const FFT: bool>(
+    v: &mut [__m512i; 8],
+    outer: &Factor,
+    middle: [&Factor; 2],
+    inner: [&Factor; 4],
+) {
+    if FFT {
+        for k in 0..4 {
+            (v[k], v[k + 4]) = fft_pair(v[k], v[k + 4], outer);
+        }
+        for k in [0, 1, 4, 5] {
+            (v[k], v[k + 2]) = fft_pair(v[k], v[k + 2], middle[k / 4]);
+        }
+        for k in [0, 2, 4, 6] {
+            (v[k], v[k + 1]) = fft_pair(v[k], v[k + 1], inner[k / 2]);
+        }
+    } else {
+        for k in [0, 2, 4, 6] {
+            (v[k], v[k + 1]) = ifft_pair(v[k], v[k + 1], inner[k / 2]);
+        }
+        for k in [0, 1, 4, 5] {
+            (v[k], v[k + 2]) = ifft_pair(v[k], v[k + 2], middle[k / 4]);
+        }
+        for k in 0..4 {
+            (v[k], v[k + 4]) = ifft_pair(v[k], v[k + 4], outer);
+        }
+    }
+}
+
+/// The first pass of an IFFT (three layers at distance 1) over the 8
+/// shards at `to`, reading their input from `sources` (up to 8 shards of
+/// `shard_bytes` in the natural layout; missing ones are zero) instead of
+/// the work buffer: the copy of the originals into the work buffer and this
+/// pass's load of them are one step.
+///
+/// # Safety
+/// `to` must be valid for `8 * len` chunks, `len = shard_bytes.div_ceil(64)`,
+/// and every source must be `shard_bytes` long.
+#[inline]
+#[target_feature(enable = "avx512f,avx512bw")]
+unsafe fn pass8_from_sources(
+    sources: &[&[u8]],
+    shard_bytes: usize,
+    to: *mut Chunk,
+    len: usize,
+    factors: &[Factor; 7],
+) {
+    let [outer, m0, m1, i0, i1, i2, i3] = factors;
+    for at in 0..len {
+        let mut v: [__m512i; 8] = core::array::from_fn(|k| {
+            sources.get(k).map_or(_mm512_setzero_si512(), |source| {
+                // SAFETY: the caller guarantees `source.len() == shard_bytes`.
+                unsafe { load_chunk(source, at, shard_bytes) }
+            })
+        });
+        butterflies8::<false>(&mut v, outer, [m0, m1], [i0, i1, i2, i3]);
+        for (k, chunk) in v.into_iter().enumerate() {
+            // SAFETY: `at + k * len < 8 * len`, which the caller guarantees
+            // valid; chunks are 64-byte aligned.
+            unsafe { _mm512_store_si512(to.add(at + k * len).cast(), chunk) };
+        }
+    }
+}
+
+/// Chunk `at` of a shard given in its natural layout, as the library's
+/// `Shards::insert` lays it out: a whole chunk as it is; the tail (`t =
+/// shard_bytes % 64` bytes) with its first `t / 2` bytes (the words' low
+/// bytes) at 0 and the rest at 32, zero elsewhere.
+///
+/// # Safety
+/// `source.len()` must be `shard_bytes` and `at < shard_bytes.div_ceil(64)`.
+#[inline]
+#[target_feature(enable = "avx512f,avx512bw")]
+unsafe fn load_chunk(source: &[u8], at: usize, shard_bytes: usize) -> __m512i {
+    let start = source.as_ptr();
+    if (at + 1) * 64 <= shard_bytes {
+        // SAFETY: bytes `64 at .. 64 at + 64` lie inside `source`.
+        return unsafe { _mm512_loadu_si512(start.add(at * 64).cast()) };
+    }
+    let half = shard_bytes % 64 / 2;
+    let mask: __mmask64 = (1 << half) - 1;
+    // SAFETY: the masks select bytes `64 at .. 64 at + 2 half`, the tail,
+    // which lies inside `source`; masked-out bytes are not read.
+    unsafe {
+        let low = _mm512_maskz_loadu_epi8(mask, start.add(at * 64).cast());
+        let high = _mm512_maskz_loadu_epi8(mask, start.add(at * 64 + half).cast());
+        _mm512_inserti64x4::<1>(low, _mm512_castsi512_si256(high))
     }
 }
 
@@ -327,23 +401,33 @@ impl Avx512Encoder {
         if self.work.len() < shards * len {
             self.work.resize(shards * len, ZERO);
         }
-        let mut count = 0;
-        for original in originals {
-            assert!(count < k, "exactly k originals");
-            self.insert(count, original);
-            count += 1;
+        let originals: Vec<&[u8]> = originals.collect();
+        assert_eq!(originals.len(), k, "exactly k originals");
+        assert!(
+            originals
+                .iter()
+                .all(|original| original.len() == shard_bytes),
+            "shards of equal size"
+        );
+        // From 8 shards up, the first IFFT pass reads the originals where
+        // they lie; smaller transforms get them copied in first.
+        let fused = chunk >= 8;
+        if !fused {
+            for (i, original) in originals.iter().enumerate() {
+                self.insert(i, original);
+            }
         }
-        assert_eq!(count, k, "exactly k originals");
+        let sources = |from: usize, count: usize| fused.then(|| &originals[from..from + count]);
         // Each transform's input past its originals must be zero; every
         // other shard is written before it is read.
         if high_rate {
             self.zero(k.min(chunk), chunk);
-            self.ifft(0, chunk, k.min(chunk), chunk);
+            self.ifft(0, chunk, k.min(chunk), chunk, sources(0, k.min(chunk)));
             let mut start = chunk;
             while start < k {
                 let count = (k - start).min(chunk);
                 self.zero(start + count, start + chunk);
-                self.ifft(start, chunk, count, start + chunk);
+                self.ifft(start, chunk, count, start + chunk, sources(start, count));
                 let (first, rest) = self.work.split_at_mut(start * len);
                 // SAFETY: `new` checked the CPU.
                 unsafe { xor_into(&mut first[..chunk * len], &rest[..chunk * len]) };
@@ -352,7 +436,7 @@ impl Avx512Encoder {
             self.fft(0, 0, chunk, m, 0);
         } else {
             self.zero(k, chunk);
-            self.ifft(0, chunk, k, 0);
+            self.ifft(0, chunk, k, 0, sources(0, k));
             // Chunks after the first read the transformed originals in their
             // first pass, so the first chunk is transformed last.
             let mut start = chunk;
@@ -537,8 +621,18 @@ impl Avx512Encoder {
     }
 
     /// The IFFT of shards `pos..pos + size` with the library's semantics
-    /// (`Engine::ifft`), in place.
-    fn ifft(&mut self, pos: usize, size: usize, truncated_size: usize, skew_delta: usize) {
+    /// (`Engine::ifft`), in place. With `sources` (the first
+    /// `truncated_size` shards, `shard_bytes` each, for a transform of at
+    /// least 8 shards), the first pass reads those shards from there, in the
+    /// chunk layout, instead of from the work buffer.
+    fn ifft(
+        &mut self,
+        pos: usize,
+        size: usize,
+        truncated_size: usize,
+        skew_delta: usize,
+        sources: Option<&[&[u8]]>,
+    ) {
         assert!(
             size.is_power_of_two() && truncated_size <= size,
             "transform shape"
@@ -547,15 +641,29 @@ impl Avx512Encoder {
             (pos + size) * self.len <= self.work.len(),
             "transform inside the work buffer"
         );
-        // SAFETY: the assertion above bounds every shard the passes touch;
-        // `new` checked the CPU.
-        unsafe { self.ifft_unchecked(pos, size, truncated_size, skew_delta) }
+        if let Some(sources) = sources {
+            assert!(
+                size >= 8 && sources.len() == truncated_size,
+                "a source per original"
+            );
+            assert!(
+                sources
+                    .iter()
+                    .all(|source| source.len() == self.shard_bytes),
+                "whole shards"
+            );
+        }
+        // SAFETY: the assertions above bound every shard the passes touch
+        // and every source read; `new` checked the CPU.
+        unsafe { self.ifft_unchecked(pos, size, truncated_size, skew_delta, sources) }
     }
 
     /// [`Avx512Encoder::ifft`] without its checks.
     ///
     /// # Safety
-    /// Shards `pos..pos + size` must lie in the work buffer.
+    /// Shards `pos..pos + size` must lie in the work buffer; `sources`, if
+    /// any, must hold `truncated_size` slices of `shard_bytes` and `size`
+    /// must be at least 8.
     #[target_feature(enable = "avx512f,avx512bw")]
     unsafe fn ifft_unchecked(
         &mut self,
@@ -563,6 +671,7 @@ impl Avx512Encoder {
         size: usize,
         truncated_size: usize,
         skew_delta: usize,
+        sources: Option<&[&[u8]]>,
     ) {
         let len = self.len;
         // SAFETY (all pointer arithmetic below): a pass's groups of `group`
@@ -571,20 +680,32 @@ impl Avx512Encoder {
         // `pos..pos + size`.
         let data = unsafe { self.work.as_mut_ptr().add(pos * len) };
         let plan = self.plan(Transform::Ifft, size, truncated_size, skew_delta);
+        let shard_bytes = self.shard_bytes;
         let mut factors = self.plans[plan].factors.as_slice();
+        let mut sources = sources;
         for (take, dist, group) in passes(Transform::Ifft, size) {
             let mut r = 0;
             while r < truncated_size {
                 unsafe {
                     let chunk = data.add(r * len);
-                    match take {
-                        3 => pass8::<false>(chunk, chunk, len, dist, take_array(&mut factors)),
-                        2 => pass4::<false>(chunk, chunk, len, dist, take_array(&mut factors)),
+                    match (take, sources) {
+                        // The first pass of a transform of 8 or more
+                        // shards: three layers at distance 1.
+                        (3, Some(sources)) => {
+                            let group = &sources[r..(r + 8).min(sources.len())];
+                            let factors = take_array(&mut factors);
+                            pass8_from_sources(group, shard_bytes, chunk, len, factors);
+                        }
+                        (3, None) => {
+                            pass8::<false>(chunk, chunk, len, dist, take_array(&mut factors));
+                        }
+                        (2, _) => pass4::<false>(chunk, chunk, len, dist, take_array(&mut factors)),
                         _ => pass2::<false>(chunk, len, dist, &take_array::<1>(&mut factors)[0]),
                     }
                 }
                 r += group;
             }
+            sources = None;
         }
     }
 }
