@@ -26,5 +26,7 @@ for line in open(sys.argv[1]):
     r = json.loads(line)
     print(f"{r['mode']:<20} {r['threads']:>7} {r['median_s']:>9.3f} {r['mb_per_s']:>8.1f} {r['peak_rss_mib']:>13.0f}")
 PY
-echo "MB = 10^6 bytes of unencoded blob. decode-systematic: primary slivers 0..p (no decoding);"
+echo "MB = 10^6 bytes of unencoded blob. encode: EncodingConfig::encode_owned, as the client encodes"
+echo "(the blob becomes primary slivers 0..p; its copy for each round is made before the clock starts)."
+echo "decode-systematic: primary slivers 0..p (no decoding);"
 echo "decode-recovery: the last p primary slivers; decode-secondary: the last s secondary slivers."
