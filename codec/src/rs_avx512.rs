@@ -535,24 +535,42 @@ impl Avx512Encoder {
         }
         // SAFETY: the assertion above bounds every shard the passes touch;
         // `new` checked the CPU.
-        unsafe { self.fft_unchecked(from, pos, size, truncated_size, skew_delta) }
+        unsafe {
+            self.transform_unchecked(
+                Transform::Fft,
+                from,
+                None,
+                pos,
+                size,
+                truncated_size,
+                skew_delta,
+            )
+        }
     }
 
-    /// [`Avx512Encoder::fft`] without its checks.
+    /// [`Avx512Encoder::fft`] and [`Avx512Encoder::ifft`] without their
+    /// checks: the passes of a `kind` transform of shards `pos..pos + size`.
+    /// The first pass reads shards `from..from + size` of the work buffer,
+    /// or, with `sources`, the originals where they lie.
     ///
     /// # Safety
     /// Shards `pos..pos + size` and `from..from + size` must lie in the
-    /// work buffer; when `size < 4`, `from` must equal `pos`.
+    /// work buffer; when `size < 4`, `from` must equal `pos`; `sources`, if
+    /// any, must hold `truncated_size` slices of `shard_bytes` and `size`
+    /// must be at least 8.
+    #[allow(clippy::too_many_arguments)]
     #[target_feature(enable = "avx512f,avx512bw")]
-    unsafe fn fft_unchecked(
+    unsafe fn transform_unchecked(
         &mut self,
+        kind: Transform,
         from: usize,
+        sources: Option<&[&[u8]]>,
         pos: usize,
         size: usize,
         truncated_size: usize,
         skew_delta: usize,
     ) {
-        let len = self.len;
+        let (len, shard_bytes) = (self.len, self.shard_bytes);
         let base = self.work.as_mut_ptr();
         // SAFETY (all pointer arithmetic below): a pass's groups of `group`
         // shards start at `r < truncated_size <= size`, `r` a multiple of
@@ -560,22 +578,46 @@ impl Avx512Encoder {
         // `pos..pos + size` (and `from..from + size` in the first pass).
         let data = unsafe { base.add(pos * len) };
         let mut source = unsafe { base.add(from * len) }.cast_const();
-        let plan = self.plan(Transform::Fft, size, truncated_size, skew_delta);
+        let mut sources = sources;
+        let plan = self.plan(kind, size, truncated_size, skew_delta);
         let mut factors = self.plans[plan].factors.as_slice();
-        for (take, dist, group) in passes(Transform::Fft, size) {
+        for (take, dist, group) in passes(kind, size) {
             let mut r = 0;
             while r < truncated_size {
+                let (input, output) = unsafe { (source.add(r * len), data.add(r * len)) };
                 unsafe {
-                    let (input, output) = (source.add(r * len), data.add(r * len));
-                    match take {
-                        3 => pass8::<true>(input, output, len, dist, take_array(&mut factors)),
-                        2 => pass4::<true>(input, output, len, dist, take_array(&mut factors)),
-                        _ => pass2::<true>(output, len, dist, &take_array::<1>(&mut factors)[0]),
+                    match (kind, take, sources) {
+                        // The first IFFT pass of a transform of 8 or more
+                        // shards: three layers at distance 1.
+                        (Transform::Ifft, 3, Some(sources)) => {
+                            let group = &sources[r..(r + 8).min(sources.len())];
+                            let factors = take_array(&mut factors);
+                            pass8_from_sources(group, shard_bytes, output, len, factors);
+                        }
+                        (Transform::Fft, 3, _) => {
+                            pass8::<true>(input, output, len, dist, take_array(&mut factors));
+                        }
+                        (Transform::Ifft, 3, None) => {
+                            pass8::<false>(input, output, len, dist, take_array(&mut factors));
+                        }
+                        (Transform::Fft, 2, _) => {
+                            pass4::<true>(input, output, len, dist, take_array(&mut factors));
+                        }
+                        (Transform::Ifft, 2, _) => {
+                            pass4::<false>(input, output, len, dist, take_array(&mut factors));
+                        }
+                        (Transform::Fft, _, _) => {
+                            pass2::<true>(output, len, dist, &take_array::<1>(&mut factors)[0]);
+                        }
+                        (Transform::Ifft, _, _) => {
+                            pass2::<false>(output, len, dist, &take_array::<1>(&mut factors)[0]);
+                        }
                     }
                 }
                 r += group;
             }
             source = data.cast_const();
+            sources = None;
         }
     }
 
@@ -655,57 +697,16 @@ impl Avx512Encoder {
         }
         // SAFETY: the assertions above bound every shard the passes touch
         // and every source read; `new` checked the CPU.
-        unsafe { self.ifft_unchecked(pos, size, truncated_size, skew_delta, sources) }
-    }
-
-    /// [`Avx512Encoder::ifft`] without its checks.
-    ///
-    /// # Safety
-    /// Shards `pos..pos + size` must lie in the work buffer; `sources`, if
-    /// any, must hold `truncated_size` slices of `shard_bytes` and `size`
-    /// must be at least 8.
-    #[target_feature(enable = "avx512f,avx512bw")]
-    unsafe fn ifft_unchecked(
-        &mut self,
-        pos: usize,
-        size: usize,
-        truncated_size: usize,
-        skew_delta: usize,
-        sources: Option<&[&[u8]]>,
-    ) {
-        let len = self.len;
-        // SAFETY (all pointer arithmetic below): a pass's groups of `group`
-        // shards start at `r < truncated_size <= size`, `r` a multiple of
-        // `group`, which divides `size`: each group lies inside
-        // `pos..pos + size`.
-        let data = unsafe { self.work.as_mut_ptr().add(pos * len) };
-        let plan = self.plan(Transform::Ifft, size, truncated_size, skew_delta);
-        let shard_bytes = self.shard_bytes;
-        let mut factors = self.plans[plan].factors.as_slice();
-        let mut sources = sources;
-        for (take, dist, group) in passes(Transform::Ifft, size) {
-            let mut r = 0;
-            while r < truncated_size {
-                unsafe {
-                    let chunk = data.add(r * len);
-                    match (take, sources) {
-                        // The first pass of a transform of 8 or more
-                        // shards: three layers at distance 1.
-                        (3, Some(sources)) => {
-                            let group = &sources[r..(r + 8).min(sources.len())];
-                            let factors = take_array(&mut factors);
-                            pass8_from_sources(group, shard_bytes, chunk, len, factors);
-                        }
-                        (3, None) => {
-                            pass8::<false>(chunk, chunk, len, dist, take_array(&mut factors));
-                        }
-                        (2, _) => pass4::<false>(chunk, chunk, len, dist, take_array(&mut factors)),
-                        _ => pass2::<false>(chunk, len, dist, &take_array::<1>(&mut factors)[0]),
-                    }
-                }
-                r += group;
-            }
-            sources = None;
+        unsafe {
+            self.transform_unchecked(
+                Transform::Ifft,
+                pos,
+                sources,
+                pos,
+                size,
+                truncated_size,
+                skew_delta,
+            )
         }
     }
 }
