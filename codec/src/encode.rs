@@ -597,12 +597,18 @@ impl ColumnWorker {
         for (c, leaves) in leaves.chunks_exact_mut(n).enumerate() {
             symbols.clear();
             symbols.extend((0..p).map(|r| symbol(c, r)));
-            for m in 0..lower_count {
-                symbols.push(match lower.as_ref().and_then(|out| out.lower(m, c, size)) {
-                    Some(symbol) => symbol,
-                    None if dense.is_raw() => result.recovery(m).expect("m is below n - p"),
-                    None => &self.lower[(c * lower_count + m) * size..][..size],
-                });
+            // The lower symbols: a source column's in its primary slivers
+            // (with slivers), else the library's output as it lies (one
+            // column alone) or unpacked into scratch.
+            match lower.as_ref().filter(|_| j + c < s) {
+                Some(out) => symbols.extend((0..lower_count).map(|m| {
+                    out.lower(m, c, size)
+                        .expect("a source column has a segment in every lower row")
+                })),
+                None if dense.is_raw() => symbols.extend(result.recovery_iter()),
+                None => symbols.extend(
+                    self.lower[c * lower_count * size..][..lower_count * size].chunks_exact(size),
+                ),
             }
             leaf_hashes(&symbols, leaves, layout.table);
         }

@@ -159,11 +159,13 @@ fn next_level_known(level: &[Digest], next: &mut Vec<Digest>, known: &[Digest]) 
 /// `known` is the uniform ladder from this level up (`[child, parent,
 /// ..]`): two siblings both `child` get `parent` unhashed. All other pairs
 /// of all trees go through one batched call, so the 8-lane hashing stays
-/// full on the narrow top levels of each tree.
+/// full on the narrow top levels of each tree. Returns whether any pair
+/// was `child`'s: if none was, no pair of the next level can be its
+/// parent's (but by a hash collision).
 ///
 /// # Panics
 /// Panics if `len` is 0 or does not divide `level.len()`.
-fn next_level_many(level: &[Digest], len: usize, next: &mut Vec<Digest>, known: &[Digest]) {
+fn next_level_many(level: &[Digest], len: usize, next: &mut Vec<Digest>, known: &[Digest]) -> bool {
     assert!(len > 0 && level.len().is_multiple_of(len), "whole trees");
     let (pairs, half) = (len / 2, len.div_ceil(2));
     let known = match *known {
@@ -207,7 +209,7 @@ fn next_level_many(level: &[Digest], len: usize, next: &mut Vec<Digest>, known: 
             }
         }
         hash_prefixed(INNER_PREFIX, &inputs, next);
-        return;
+        return false;
     };
     let mut targets: Vec<usize> = Vec::with_capacity(trees * half);
     for tree in 0..trees {
@@ -231,6 +233,7 @@ fn next_level_many(level: &[Digest], len: usize, next: &mut Vec<Digest>, known: 
     for (target, digest) in targets.into_iter().zip(digests) {
         next[target] = digest;
     }
+    true
 }
 
 /// Raises several trees at once: `nodes` holds their nodes at height
@@ -256,6 +259,9 @@ pub(crate) fn raise_many(
     let mut current: Vec<Digest> = Vec::new();
     let mut next = Vec::new();
     let mut raised = 0;
+    // Until a level has no pair of uniform subtrees, which stops them for
+    // good.
+    let mut uniform_possible = true;
     loop {
         let done = match levels {
             Some(levels) => raised == levels,
@@ -265,8 +271,11 @@ pub(crate) fn raise_many(
             break;
         }
         let source = if raised == 0 { nodes } else { &current };
-        let known = uniform.levels.get(height + raised..).unwrap_or_default();
-        next_level_many(source, len, &mut next, known);
+        let known = match uniform_possible {
+            true => uniform.levels.get(height + raised..).unwrap_or_default(),
+            false => &[],
+        };
+        uniform_possible = next_level_many(source, len, &mut next, known);
         std::mem::swap(&mut current, &mut next);
         len = len.div_ceil(2);
         raised += 1;
