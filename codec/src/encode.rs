@@ -201,8 +201,9 @@ impl EncodingConfig {
 
     /// Computes the metadata and blob ID of `blob` without keeping slivers.
     ///
-    /// Memory beyond the blob: about half the blob for the row stage plus
-    /// `32 n^2` bytes of leaf hashes.
+    /// Memory beyond the blob: about half the blob for the row stage, plus
+    /// `32 n^2 / 16` bytes of row-tree nodes (2 MB at n = 1000) and each
+    /// thread's work buffers.
     ///
     /// # Errors
     /// [`DataTooLargeError`] if the blob exceeds [`EncodingConfig::max_blob_size`].
