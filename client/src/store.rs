@@ -3,6 +3,7 @@
 //! its shards, collect confirmations until they are a quorum, certify.
 
 use std::{
+    borrow::Cow,
     sync::Arc,
     time::{Duration, Instant},
 };
@@ -10,7 +11,9 @@ use std::{
 use blst::min_pk::{AggregateSignature, PublicKey, Signature};
 use bytes::Bytes;
 use serde::Serialize;
-use walrus_codec::{BlobId, EncodedBlob, EncodingConfig, SliverRef, SliverType};
+use walrus_codec::{
+    BlobId, EncodedBlob, EncodingConfig, InvalidSymbolsError, SliverRef, SliverType, SymbolsRef,
+};
 use walrus_contracts::{
     Call, Epoch, ObjectId, ObjectRef, Registration, Storage, certificate, units,
 };
@@ -410,8 +413,7 @@ impl Client {
             .try_into()
             .unwrap_or(u64::MAX);
         let pair_bytes = u64::try_from(
-            encoded.sliver_data(SliverType::Primary, 0).len()
-                + encoded.sliver_data(SliverType::Secondary, 0).len(),
+            encoded.sliver_len(SliverType::Primary) + encoded.sliver_len(SliverType::Secondary),
         )
         .unwrap_or(0);
         self.progress
@@ -537,20 +539,34 @@ impl NodeUpload {
             .map(|shard| self.config.pair_for_shard(*shard, &blob_id))
             .collect();
         let n = self.config.n_shards();
-        let pair_bytes = self.encoded.sliver_data(SliverType::Primary, 0).len()
-            + self.encoded.sliver_data(SliverType::Secondary, 0).len();
+        let pair_bytes = self.encoded.sliver_len(SliverType::Primary)
+            + self.encoded.sliver_len(SliverType::Secondary);
         let per_request = (limit / pair_bytes.max(1)).max(1);
         for chunk in pairs.chunks(per_request) {
-            // Serialized from the encoder's buffers into one exactly sized body.
-            let slivers: Vec<SliverRef<'_>> = chunk
+            // Serialized from the encoder's buffers (a secondary sliver of a
+            // source column is gathered first) into one exactly sized body.
+            let bytes: Vec<(SliverType, u16, Cow<'_, [u8]>)> = chunk
                 .iter()
                 .flat_map(|pair| {
                     [
-                        self.encoded.sliver_ref(SliverType::Primary, *pair),
-                        self.encoded.sliver_ref(SliverType::Secondary, n - 1 - pair),
+                        (SliverType::Primary, *pair),
+                        (SliverType::Secondary, n - 1 - pair),
                     ]
                 })
+                .map(|(kind, index)| (kind, index, self.encoded.sliver_bytes(kind, index)))
                 .collect();
+            let symbol_size = self.encoded.symbol_size();
+            let slivers = bytes
+                .iter()
+                .map(|(sliver_type, index, data)| {
+                    Ok(SliverRef {
+                        sliver_type: *sliver_type,
+                        symbols: SymbolsRef::new(data, symbol_size)?,
+                        index: *index,
+                    })
+                })
+                .collect::<Result<Vec<_>, InvalidSymbolsError>>()
+                .map_err(|e| format!("{name}: {e}"))?;
             let body = bcs::serialized_size(&slivers)
                 .and_then(|size| {
                     let mut body = Vec::with_capacity(size);
@@ -558,6 +574,7 @@ impl NodeUpload {
                 })
                 .map_err(|e| format!("{name}: {e}"))?;
             drop(slivers);
+            drop(bytes);
             node.store_slivers(&blob_id, &Bytes::from(body))
                 .await
                 .map_err(describe)?;

@@ -18,16 +18,19 @@
 //! Rows and blocks of columns run in parallel on the ambient rayon pool. When
 //! slivers are wanted, each lower primary sliver is split up front into one
 //! segment per block of columns, so every block writes its symbols straight
-//! into its own disjoint segments: no locks, no second copy. The primary
-//! slivers `0..p` are the blob's rows: [`EncodingConfig::encode_owned`]
-//! keeps the blob and serves them from it. The metadata-only path skips
-//! every sliver copy.
+//! into its own disjoint segments: no locks, no second copy. The code is
+//! systematic, so two kinds of sliver hold only the blob's own symbols and
+//! are not copied: [`EncodingConfig::encode_owned`] keeps the blob, serves
+//! the primary slivers `0..p` (its rows) from it, and gathers a secondary
+//! sliver `j < s` (column `j` of its rows) from it when that sliver is
+//! read. The metadata-only path skips every sliver copy.
+
+use std::borrow::Cow;
 
 use rayon::prelude::*;
 
 use crate::{
-    BlobId, EncodingConfig, Sliver, SliverRef, SliverType, Symbols, SymbolsRef,
-    VerifiedBlobMetadataWithId,
+    BlobId, EncodingConfig, Sliver, SliverType, Symbols, VerifiedBlobMetadataWithId,
     error::DataTooLargeError,
     hash::{Digest, Node, SmallLeafTable, leaf_hashes},
     huge_pages,
@@ -55,15 +58,20 @@ pub struct EncodedBlob {
     metadata: VerifiedBlobMetadataWithId,
     symbol_size: u16,
     n_shards: u16,
+    /// `p`, the primary slivers that are source rows.
+    source_slivers: usize,
+    /// `s`, the secondary slivers that are source columns.
+    source_columns: usize,
     primary_len: usize,
     secondary_len: usize,
-    /// The blob, when the encoder was given it: its first `source_rows`
-    /// rows are primary slivers `0..source_rows`, used in place.
+    /// The blob: its first `source_rows` rows are primary slivers
+    /// `0..source_rows`, used in place.
     source: Vec<u8>,
     source_rows: usize,
-    /// Primary slivers `source_rows..n` back to back, `s * S` bytes each.
+    /// Primary slivers `source_rows..n` back to back, `s * S` bytes each
+    /// (first the zero-padded source rows, then the rows `p..n`).
     primary: Vec<u8>,
-    /// Secondary slivers `0..n` back to back, `p * S` bytes each.
+    /// Secondary slivers `s..n` back to back, `p * S` bytes each.
     secondary: Vec<u8>,
 }
 
@@ -83,23 +91,53 @@ impl EncodedBlob {
         self.symbol_size
     }
 
-    /// The bytes of sliver `index` of `sliver_type`, without copying.
+    /// The length in bytes of every sliver of `sliver_type`: `s * S` for a
+    /// primary sliver, `p * S` for a secondary one.
+    pub fn sliver_len(&self, sliver_type: SliverType) -> usize {
+        match sliver_type {
+            SliverType::Primary => self.primary_len,
+            SliverType::Secondary => self.secondary_len,
+        }
+    }
+
+    /// Source row `r < p` (primary sliver `r`).
+    fn source_row(&self, r: usize) -> &[u8] {
+        if r < self.source_rows {
+            &self.source[r * self.primary_len..][..self.primary_len]
+        } else {
+            &self.primary[(r - self.source_rows) * self.primary_len..][..self.primary_len]
+        }
+    }
+
+    /// The bytes of sliver `index` of `sliver_type` (`sliver_len` bytes):
+    /// borrowed where the sliver lies whole, which is every sliver but the
+    /// secondary slivers `0..s`; those hold column `index` of the source
+    /// rows and are gathered from the blob into a new buffer.
     ///
     /// # Panics
     /// Panics if `index >= n`.
-    pub fn sliver_data(&self, sliver_type: SliverType, index: u16) -> &[u8] {
+    pub fn sliver_bytes(&self, sliver_type: SliverType, index: u16) -> Cow<'_, [u8]> {
         assert!(index < self.n_shards, "sliver index out of range");
         let index = usize::from(index);
         match sliver_type {
-            SliverType::Primary if index < self.source_rows => {
-                &self.source[index * self.primary_len..][..self.primary_len]
+            SliverType::Primary if index < self.source_slivers => {
+                Cow::Borrowed(self.source_row(index))
             }
-            SliverType::Primary => {
-                &self.primary[(index - self.source_rows) * self.primary_len..][..self.primary_len]
+            SliverType::Primary => Cow::Borrowed(
+                &self.primary[(index - self.source_rows) * self.primary_len..][..self.primary_len],
+            ),
+            SliverType::Secondary if index < self.source_columns => {
+                let size = usize::from(self.symbol_size);
+                let mut column = Vec::with_capacity(self.secondary_len);
+                for r in 0..self.source_slivers {
+                    column.extend_from_slice(&self.source_row(r)[index * size..][..size]);
+                }
+                Cow::Owned(column)
             }
-            SliverType::Secondary => {
-                &self.secondary[index * self.secondary_len..][..self.secondary_len]
-            }
+            SliverType::Secondary => Cow::Borrowed(
+                &self.secondary[(index - self.source_columns) * self.secondary_len..]
+                    [..self.secondary_len],
+            ),
         }
     }
 
@@ -109,27 +147,13 @@ impl EncodedBlob {
     /// Panics if `index >= n`.
     pub fn sliver(&self, sliver_type: SliverType, index: u16) -> Sliver {
         let symbols = Symbols::new(
-            self.sliver_data(sliver_type, index).to_vec(),
+            self.sliver_bytes(sliver_type, index).into_owned(),
             self.symbol_size,
         )
         .expect("the encoder writes whole symbols of an even size");
         Sliver {
             sliver_type,
             symbols,
-            index,
-        }
-    }
-
-    /// Sliver `index` of `sliver_type`, borrowed: serializes like
-    /// [`EncodedBlob::sliver`] without copying the symbols first.
-    ///
-    /// # Panics
-    /// Panics if `index >= n`.
-    pub fn sliver_ref(&self, sliver_type: SliverType, index: u16) -> SliverRef<'_> {
-        SliverRef {
-            sliver_type,
-            symbols: SymbolsRef::new(self.sliver_data(sliver_type, index), self.symbol_size)
-                .expect("the encoder writes whole symbols of an even size"),
             index,
         }
     }
@@ -151,24 +175,27 @@ impl EncodedBlob {
 impl EncodingConfig {
     /// Encodes `blob` into `n` sliver pairs and its metadata.
     ///
-    /// Memory: about 5.5 times the blob (the slivers are 4.5 times). When
-    /// the caller has the blob in a `Vec` it no longer needs,
-    /// [`EncodingConfig::encode_owned`] saves a copy of it.
+    /// Memory: about 4.5 times the blob at n = 1000 (a copy of the blob, and
+    /// about 2.5 times the blob of slivers that are not source symbols).
+    /// When the caller has the blob in a `Vec` it no longer needs,
+    /// [`EncodingConfig::encode_owned`] saves the copy.
     ///
     /// # Errors
     /// [`DataTooLargeError`] if the blob exceeds [`EncodingConfig::max_blob_size`].
     pub fn encode(&self, blob: &[u8]) -> Result<EncodedBlob, DataTooLargeError> {
-        // Primary slivers `0..p` are the blob's rows: a copy of the blob
-        // serves as them, as it would the owned encoder.
+        // The slivers of source symbols are served from a copy of the blob,
+        // as the owned encoder serves them from the blob.
         self.encode_owned(blob.to_vec())
     }
 
     /// Encodes `blob` like [`EncodingConfig::encode`], keeping `blob` inside
-    /// the result: the primary slivers `0..p` are the blob's rows (the code
-    /// is systematic), so they are served from the blob where it lies
-    /// instead of a copy. The client encodes this way.
+    /// the result. The code is systematic: the primary slivers `0..p` are
+    /// the blob's rows and the secondary slivers `0..s` their columns, so
+    /// they are served from the blob instead of copies (a row where it
+    /// lies, a column gathered when it is read; see
+    /// [`EncodedBlob::sliver_bytes`]). The client encodes this way.
     ///
-    /// Memory: about 4.5 times the blob, including the blob.
+    /// Memory: about 3.5 times the blob at n = 1000, including the blob.
     ///
     /// # Errors
     /// [`DataTooLargeError`] if the blob exceeds [`EncodingConfig::max_blob_size`].
@@ -177,7 +204,7 @@ impl EncodingConfig {
         let copied_rows = layout.n - layout.full_rows;
         let mut slivers = Slivers {
             primary: vec![0; copied_rows * layout.s * layout.symbol_size],
-            secondary: vec![0; layout.n * layout.p * layout.symbol_size],
+            secondary: vec![0; layout.f * layout.p * layout.symbol_size],
         };
         huge_pages::advise(&mut slivers.primary);
         huge_pages::advise(&mut slivers.secondary);
@@ -190,6 +217,8 @@ impl EncodingConfig {
             metadata,
             symbol_size: symbol_size_u16,
             n_shards: self.n_shards(),
+            source_slivers: p,
+            source_columns: s,
             primary_len: s * symbol_size,
             secondary_len: p * symbol_size,
             source: blob,
@@ -219,7 +248,7 @@ impl EncodingConfig {
 struct Slivers {
     /// Primary slivers `full_rows..n` (the rows before are the blob's own).
     primary: Vec<u8>,
-    /// Secondary slivers `0..n`.
+    /// Secondary slivers `s..n` (those before hold only source symbols).
     secondary: Vec<u8>,
 }
 
@@ -296,14 +325,15 @@ impl<'a> Layout<'a> {
     }
 
     /// Stage 1 with slivers: the `f` new symbols of source row `r` are
-    /// symbol `r` of the secondary slivers `s..n`, written there directly.
+    /// symbol `r` of the secondary slivers `s..n` (`secondary`), written
+    /// there directly.
     fn row_recovery_into(&self, secondary: &mut [u8]) {
         let (p, size) = (self.p, self.symbol_size);
         let width = group_width(size, MAX_GROUP);
         let mut outs: Vec<Vec<&mut [u8]>> = (0..p.div_ceil(width))
             .map(|_| Vec::with_capacity(width * self.f))
             .collect();
-        for sliver in secondary[self.s * p * size..].chunks_exact_mut(p * size) {
+        for sliver in secondary.chunks_exact_mut(p * size) {
             for (r, symbol) in sliver.chunks_exact_mut(size).enumerate() {
                 outs[r / width].push(symbol);
             }
@@ -334,24 +364,16 @@ impl<'a> Layout<'a> {
     }
 
     /// Symbol `(r, j)` of the upper `p` rows of the expanded matrix: from
-    /// the blob for `j < s`, else from the row recovery: `slivers` (the
-    /// secondary slivers of the group whose first column is `first`, where
-    /// [`Layout::row_recovery_into`] wrote) or `row_recovery` (row-major).
-    fn upper_symbol<'b>(
-        &'b self,
-        row_recovery: &'b [u8],
-        slivers: Option<&'b [u8]>,
-        first: usize,
-        r: usize,
-        j: usize,
-    ) -> &'b [u8] {
+    /// the blob for `j < s`, else from the row stage's output.
+    fn upper_symbol<'b>(&'b self, upper: Upper<'b>, r: usize, j: usize) -> &'b [u8] {
         let size = self.symbol_size;
         if j < self.s {
-            &self.row(r)[j * size..][..size]
-        } else if let Some(slivers) = slivers {
-            &slivers[((j - first) * self.p + r) * size..][..size]
-        } else {
-            &row_recovery[(r * self.f + j - self.s) * size..][..size]
+            return &self.row(r)[j * size..][..size];
+        }
+        let m = j - self.s;
+        match upper {
+            Upper::Slivers(slivers) => &slivers[(m * self.p + r) * size..][..size],
+            Upper::Rows(rows) => &rows[(r * self.f + m) * size..][..size],
         }
     }
 
@@ -371,11 +393,13 @@ impl<'a> Layout<'a> {
         let mut block_nodes: Vec<Digest> = vec![[0; 32]; n.div_ceil(COLUMN_BLOCK) * n];
         let mut secondary_hashes = vec![Node::Empty; n];
         let n_blocks = n.div_ceil(COLUMN_BLOCK);
-        // Where each block of columns writes: its secondary slivers, and its
+        // Where each block of columns writes, when slivers are kept: its
         // segment of every lower primary sliver (rows p..n, columns 0..s).
-        let mut secondary_blocks: Vec<Option<&mut [u8]>> = (0..n_blocks).map(|_| None).collect();
+        // The secondary slivers `s..n` are only read from here on.
         let mut lower_blocks: Vec<Vec<&mut [u8]>> = (0..n_blocks).map(|_| Vec::new()).collect();
+        let mut secondary = None;
         if let Some(slivers) = slivers {
+            secondary = Some(slivers.secondary.as_slice());
             // Rows before `full_rows` are the blob's own; the padded source
             // rows are copied.
             let padded = (p - self.full_rows) * s * size;
@@ -389,22 +413,19 @@ impl<'a> Layout<'a> {
                     segments.push(segment);
                 }
             }
-            for (slot, block) in secondary_blocks
-                .iter_mut()
-                .zip(slivers.secondary.chunks_mut(COLUMN_BLOCK * p * size))
-            {
-                *slot = Some(block);
-            }
         }
+        let upper = match secondary {
+            Some(slivers) => Upper::Slivers(slivers),
+            None => Upper::Rows(&row_recovery),
+        };
         block_nodes
             .par_chunks_mut(n)
             .zip(secondary_hashes.par_chunks_mut(COLUMN_BLOCK))
-            .zip(secondary_blocks)
             .zip(lower_blocks)
             .enumerate()
             .for_each_init(
                 ColumnWorker::default,
-                |worker, (block, (((nodes, roots), mut secondary), mut lower))| {
+                |worker, (block, ((nodes, roots), mut lower))| {
                     // The block's leaf hashes, column-major.
                     let mut leaves = std::mem::take(&mut worker.leaves);
                     leaves.resize(roots.len() * n, [0; 32]);
@@ -412,16 +433,12 @@ impl<'a> Layout<'a> {
                     let width = group_width(size, COLUMN_BLOCK);
                     for (group, leaves) in leaves.chunks_mut(width * n).enumerate() {
                         let first = group * width;
-                        let columns = leaves.len() / n;
-                        let upper = secondary.as_deref_mut().map(|secondary| {
-                            &mut secondary[first * p * size..][..columns * p * size]
-                        });
-                        let lower = upper.is_some().then_some(LowerOut {
+                        let lower = secondary.is_some().then_some(LowerOut {
                             segments: &mut lower,
                             offset: first * size,
                         });
                         let j = block * COLUMN_BLOCK + first;
-                        worker.columns(self, &row_recovery, j, leaves, upper, lower);
+                        worker.columns(self, upper, j, leaves, lower);
                     }
                     // The block's column trees, all at once.
                     let (column_roots, _) = raise_many(&leaves, n, 0, None, &self.zero);
@@ -474,6 +491,16 @@ impl<'a> Layout<'a> {
             hashes,
         }))
     }
+}
+
+/// Where the column stage reads the row stage's new symbols (the upper
+/// symbols of columns `s..n`).
+#[derive(Clone, Copy)]
+enum Upper<'a> {
+    /// The secondary slivers `s..n`, back to back.
+    Slivers(&'a [u8]),
+    /// Row-major: each source row's `f` new symbols.
+    Rows(&'a [u8]),
 }
 
 /// Where the row stage writes a group of rows' new symbols.
@@ -541,28 +568,24 @@ struct ColumnWorker {
 
 impl ColumnWorker {
     /// Expands the columns `j..j + leaves.len() / n` in one library call and
-    /// writes their leaf hashes to `leaves` (`n` per column). Symbols are hashed where they lie: the blob, the row
-    /// recovery, the primary slivers, or (one column alone) the library's
-    /// output; only lower symbols of grouped columns without a sliver are
-    /// unpacked into scratch first. With slivers, `upper` is the group's
-    /// secondary slivers (the row stage already wrote those of columns
-    /// `s..n`): each source column's `p` upper symbols are copied there, and
-    /// its lower `n - p` symbols into the primary slivers (`lower`).
-    #[allow(clippy::too_many_arguments)]
+    /// writes their leaf hashes to `leaves` (`n` per column). Symbols are
+    /// hashed where they lie: the blob, the row stage's output (`upper`),
+    /// the primary slivers, or (one column alone) the library's output;
+    /// only lower symbols of grouped columns without a sliver are unpacked
+    /// into scratch first. With slivers (`lower`), each source column's
+    /// lower `n - p` symbols are copied into the primary slivers.
     fn columns(
         &mut self,
         layout: &Layout<'_>,
-        row_recovery: &[u8],
+        upper: Upper<'_>,
         j: usize,
         leaves: &mut [Digest],
-        mut upper: Option<&mut [u8]>,
         mut lower: Option<LowerOut<'_, '_>>,
     ) {
         let (n, p, s, size) = (layout.n, layout.p, layout.s, layout.symbol_size);
         let (width, lower_count) = (leaves.len() / n, n - p);
         let dense = Dense::new(size, width);
-        let slivers = upper.as_deref();
-        let symbol = |c: usize, r: usize| layout.upper_symbol(row_recovery, slivers, j, r, j + c);
+        let symbol = |c: usize, r: usize| layout.upper_symbol(upper, r, j + c);
         let result = self.expander.encode_group(dense, p, lower_count, symbol);
         if !dense.is_raw() {
             self.lower.resize(width * lower_count * size, 0);
@@ -580,20 +603,6 @@ impl ColumnWorker {
                 }
             }
         }
-        if let Some(upper) = upper.as_deref_mut() {
-            let source_columns = s.saturating_sub(j).min(width);
-            for (c, sliver) in upper
-                .chunks_exact_mut(p * size)
-                .take(source_columns)
-                .enumerate()
-            {
-                for (r, target) in sliver.chunks_exact_mut(size).enumerate() {
-                    target.copy_from_slice(&layout.row(r)[(j + c) * size..][..size]);
-                }
-            }
-        }
-        let slivers = upper.as_deref();
-        let symbol = |c: usize, r: usize| layout.upper_symbol(row_recovery, slivers, j, r, j + c);
         let mut symbols: Vec<&[u8]> = Vec::with_capacity(n);
         for (c, leaves) in leaves.chunks_exact_mut(n).enumerate() {
             symbols.clear();

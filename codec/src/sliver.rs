@@ -183,8 +183,8 @@ fn check_symbols(data_len: usize, symbol_size: u16) -> Result<(), InvalidSymbols
 
 /// A borrowed sliver that serializes to exactly the bytes of the owned
 /// [`Sliver`] with the same contents (BCS and JSON), so that senders can
-/// serialize slivers where they lie. Made by [`crate::EncodedBlob::sliver_ref`]
-/// or [`Sliver::to_ref`]. It also deserializes from BCS borrowing the
+/// serialize slivers where they lie (from [`crate::EncodedBlob::sliver_bytes`],
+/// or [`Sliver::to_ref`]). It also deserializes from BCS borrowing the
 /// symbols from the input (a node verifies an upload where it lies), with
 /// the same checks as [`Symbols`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

@@ -5,7 +5,7 @@
 use proptest::prelude::*;
 use walrus_codec::{
     BlobMetadata, BlobMetadataV1, EncodedBlob, EncodingConfig, InconsistencyProof, RecoverySymbol,
-    Sliver, SliverPairMetadata, SliverRef, SliverType, UnverifiedBlobMetadataWithId,
+    Sliver, SliverPairMetadata, SliverRef, SliverType, SymbolsRef, UnverifiedBlobMetadataWithId,
     VerifiedBlobMetadataWithId,
     error::{DecodeError, MetadataVerificationError, RecoveryError, SliverVerificationError},
     recover_sliver,
@@ -52,7 +52,12 @@ proptest! {
             let strict = config.decode_and_verify(encoded.metadata(), sliver_type, &slivers).expect("consistent");
             prop_assert_eq!(&strict, &blob);
             // Borrowed slivers serialize to the owned slivers' bytes.
-            let borrowed: Vec<_> = chosen.iter().map(|i| encoded.sliver_ref(sliver_type, *i)).collect();
+            let bytes: Vec<_> = chosen.iter().map(|i| encoded.sliver_bytes(sliver_type, *i)).collect();
+            let borrowed: Vec<SliverRef<'_>> = chosen.iter().zip(&bytes).map(|(i, bytes)| SliverRef {
+                sliver_type,
+                symbols: SymbolsRef::new(bytes, encoded.symbol_size()).expect("whole symbols"),
+                index: *i,
+            }).collect();
             prop_assert_eq!(bcs::to_bytes(&borrowed).expect("bcs"), bcs::to_bytes(&slivers).expect("bcs"));
             let too_few = config.decode(size(&blob), sliver_type, &slivers[1..]);
             let is_not_enough = matches!(too_few, Err(DecodeError::NotEnoughSlivers { .. }));
@@ -371,9 +376,10 @@ fn sizes_at_the_edges() {
     }
 }
 
-/// The first `p` primary slivers are the blob's rows, zero-padded: the
-/// owned encoder serves whole rows from the blob itself and the rest from
-/// its own buffer, and both encoders agree.
+/// The first `p` primary slivers are the blob's rows, zero-padded, and the
+/// first `s` secondary slivers their columns: the owned encoder serves
+/// whole rows from the blob itself and the rest from its own buffer,
+/// gathers the columns, and both encoders agree.
 #[test]
 fn the_first_primary_slivers_are_the_blobs_rows() {
     let config = config(10);
@@ -384,22 +390,37 @@ fn the_first_primary_slivers_are_the_blobs_rows() {
             .collect();
         let owned = config.encode_owned(blob.clone()).expect("encodes");
         let borrowed = config.encode(&blob).expect("encodes");
-        let row_bytes = owned.sliver_data(SliverType::Primary, 0).len();
+        let row_bytes = owned.sliver_len(SliverType::Primary);
         let mut padded = blob.clone();
         padded.resize(p * row_bytes, 0);
         for (i, row) in padded.chunks_exact(row_bytes).enumerate() {
             let index = u16::try_from(i).expect("i < p");
             assert_eq!(
-                owned.sliver_data(SliverType::Primary, index),
-                row,
+                *owned.sliver_bytes(SliverType::Primary, index),
+                *row,
                 "{len} bytes, row {i}"
+            );
+        }
+        // Secondary sliver `j < s` is column `j` of the padded rows.
+        let symbol_size = usize::from(owned.symbol_size());
+        for j in 0..usize::from(config.n_secondary_source_symbols()) {
+            let column: Vec<u8> = padded
+                .chunks_exact(row_bytes)
+                .flat_map(|row| &row[j * symbol_size..][..symbol_size])
+                .copied()
+                .collect();
+            let index = u16::try_from(j).expect("j < s");
+            assert_eq!(
+                *owned.sliver_bytes(SliverType::Secondary, index),
+                *column,
+                "{len} bytes, column {j}"
             );
         }
         for sliver_type in [SliverType::Primary, SliverType::Secondary] {
             for index in 0..config.n_shards() {
                 assert_eq!(
-                    owned.sliver_data(sliver_type, index),
-                    borrowed.sliver_data(sliver_type, index)
+                    owned.sliver_bytes(sliver_type, index),
+                    borrowed.sliver_bytes(sliver_type, index)
                 );
             }
         }
