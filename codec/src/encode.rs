@@ -34,7 +34,7 @@ use crate::{
     error::DataTooLargeError,
     hash::{Digest, Node, SmallLeafTable, leaf_hashes},
     huge_pages,
-    merkle::{UniformTree, raise_many, tree_depth},
+    merkle::{UniformTree, raise_many, roots_many, tree_depth},
     metadata::{BlobMetadata, BlobMetadataV1, EncodingType, SliverPairMetadata},
     rs::{Dense, Expander, group_width},
 };
@@ -441,10 +441,7 @@ impl<'a> Layout<'a> {
                         worker.columns(self, upper, j, leaves, lower);
                     }
                     // The block's column trees, all at once.
-                    let (column_roots, _) = raise_many(&leaves, n, 0, None, &self.zero);
-                    for (root, digest) in roots.iter_mut().zip(column_roots) {
-                        *root = Node::Digest(digest);
-                    }
+                    roots.copy_from_slice(&roots_many(&leaves, n, &self.zero));
                     // Each row's subtree over the block's columns.
                     let columns = roots.len();
                     worker.rows.resize(n * columns, [0; 32]);
@@ -607,15 +604,15 @@ impl ColumnWorker {
         for (c, leaves) in leaves.chunks_exact_mut(n).enumerate() {
             symbols.clear();
             symbols.extend((0..p).map(|r| symbol(c, r)));
-            // The lower symbols: a source column's in its primary slivers
-            // (with slivers), else the library's output as it lies (one
-            // column alone) or unpacked into scratch.
+            // The lower symbols: the library's output as it lies (one column
+            // alone), else unpacked: in its primary slivers (a source column,
+            // with slivers) or in scratch.
             match lower.as_ref().filter(|_| j + c < s) {
+                _ if dense.is_raw() => symbols.extend(result.recovery_iter()),
                 Some(out) => symbols.extend((0..lower_count).map(|m| {
                     out.lower(m, c, size)
                         .expect("a source column has a segment in every lower row")
                 })),
-                None if dense.is_raw() => symbols.extend(result.recovery_iter()),
                 None => symbols.extend(
                     self.lower[c * lower_count * size..][..lower_count * size].chunks_exact(size),
                 ),

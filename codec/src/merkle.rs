@@ -26,30 +26,6 @@ fn next_level(level: &[Digest], next: &mut Vec<Digest>) {
     hash_prefixed(INNER_PREFIX, &inputs, next);
 }
 
-/// Reusable buffers for computing Merkle roots without allocating per tree.
-#[derive(Debug, Default)]
-pub(crate) struct RootScratch {
-    level_a: Vec<Digest>,
-    level_b: Vec<Digest>,
-}
-
-impl RootScratch {
-    /// The root of the tree whose leaf hashes are `leaves`.
-    pub(crate) fn root(&mut self, leaves: &[Digest]) -> Node {
-        match leaves {
-            [] => return Node::Empty,
-            [leaf] => return Node::Digest(*leaf),
-            _ => {}
-        }
-        next_level(leaves, &mut self.level_a);
-        while self.level_a.len() > 1 {
-            next_level(&self.level_a, &mut self.level_b);
-            std::mem::swap(&mut self.level_a, &mut self.level_b);
-        }
-        Node::Digest(self.level_a[0])
-    }
-}
-
 /// The subtrees of equal leaves, hashed once: `levels[k]` is the root of a
 /// perfect tree of `2^k` copies of one leaf. A small blob is mostly padding,
 /// so its rows and columns hold long runs of zero symbols; any pair of
@@ -74,37 +50,6 @@ impl UniformTree {
     }
 }
 
-impl RootScratch {
-    /// As [`RootScratch::root`], but a pair of siblings that are both the
-    /// `uniform` subtree of their level takes the next one without hashing.
-    pub(crate) fn root_or_uniform(&mut self, leaves: &[Digest], uniform: &UniformTree) -> Node {
-        match leaves {
-            [] => return Node::Empty,
-            [leaf] => return Node::Digest(*leaf),
-            _ => {}
-        }
-        let leaf = uniform.levels[0];
-        let leaf_word = first_word(&leaf);
-        if !leaves
-            .chunks_exact(2)
-            .any(|pair| both_are(pair, &leaf, leaf_word))
-        {
-            // No pair of uniform leaves, so no uniform subtree above them:
-            // the plain computation, without the comparisons.
-            return self.root(leaves);
-        }
-        next_level_known(leaves, &mut self.level_a, &uniform.levels);
-        let mut height = 1;
-        while self.level_a.len() > 1 {
-            let known = uniform.levels.get(height..).unwrap_or_default();
-            next_level_known(&self.level_a, &mut self.level_b, known);
-            std::mem::swap(&mut self.level_a, &mut self.level_b);
-            height += 1;
-        }
-        Node::Digest(self.level_a[0])
-    }
-}
-
 /// The first 8 bytes of a digest as a word.
 fn first_word(digest: &Digest) -> u64 {
     u64::from_ne_bytes(digest[..8].try_into().expect("a digest has 32 bytes"))
@@ -114,43 +59,6 @@ fn first_word(digest: &Digest) -> u64 {
 /// Most pairs differ in their first word: that is tested before all bytes.
 fn both_are(pair: &[Digest], digest: &Digest, word: u64) -> bool {
     first_word(&pair[0]) == word && pair[0] == *digest && pair[1] == *digest
-}
-
-/// Hashes `level` into `next` as [`next_level`] does, except that a pair of
-/// siblings both equal to `known[0]` gets the parent `known[1]` unhashed.
-/// The pairs between such runs are hashed in batches, straight into `next`.
-fn next_level_known(level: &[Digest], next: &mut Vec<Digest>, known: &[Digest]) {
-    let [child, parent, ..] = *known else {
-        next_level(level, next);
-        return;
-    };
-    let child_word = first_word(&child);
-    let is_known = |pair: usize| both_are(&level[2 * pair..2 * pair + 2], &child, child_word);
-    let pairs = level.len() / 2;
-    next.clear();
-    next.resize(level.len().div_ceil(2), [0; 32]);
-    let mut inputs: Vec<&[u8]> = Vec::with_capacity(pairs);
-    let mut pair = 0;
-    while pair < pairs {
-        if is_known(pair) {
-            next[pair] = parent;
-            pair += 1;
-            continue;
-        }
-        let first = pair;
-        while pair < pairs && !is_known(pair) {
-            pair += 1;
-        }
-        inputs.clear();
-        inputs.extend(level[2 * first..2 * pair].as_flattened().chunks_exact(64));
-        hash_prefixed(INNER_PREFIX, &inputs, &mut next[first..pair]);
-    }
-    if let Some(last) = level.get(2 * pairs) {
-        // An odd count: the last node's sibling is the empty node (32 zero bytes).
-        let mut odd = [0u8; 64];
-        odd[..32].copy_from_slice(last);
-        hash_prefixed(INNER_PREFIX, &[&odd], &mut next[pairs..]);
-    }
 }
 
 /// Hashes one level of several trees at once: `level` holds trees of `len`
@@ -286,9 +194,33 @@ pub(crate) fn raise_many(
     (current, len)
 }
 
+/// The roots of several trees of `len` leaves each, whose leaf hashes lie
+/// back to back in `leaves`: one root per tree, in order. Pairs of sibling
+/// subtrees that are both `uniform`'s are not hashed, and the top levels of
+/// all trees share batched hash calls (see [`raise_many`]).
+///
+/// # Panics
+/// Panics if `len` is 0 or does not divide `leaves.len()`.
+pub(crate) fn roots_many(leaves: &[Digest], len: usize, uniform: &UniformTree) -> Vec<Node> {
+    let (roots, one) = raise_many(leaves, len, 0, None, uniform);
+    debug_assert_eq!(one, 1, "raised to the roots");
+    roots.into_iter().map(Node::Digest).collect()
+}
+
 /// The root of the tree whose leaf hashes are `leaves`.
 pub fn root_from_leaf_hashes(leaves: &[Digest]) -> Node {
-    RootScratch::default().root(leaves)
+    match leaves {
+        [] => return Node::Empty,
+        [leaf] => return Node::Digest(*leaf),
+        _ => {}
+    }
+    let (mut level, mut next) = (Vec::new(), Vec::new());
+    next_level(leaves, &mut level);
+    while level.len() > 1 {
+        next_level(&level, &mut next);
+        std::mem::swap(&mut level, &mut next);
+    }
+    Node::Digest(level[0])
 }
 
 /// A whole Merkle tree, kept to produce proofs.
@@ -419,18 +351,20 @@ mod tests {
         for count in [1, 2, 3, 7, 100, 1000] {
             let uniform = UniformTree::new(&[0, 0], count);
             let leaves = vec![leaf_hash(&[0, 0]); count];
-            let mut scratch = RootScratch::default();
             assert_eq!(
-                scratch.root_or_uniform(&leaves, &uniform),
-                reference_root(&vec![vec![0, 0]; count])
+                roots_many(&leaves, count, &uniform),
+                [reference_root(&vec![vec![0, 0]; count])]
             );
             let mut other = leaves.clone();
             other[count - 1] = leaf_hash(&[0, 1]);
             assert_eq!(
-                scratch.root_or_uniform(&other, &uniform),
-                scratch.root(&other)
+                roots_many(&other, count, &uniform),
+                [root_from_leaf_hashes(&other)]
             );
-            assert_ne!(scratch.root(&other), scratch.root(&leaves));
+            assert_ne!(
+                root_from_leaf_hashes(&other),
+                root_from_leaf_hashes(&leaves)
+            );
         }
     }
 
@@ -449,8 +383,10 @@ mod tests {
                 .collect();
             let leaves: Vec<Digest> = data.iter().map(|d| leaf_hash(d)).collect();
             let uniform = UniformTree::new(&[0, 0], leaves.len());
-            let mut scratch = RootScratch::default();
-            proptest::prop_assert_eq!(scratch.root_or_uniform(&leaves, &uniform), reference_root(&data));
+            proptest::prop_assert_eq!(
+                roots_many(&leaves, leaves.len(), &uniform),
+                vec![reference_root(&data)]
+            );
         }
     }
 

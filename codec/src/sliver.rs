@@ -14,7 +14,7 @@ use crate::{
     EncodingConfig, VerifiedBlobMetadataWithId,
     error::SliverVerificationError,
     hash::{Digest, Node, SmallLeafTable, leaf_hashes},
-    merkle::{RootScratch, UniformTree},
+    merkle::{self, UniformTree},
     rs::{Dense, Expander, group_width},
 };
 
@@ -456,7 +456,7 @@ impl ExpandedSliver {
                     symbols: all.concat(),
                     symbol_size,
                     leaf_hashes: leaf_hashes.to_vec(),
-                    root: RootScratch::default().root_or_uniform(leaf_hashes, zero),
+                    root: merkle::roots_many(leaf_hashes, leaf_hashes.len(), zero)[0],
                 });
             },
         );
@@ -481,7 +481,8 @@ impl ExpandedSliver {
 
 /// The hash of each of `slivers` (of `sliver_type`): the Merkle root of the
 /// sliver expanded to `n` symbols, as [`ExpandedSliver::root`] but without
-/// keeping the expansion.
+/// keeping the expansion. The trees are raised up to `BATCH` at a time, so
+/// their narrow top levels share batched hash calls.
 ///
 /// # Panics
 /// As [`expand_each`].
@@ -490,10 +491,18 @@ fn roots_many(
     sliver_type: SliverType,
     slivers: &[SymbolsRef<'_>],
 ) -> Vec<Node> {
-    let mut roots = RootScratch::default();
+    /// Trees per raise: 2 MB of leaf hashes at n = 1000.
+    const BATCH: usize = 64;
+    let n = usize::from(config.n_shards());
     let mut out = Vec::with_capacity(slivers.len());
+    let mut leaves: Vec<Digest> = Vec::with_capacity(BATCH.min(slivers.len()) * n);
     expand_each(config, sliver_type, slivers, |_, leaf_hashes, zero| {
-        out.push(roots.root_or_uniform(leaf_hashes, zero));
+        leaves.extend_from_slice(leaf_hashes);
+        let pending = leaves.len() / n;
+        if pending == BATCH || out.len() + pending == slivers.len() {
+            out.extend(merkle::roots_many(&leaves, n, zero));
+            leaves.clear();
+        }
     });
     out
 }
