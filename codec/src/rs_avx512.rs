@@ -26,7 +26,11 @@
 //!   transform); the low-rate encoder's copies of the transformed originals
 //!   are folded into the first pass of each further chunk's FFT;
 //! - every column of a blob runs the same transforms, so each transform's
-//!   factors are built once per encoder and then read in order (a `Plan`).
+//!   factors are built once per encoder and then read in order (a `Plan`);
+//! - the library skips products by a zero factor. In a transform without
+//!   skew delta the first group of every pass has three (about a tenth of
+//!   a 512-shard transform's butterflies), and its kernel skips them too;
+//!   a zero factor anywhere else is multiplied as all-zero tables.
 //!
 //! This module and its `kernels` (the SIMD passes) hold the codec's
 //! `unsafe` besides `blake2b_x8.rs` and `huge_pages.rs`: aligned loads and
@@ -295,10 +299,15 @@ impl Avx512Encoder {
         let mut sources = sources;
         let plan = self.plan(kind, size, truncated_size, skew_delta);
         let mut factors = self.plans[plan].factors.as_slice();
+        let mut zeros = self.plans[plan].zeros.iter();
         for (take, dist, group) in passes(kind, size) {
             let mut r = 0;
             while r < truncated_size {
                 let (input, output) = unsafe { (source.add(r * len), data.add(r * len)) };
+                // Three-layer groups whose zero factors have a kernel that
+                // skips them; others multiply by the zero tables.
+                let first = take == 3
+                    && zeros.next().copied().expect("a zero mask per group") == FIRST_GROUP_ZEROS;
                 unsafe {
                     match (kind, take, sources) {
                         // The first IFFT pass of a transform of 8 or more
@@ -306,13 +315,35 @@ impl Avx512Encoder {
                         (Transform::Ifft, 3, Some(sources)) => {
                             let group = &sources[r..(r + 8).min(sources.len())];
                             let factors = take_array(&mut factors);
-                            pass8_from_sources(group, shard_bytes, output, len, factors);
+                            if first {
+                                pass8_from_sources::<FIRST_GROUP_ZEROS>(
+                                    group,
+                                    shard_bytes,
+                                    output,
+                                    len,
+                                    factors,
+                                );
+                            } else {
+                                pass8_from_sources::<0>(group, shard_bytes, output, len, factors);
+                            }
                         }
                         (Transform::Fft, 3, _) => {
-                            pass8::<true>(input, output, len, dist, take_array(&mut factors));
+                            let factors = take_array(&mut factors);
+                            if first {
+                                pass8::<true, FIRST_GROUP_ZEROS>(input, output, len, dist, factors);
+                            } else {
+                                pass8::<true, 0>(input, output, len, dist, factors);
+                            }
                         }
                         (Transform::Ifft, 3, None) => {
-                            pass8::<false>(input, output, len, dist, take_array(&mut factors));
+                            let factors = take_array(&mut factors);
+                            if first {
+                                pass8::<false, FIRST_GROUP_ZEROS>(
+                                    input, output, len, dist, factors,
+                                );
+                            } else {
+                                pass8::<false, 0>(input, output, len, dist, factors);
+                            }
                         }
                         (Transform::Fft, 2, _) => {
                             pass4::<true>(input, output, len, dist, take_array(&mut factors));
@@ -349,30 +380,45 @@ impl Avx512Encoder {
         if let Some(index) = self.plans.iter().position(|plan| plan.key == key) {
             return index;
         }
-        let mut factors = Vec::new();
+        let (mut factors, mut zeros) = (Vec::new(), Vec::new());
         for (take, dist, group) in passes(kind, size) {
             let mut r = 0;
             while r < truncated_size {
                 // Layer `d`'s group starting at `g` multiplies by
                 // `skew[g + d + skew_delta - 1]`, as in the library.
-                let at = |g: usize, d: usize| self.factor(self.skew[g + d + skew_delta - 1]);
+                let log = |g: usize, d: usize| self.skew[g + d + skew_delta - 1];
                 match take {
-                    3 => factors.extend([
-                        at(r, 4 * dist),
-                        at(r, 2 * dist),
-                        at(r + 4 * dist, 2 * dist),
-                        at(r, dist),
-                        at(r + 2 * dist, dist),
-                        at(r + 4 * dist, dist),
-                        at(r + 6 * dist, dist),
-                    ]),
-                    2 => factors.extend([at(r, dist), at(r, 2 * dist), at(r + 2 * dist, dist)]),
-                    _ => factors.push(at(r, dist)),
+                    3 => {
+                        let logs = [
+                            log(r, 4 * dist),
+                            log(r, 2 * dist),
+                            log(r + 4 * dist, 2 * dist),
+                            log(r, dist),
+                            log(r + 2 * dist, dist),
+                            log(r + 4 * dist, dist),
+                            log(r + 6 * dist, dist),
+                        ];
+                        factors.extend(logs.map(|log_m| self.factor(log_m)));
+                        zeros.push(
+                            logs.iter()
+                                .rev()
+                                .fold(0, |mask, &log_m| mask << 1 | u8::from(log_m == GF_MODULUS)),
+                        );
+                    }
+                    2 => factors.extend(
+                        [log(r, dist), log(r, 2 * dist), log(r + 2 * dist, dist)]
+                            .map(|log_m| self.factor(log_m)),
+                    ),
+                    _ => factors.push(self.factor(log(r, dist))),
                 }
                 r += group;
             }
         }
-        self.plans.push(Plan { key, factors });
+        self.plans.push(Plan {
+            key,
+            factors,
+            zeros,
+        });
         self.plans.len() - 1
     }
 
@@ -437,7 +483,17 @@ struct Plan {
     /// Direction, size, truncated size, skew delta.
     key: (Transform, usize, usize, usize),
     factors: Vec<Factor>,
+    /// Per group of a three-layer pass, which of its 7 factors are zero
+    /// (bit `i` for the group's factor `i`).
+    zeros: Vec<u8>,
 }
+
+/// The zero factors of a transform's first group in each three-layer pass
+/// when its skew delta is 0 (the first IFFT of the low-rate encoder, the FFT
+/// of the high-rate one): the layers' factors at group 0 (`skew[2^i - 1]`)
+/// are zero, which the library skips. That is about a tenth of the
+/// butterflies of a 512-shard transform; their kernel omits the products.
+const FIRST_GROUP_ZEROS: u8 = 0b000_1011;
 
 /// The passes of a transform of `size` shards, in order: `(layers, dist,
 /// group)` for passes of 3 layers while 3 are left, then 2 or 1, each over
@@ -551,6 +607,28 @@ mod tests {
                 );
             }
         }
+    }
+
+    #[test]
+    fn the_first_group_of_each_pass_of_a_transform_without_skew_has_the_skipped_zeros() {
+        let Some(mut encoder) = Avx512Encoder::new() else {
+            eprintln!("no AVX-512 on this CPU: nothing to check");
+            return;
+        };
+        // The low-rate encoder's IFFT at n = 1000 (k = 334): three passes
+        // of 8 shards, each starting with a group of zero factors that the
+        // fast kernel skips; no other group has zeros.
+        // SAFETY: `new` returned an encoder, so the CPU has AVX-512F.
+        let plan = unsafe { encoder.plan(Transform::Ifft, 512, 334, 0) };
+        let zeros = &encoder.plans[plan].zeros;
+        assert_eq!(zeros.len(), 42 + 6 + 1, "groups of the three passes");
+        let marked: Vec<usize> = (0..zeros.len()).filter(|&i| zeros[i] != 0).collect();
+        assert_eq!(marked, [0, 42, 48], "the first group of each pass");
+        assert!(marked.iter().all(|&i| zeros[i] == FIRST_GROUP_ZEROS));
+        // With a skew delta, no factor is zero.
+        // SAFETY: as above.
+        let plan = unsafe { encoder.plan(Transform::Fft, 512, 512, 512) };
+        assert!(encoder.plans[plan].zeros.iter().all(|&mask| mask == 0));
     }
 
     proptest! {

@@ -156,13 +156,14 @@ pub(super) unsafe fn pass2<const FFT: bool>(
 /// `to` (the same buffer, or a copy's destination). The FFT runs the layers
 /// from the outer (`4 dist`) in, the IFFT from the inner (`dist`) out.
 /// `factors`: the layer at `4 dist` (one pair of halves), the two at
-/// `2 dist`, the four at `dist`.
+/// `2 dist`, the four at `dist`. `ZEROS` marks factors that are zero
+/// (bit `i` for `factors[i]`), whose products are skipped.
 ///
 /// # Safety
 /// `from` and `to` must each be valid for `8 * dist * len` chunks.
 #[inline]
 #[target_feature(enable = "avx512f,avx512bw")]
-pub(super) unsafe fn pass8<const FFT: bool>(
+pub(super) unsafe fn pass8<const FFT: bool, const ZEROS: u8>(
     from: *const Chunk,
     to: *mut Chunk,
     len: usize,
@@ -177,7 +178,7 @@ pub(super) unsafe fn pass8<const FFT: bool>(
         // guarantees valid; chunks are 64-byte aligned.
         let mut v: [__m512i; 8] =
             core::array::from_fn(|k| unsafe { _mm512_load_si512(from.add(at + k * step).cast()) });
-        butterflies8::<FFT>(&mut v, outer, middle, inner);
+        butterflies8::<FFT, ZEROS>(&mut v, outer, middle, inner);
         for (k, chunk) in v.into_iter().enumerate() {
             // SAFETY: as the loads above.
             unsafe { _mm512_store_si512(to.add(at + k * step).cast(), chunk) };
@@ -185,34 +186,40 @@ pub(super) unsafe fn pass8<const FFT: bool>(
     }
 }
 
-/// The three layers of [`pass8`] on one chunk of each of its 8 shards.
+/// The three layers of [`pass8`] on one chunk of each of its 8 shards;
+/// `ZEROS` as in [`pass8`], over `[outer, middle.., inner..]`.
 #[inline]
 #[target_feature(enable = "avx512f,avx512bw")]
-pub(super) fn butterflies8<const FFT: bool>(
+pub(super) fn butterflies8<const FFT: bool, const ZEROS: u8>(
     v: &mut [__m512i; 8],
     outer: &Factor,
     middle: [&Factor; 2],
     inner: [&Factor; 4],
 ) {
+    // Whether factor `i` is marked zero; `i` is a constant after unrolling.
+    let zero = |i: usize| ZEROS >> i & 1 == 1;
+    let outer_zero = zero(0);
+    let middle_zero = |k: usize| zero(1 + k / 4);
+    let inner_zero = |k: usize| zero(3 + k / 2);
     if FFT {
         for k in 0..4 {
-            (v[k], v[k + 4]) = fft_pair(v[k], v[k + 4], outer);
+            (v[k], v[k + 4]) = fft_pair(v[k], v[k + 4], outer, outer_zero);
         }
         for k in [0, 1, 4, 5] {
-            (v[k], v[k + 2]) = fft_pair(v[k], v[k + 2], middle[k / 4]);
+            (v[k], v[k + 2]) = fft_pair(v[k], v[k + 2], middle[k / 4], middle_zero(k));
         }
         for k in [0, 2, 4, 6] {
-            (v[k], v[k + 1]) = fft_pair(v[k], v[k + 1], inner[k / 2]);
+            (v[k], v[k + 1]) = fft_pair(v[k], v[k + 1], inner[k / 2], inner_zero(k));
         }
     } else {
         for k in [0, 2, 4, 6] {
-            (v[k], v[k + 1]) = ifft_pair(v[k], v[k + 1], inner[k / 2]);
+            (v[k], v[k + 1]) = ifft_pair(v[k], v[k + 1], inner[k / 2], inner_zero(k));
         }
         for k in [0, 1, 4, 5] {
-            (v[k], v[k + 2]) = ifft_pair(v[k], v[k + 2], middle[k / 4]);
+            (v[k], v[k + 2]) = ifft_pair(v[k], v[k + 2], middle[k / 4], middle_zero(k));
         }
         for k in 0..4 {
-            (v[k], v[k + 4]) = ifft_pair(v[k], v[k + 4], outer);
+            (v[k], v[k + 4]) = ifft_pair(v[k], v[k + 4], outer, outer_zero);
         }
     }
 }
@@ -223,12 +230,14 @@ pub(super) fn butterflies8<const FFT: bool>(
 /// the work buffer: the copy of the originals into the work buffer and this
 /// pass's load of them are one step.
 ///
+/// `factors` and `ZEROS` as in [`pass8`].
+///
 /// # Safety
 /// `to` must be valid for `8 * len` chunks, `len = shard_bytes.div_ceil(64)`,
 /// and every source must be `shard_bytes` long.
 #[inline]
 #[target_feature(enable = "avx512f,avx512bw")]
-pub(super) unsafe fn pass8_from_sources(
+pub(super) unsafe fn pass8_from_sources<const ZEROS: u8>(
     sources: &[&[u8]],
     shard_bytes: usize,
     to: *mut Chunk,
@@ -243,7 +252,7 @@ pub(super) unsafe fn pass8_from_sources(
                 unsafe { load_chunk(source, at, shard_bytes) }
             })
         });
-        butterflies8::<false>(&mut v, outer, [m0, m1], [i0, i1, i2, i3]);
+        butterflies8::<false, ZEROS>(&mut v, outer, [m0, m1], [i0, i1, i2, i3]);
         for (k, chunk) in v.into_iter().enumerate() {
             // SAFETY: `at + k * len < 8 * len`, which the caller guarantees
             // valid; chunks are 64-byte aligned.
@@ -278,19 +287,39 @@ pub(super) unsafe fn load_chunk(source: &[u8], at: usize, shard_bytes: usize) ->
     }
 }
 
-/// [`fft_butterfly`] by value.
+/// [`fft_butterfly`] by value; with `zero` (a zero factor) the product
+/// is skipped, leaving `y += x`.
 #[inline]
 #[target_feature(enable = "avx512f,avx512bw")]
-pub(super) fn fft_pair(mut x: __m512i, mut y: __m512i, factor: &Factor) -> (__m512i, __m512i) {
-    fft_butterfly(&mut x, &mut y, factor);
+pub(super) fn fft_pair(
+    mut x: __m512i,
+    mut y: __m512i,
+    factor: &Factor,
+    zero: bool,
+) -> (__m512i, __m512i) {
+    if zero {
+        y = _mm512_xor_si512(y, x);
+    } else {
+        fft_butterfly(&mut x, &mut y, factor);
+    }
     (x, y)
 }
 
-/// [`ifft_butterfly`] by value.
+/// [`ifft_butterfly`] by value; with `zero` (a zero factor) the product
+/// is skipped, leaving `y += x`.
 #[inline]
 #[target_feature(enable = "avx512f,avx512bw")]
-pub(super) fn ifft_pair(mut x: __m512i, mut y: __m512i, factor: &Factor) -> (__m512i, __m512i) {
-    ifft_butterfly(&mut x, &mut y, factor);
+pub(super) fn ifft_pair(
+    mut x: __m512i,
+    mut y: __m512i,
+    factor: &Factor,
+    zero: bool,
+) -> (__m512i, __m512i) {
+    if zero {
+        y = _mm512_xor_si512(y, x);
+    } else {
+        ifft_butterfly(&mut x, &mut y, factor);
+    }
     (x, y)
 }
 
