@@ -11,9 +11,7 @@ use std::{
 use blst::min_pk::{AggregateSignature, PublicKey, Signature};
 use bytes::Bytes;
 use serde::Serialize;
-use walrus_codec::{
-    BlobId, EncodedBlob, EncodingConfig, InvalidSymbolsError, SliverRef, SliverType, SymbolsRef,
-};
+use walrus_codec::{BlobId, EncodedBlob, EncodingConfig, SliverRef, SliverType};
 use walrus_contracts::{
     Call, Epoch, ObjectId, ObjectRef, Registration, Storage, certificate, units,
 };
@@ -556,17 +554,13 @@ impl NodeUpload {
                 .map(|(kind, index)| (kind, index, self.encoded.sliver_bytes(kind, index)))
                 .collect();
             let symbol_size = self.encoded.symbol_size();
-            let slivers = bytes
+            let slivers: Vec<SliverRef<'_>> = bytes
                 .iter()
                 .map(|(sliver_type, index, data)| {
-                    Ok(SliverRef {
-                        sliver_type: *sliver_type,
-                        symbols: SymbolsRef::new(data, symbol_size)?,
-                        index: *index,
-                    })
+                    SliverRef::new(*sliver_type, *index, data, symbol_size)
+                        .expect("the encoder writes whole symbols of an even size")
                 })
-                .collect::<Result<Vec<_>, InvalidSymbolsError>>()
-                .map_err(|e| format!("{name}: {e}"))?;
+                .collect();
             let body = bcs::serialized_size(&slivers)
                 .and_then(|size| {
                     let mut body = Vec::with_capacity(size);

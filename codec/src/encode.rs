@@ -397,27 +397,26 @@ impl<'a> Layout<'a> {
         // segment of every lower primary sliver (rows p..n, columns 0..s).
         // The secondary slivers `s..n` are only read from here on.
         let mut lower_blocks: Vec<Vec<&mut [u8]>> = (0..n_blocks).map(|_| Vec::new()).collect();
-        let mut secondary = None;
-        if let Some(slivers) = slivers {
-            secondary = Some(slivers.secondary.as_slice());
-            // Rows before `full_rows` are the blob's own; the padded source
-            // rows are copied.
-            let padded = (p - self.full_rows) * s * size;
-            let (upper_rows, lower_rows) = slivers.primary.split_at_mut(padded);
-            upper_rows.copy_from_slice(&self.padded_rows);
-            for row in lower_rows.chunks_exact_mut(s * size) {
-                for (segments, segment) in lower_blocks
-                    .iter_mut()
-                    .zip(row.chunks_mut(COLUMN_BLOCK * size))
-                {
-                    segments.push(segment);
+        let upper = match slivers {
+            Some(slivers) => {
+                // Rows before `full_rows` are the blob's own; the padded source
+                // rows are copied.
+                let padded = (p - self.full_rows) * s * size;
+                let (upper_rows, lower_rows) = slivers.primary.split_at_mut(padded);
+                upper_rows.copy_from_slice(&self.padded_rows);
+                for row in lower_rows.chunks_exact_mut(s * size) {
+                    for (segments, segment) in lower_blocks
+                        .iter_mut()
+                        .zip(row.chunks_mut(COLUMN_BLOCK * size))
+                    {
+                        segments.push(segment);
+                    }
                 }
+                Upper::Slivers(&slivers.secondary)
             }
-        }
-        let upper = match secondary {
-            Some(slivers) => Upper::Slivers(slivers),
             None => Upper::Rows(&row_recovery),
         };
+        let keep_slivers = matches!(upper, Upper::Slivers(_));
         block_nodes
             .par_chunks_mut(n)
             .zip(secondary_hashes.par_chunks_mut(COLUMN_BLOCK))
@@ -433,7 +432,7 @@ impl<'a> Layout<'a> {
                     let width = group_width(size, COLUMN_BLOCK);
                     for (group, leaves) in leaves.chunks_mut(width * n).enumerate() {
                         let first = group * width;
-                        let lower = secondary.is_some().then_some(LowerOut {
+                        let lower = keep_slivers.then_some(LowerOut {
                             segments: &mut lower,
                             offset: first * size,
                         });

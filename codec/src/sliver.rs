@@ -267,7 +267,27 @@ impl Symbols {
     }
 }
 
-impl SliverRef<'_> {
+impl<'a> SliverRef<'a> {
+    /// Sliver `index` of `sliver_type` over `data`, symbols of
+    /// `symbol_size` bytes back to back, borrowed (as
+    /// [`crate::EncodedBlob::sliver_bytes`] gives them).
+    ///
+    /// # Errors
+    /// [`InvalidSymbolsError`] if `symbol_size` is zero or odd, or `data` is
+    /// not a whole number of symbols.
+    pub fn new(
+        sliver_type: SliverType,
+        index: u16,
+        data: &'a [u8],
+        symbol_size: u16,
+    ) -> Result<Self, InvalidSymbolsError> {
+        Ok(Self {
+            sliver_type,
+            symbols: SymbolsRef::new(data, symbol_size)?,
+            index,
+        })
+    }
+
     /// The sliver pair this sliver belongs to: `index` for primary,
     /// `n - 1 - index` for secondary slivers.
     ///

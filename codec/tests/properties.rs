@@ -5,7 +5,7 @@
 use proptest::prelude::*;
 use walrus_codec::{
     BlobMetadata, BlobMetadataV1, EncodedBlob, EncodingConfig, InconsistencyProof, RecoverySymbol,
-    Sliver, SliverPairMetadata, SliverRef, SliverType, SymbolsRef, UnverifiedBlobMetadataWithId,
+    Sliver, SliverPairMetadata, SliverRef, SliverType, UnverifiedBlobMetadataWithId,
     VerifiedBlobMetadataWithId,
     error::{DecodeError, MetadataVerificationError, RecoveryError, SliverVerificationError},
     recover_sliver,
@@ -53,10 +53,8 @@ proptest! {
             prop_assert_eq!(&strict, &blob);
             // Borrowed slivers serialize to the owned slivers' bytes.
             let bytes: Vec<_> = chosen.iter().map(|i| encoded.sliver_bytes(sliver_type, *i)).collect();
-            let borrowed: Vec<SliverRef<'_>> = chosen.iter().zip(&bytes).map(|(i, bytes)| SliverRef {
-                sliver_type,
-                symbols: SymbolsRef::new(bytes, encoded.symbol_size()).expect("whole symbols"),
-                index: *i,
+            let borrowed: Vec<SliverRef<'_>> = chosen.iter().zip(&bytes).map(|(i, bytes)| {
+                SliverRef::new(sliver_type, *i, bytes, encoded.symbol_size()).expect("whole symbols")
             }).collect();
             prop_assert_eq!(bcs::to_bytes(&borrowed).expect("bcs"), bcs::to_bytes(&slivers).expect("bcs"));
             let too_few = config.decode(size(&blob), sliver_type, &slivers[1..]);
