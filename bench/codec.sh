@@ -21,11 +21,13 @@ for mode in encode metadata decode-systematic decode-recovery decode-secondary; 
 done
 python3 - "$results" <<'PY'
 import json, sys
-print(f"{'mode':<20} {'threads':>7} {'median_s':>9} {'MB/s':>8} {'peak_RSS_MiB':>13}")
+print(f"{'mode':<20} {'threads':>7} {'median_s':>9} {'MB/s':>8} {'rounds_s':>13} {'peak_RSS_MiB':>13}")
 for line in open(sys.argv[1]):
     r = json.loads(line)
-    print(f"{r['mode']:<20} {r['threads']:>7} {r['median_s']:>9.3f} {r['mb_per_s']:>8.1f} {r['peak_rss_mib']:>13.0f}")
+    spread = f"{r['min_s']:.3f}-{r['max_s']:.3f}"
+    print(f"{r['mode']:<20} {r['threads']:>7} {r['median_s']:>9.3f} {r['mb_per_s']:>8.1f} {spread:>13} {r['peak_rss_mib']:>13.0f}")
 PY
+echo "MB/s from the median round; rounds_s: the fastest and slowest round (a wide spread means a noisy machine)."
 echo "MB = 10^6 bytes of unencoded blob. encode: EncodingConfig::encode_owned, as the client encodes"
 echo "(the blob becomes primary slivers 0..p; its copy for each round is made before the clock starts)."
 echo "decode-systematic: primary slivers 0..p (no decoding);"

@@ -6,8 +6,9 @@
 //! `decode-secondary` (the last s secondary slivers), or `verify-node` (one
 //! node's share of a 7-node devnet verified, both slivers of n / 7 pairs,
 //! after computing the metadata).
-//! Prints one JSON line: median MB/s over the rounds and the process's peak
-//! resident memory (VmHWM) in MiB.
+//! Prints one JSON line: median MB/s over the rounds, the fastest and slowest
+//! round in seconds (the spread shows how noisy the machine was), and the
+//! process's peak resident memory (VmHWM) in MiB.
 
 use std::time::Instant;
 
@@ -123,7 +124,9 @@ fn main() {
     let median = seconds[seconds.len() / 2];
     let mb = blob.len() as f64 / 1e6;
     println!(
-        "{{\"mode\":\"{mode}\",\"size_bytes\":{size_bytes},\"n_shards\":{n_shards},\"threads\":{threads},\"median_s\":{median:.4},\"mb_per_s\":{:.1},\"peak_rss_mib\":{:.0}}}",
+        "{{\"mode\":\"{mode}\",\"size_bytes\":{size_bytes},\"n_shards\":{n_shards},\"threads\":{threads},\"median_s\":{median:.4},\"min_s\":{:.4},\"max_s\":{:.4},\"mb_per_s\":{:.1},\"peak_rss_mib\":{:.0}}}",
+        seconds[0],
+        seconds[seconds.len() - 1],
         mb / median,
         peak_rss_mib()
     );
