@@ -203,23 +203,23 @@ pub(super) fn butterflies8<const FFT: bool, const ZEROS: u8>(
     let inner_zero = |k: usize| zero(3 + k / 2);
     if FFT {
         for k in 0..4 {
-            (v[k], v[k + 4]) = fft_pair(v[k], v[k + 4], outer, outer_zero);
+            (v[k], v[k + 4]) = pair::<true>(v[k], v[k + 4], outer, outer_zero);
         }
         for k in [0, 1, 4, 5] {
-            (v[k], v[k + 2]) = fft_pair(v[k], v[k + 2], middle[k / 4], middle_zero(k));
+            (v[k], v[k + 2]) = pair::<true>(v[k], v[k + 2], middle[k / 4], middle_zero(k));
         }
         for k in [0, 2, 4, 6] {
-            (v[k], v[k + 1]) = fft_pair(v[k], v[k + 1], inner[k / 2], inner_zero(k));
+            (v[k], v[k + 1]) = pair::<true>(v[k], v[k + 1], inner[k / 2], inner_zero(k));
         }
     } else {
         for k in [0, 2, 4, 6] {
-            (v[k], v[k + 1]) = ifft_pair(v[k], v[k + 1], inner[k / 2], inner_zero(k));
+            (v[k], v[k + 1]) = pair::<false>(v[k], v[k + 1], inner[k / 2], inner_zero(k));
         }
         for k in [0, 1, 4, 5] {
-            (v[k], v[k + 2]) = ifft_pair(v[k], v[k + 2], middle[k / 4], middle_zero(k));
+            (v[k], v[k + 2]) = pair::<false>(v[k], v[k + 2], middle[k / 4], middle_zero(k));
         }
         for k in 0..4 {
-            (v[k], v[k + 4]) = ifft_pair(v[k], v[k + 4], outer, outer_zero);
+            (v[k], v[k + 4]) = pair::<false>(v[k], v[k + 4], outer, outer_zero);
         }
     }
 }
@@ -287,11 +287,11 @@ pub(super) unsafe fn load_chunk(source: &[u8], at: usize, shard_bytes: usize) ->
     }
 }
 
-/// [`fft_butterfly`] by value; with `zero` (a zero factor) the product
-/// is skipped, leaving `y += x`.
+/// [`fft_butterfly`] (`FFT`) or [`ifft_butterfly`] by value; with `zero`
+/// (a zero factor) the product is skipped, leaving `y += x` in both.
 #[inline]
 #[target_feature(enable = "avx512f,avx512bw")]
-pub(super) fn fft_pair(
+pub(super) fn pair<const FFT: bool>(
     mut x: __m512i,
     mut y: __m512i,
     factor: &Factor,
@@ -299,24 +299,8 @@ pub(super) fn fft_pair(
 ) -> (__m512i, __m512i) {
     if zero {
         y = _mm512_xor_si512(y, x);
-    } else {
+    } else if FFT {
         fft_butterfly(&mut x, &mut y, factor);
-    }
-    (x, y)
-}
-
-/// [`ifft_butterfly`] by value; with `zero` (a zero factor) the product
-/// is skipped, leaving `y += x`.
-#[inline]
-#[target_feature(enable = "avx512f,avx512bw")]
-pub(super) fn ifft_pair(
-    mut x: __m512i,
-    mut y: __m512i,
-    factor: &Factor,
-    zero: bool,
-) -> (__m512i, __m512i) {
-    if zero {
-        y = _mm512_xor_si512(y, x);
     } else {
         ifft_butterfly(&mut x, &mut y, factor);
     }
