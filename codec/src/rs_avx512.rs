@@ -28,9 +28,10 @@
 //! - every column of a blob runs the same transforms, so each transform's
 //!   factors are built once per encoder and then read in order (a `Plan`);
 //! - the library skips products by a zero factor. In a transform without
-//!   skew delta the first group of every pass has three (about a tenth of
-//!   a 512-shard transform's butterflies), and its kernel skips them too;
-//!   a zero factor anywhere else is multiplied as all-zero tables.
+//!   skew delta the first group of every pass has three, and its kernel
+//!   skips them too (at n = 1000, 511 of the 1,848 butterflies of a column's
+//!   IFFT: about a tenth of a column's three transforms); a zero factor
+//!   anywhere else is multiplied as all-zero tables.
 //!
 //! This module and its `kernels` (the SIMD passes) hold the codec's
 //! `unsafe` besides `blake2b_x8.rs` and `huge_pages.rs`: aligned loads and
@@ -491,8 +492,7 @@ struct Plan {
 /// The zero factors of a transform's first group in each three-layer pass
 /// when its skew delta is 0 (the first IFFT of the low-rate encoder, the FFT
 /// of the high-rate one): the layers' factors at group 0 (`skew[2^i - 1]`)
-/// are zero, which the library skips. That is about a tenth of the
-/// butterflies of a 512-shard transform; their kernel omits the products.
+/// are zero, which the library skips; their kernel omits those products.
 const FIRST_GROUP_ZEROS: u8 = 0b000_1011;
 
 /// The passes of a transform of `size` shards, in order: `(layers, dist,
