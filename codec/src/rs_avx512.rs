@@ -16,11 +16,13 @@
 //!   same factors (a group of a transform is processed when it starts
 //!   below the truncated size, as in the library), so every needed output
 //!   byte equals the library's; tests compare the two on many code sizes;
-//! - a chunk is one 512-bit register. Multiplying by a constant takes four
-//!   `vpshufb` nibble lookups: the low and high bytes of a word lie in
-//!   different 128-bit lanes, so the nibble indices are also swapped across
-//!   halves (`vshufi64x2`) and each table register holds, per lane, the
-//!   table that lane needs;
+//! - a chunk is one 512-bit register. Multiplying by a constant is linear
+//!   over GF(2); with GFNI it takes two `vgf2p8affineqb` (one applies, per
+//!   64-bit lane, the 8 × 8 bit block from the byte that lane holds, the
+//!   other the remaining block to the chunk with its halves swapped), and
+//!   without, four `vpshufb` nibble lookups. The kernels are generic over
+//!   the two ([`kernels::Multiply`]) and inlined into one function per
+//!   instruction set;
 //! - a pass loads eight shards' chunks, runs three layers of butterflies in
 //!   registers and stores them once (two or one layer for the rest of a
 //!   transform); the low-rate encoder's copies of the transformed originals
@@ -31,18 +33,17 @@
 //!   skew delta the first group of every pass has three, and its kernel
 //!   skips them too (at n = 1000, 511 of the 1,848 butterflies of a column's
 //!   IFFT: about a tenth of a column's three transforms); a zero factor
-//!   anywhere else is multiplied as all-zero tables.
+//!   anywhere else is multiplied by zero.
 //!
 //! This module and its `kernels` (the SIMD passes) hold the codec's
 //! `unsafe` besides `blake2b_x8.rs` and `huge_pages.rs`: aligned loads and
 //! stores through raw pointers into the work buffer, whose bounds each
-//! transform asserts once on entry, and calls of `target_feature`
-//! functions, which [`Avx512Encoder::new`] guards by checking the CPU.
+//! transform asserts once on entry, and SIMD instructions, whose CPU
+//! features a token (a [`kernels::Multiply`] value, made only after
+//! checking the CPU) proves.
 #![allow(unsafe_code)]
 
 mod kernels;
-
-use core::arch::x86_64::_mm512_setzero_si512;
 
 use reed_solomon_simd::engine::{
     GF_MODULUS, GfElement,
@@ -50,7 +51,7 @@ use reed_solomon_simd::engine::{
 };
 
 use self::kernels::{
-    Chunk, Factor, ZERO, lanes, pass2, pass4, pass8, pass8_from_sources, xor_into,
+    Chunk, Factor, Gfni, Multiply, Nibbles, ZERO, pass2, pass4, pass8, pass8_from_sources, xor_into,
 };
 
 /// A reusable systematic encoder: `k` original shards to `m` recovery
@@ -59,6 +60,12 @@ use self::kernels::{
 pub(crate) struct Avx512Encoder {
     mul128: &'static Mul128,
     skew: &'static Skew,
+    /// Multiplication by nibble lookups, available on every CPU this
+    /// encoder runs on.
+    nibbles: Nibbles,
+    /// Multiplication by affine transforms, used instead where the CPU has
+    /// GFNI: two instructions where nibble lookups take eight.
+    gfni: Option<Gfni>,
     /// Shards of `len` chunks each, back to back.
     work: Vec<Chunk>,
     /// The factors of the transforms run so far.
@@ -69,13 +76,25 @@ pub(crate) struct Avx512Encoder {
 }
 
 impl Avx512Encoder {
-    /// An encoder, if this CPU has AVX-512F and AVX-512BW.
+    /// An encoder, if this CPU has AVX-512F and AVX-512BW; it multiplies
+    /// with GFNI where the CPU has it.
     pub(crate) fn new() -> Option<Self> {
-        let available =
-            std::is_x86_feature_detected!("avx512f") && std::is_x86_feature_detected!("avx512bw");
-        available.then(|| Self {
+        Self::with_multipliers(Gfni::new())
+    }
+
+    /// An encoder that multiplies by nibble lookups even where the CPU has
+    /// GFNI (to test both), if the CPU has AVX-512F and AVX-512BW.
+    #[cfg(test)]
+    fn without_gfni() -> Option<Self> {
+        Self::with_multipliers(None)
+    }
+
+    fn with_multipliers(gfni: Option<Gfni>) -> Option<Self> {
+        Nibbles::new().map(|nibbles| Self {
             mul128: tables::get_mul128(),
             skew: tables::get_skew(),
+            nibbles,
+            gfni,
             work: Vec::new(),
             plans: Vec::new(),
             len: 0,
@@ -209,22 +228,25 @@ impl Avx512Encoder {
         }
     }
 
-    /// The multiplication by the constant with logarithm `log_m`; the
-    /// library's marker of a zero factor (`GF_MODULUS`, where it skips the
-    /// product) gets all-zero tables, whose product is zero.
-    #[inline]
-    #[target_feature(enable = "avx512f")]
+    /// The multiplication by the constant with logarithm `log_m`, for the
+    /// multiplier in use; the library's marker of a zero factor
+    /// (`GF_MODULUS`, where it skips the product) multiplies by zero.
     fn factor(&self, log_m: GfElement) -> Factor {
-        if log_m == GF_MODULUS {
-            return Factor([_mm512_setzero_si512(); 4]);
+        let mut unit_products = [0; 16];
+        if log_m != GF_MODULUS {
+            // The library's nibble tables hold the products of `v << 4 i`
+            // (`v < 16`) split into low and high bytes; `v = 1 << b` gives
+            // the unit word `1 << (4 i + b)`.
+            let tables = &self.mul128[usize::from(log_m)];
+            for (k, product) in unit_products.iter_mut().enumerate() {
+                let byte = |table: &[u128; 4]| table[k / 4].to_le_bytes()[1 << (k % 4)];
+                *product = u16::from_le_bytes([byte(&tables.lo), byte(&tables.hi)]);
+            }
         }
-        let t = &self.mul128[usize::from(log_m)];
-        Factor([
-            lanes(&t.lo[0], &t.hi[2]),
-            lanes(&t.lo[1], &t.hi[3]),
-            lanes(&t.lo[2], &t.hi[0]),
-            lanes(&t.lo[3], &t.hi[1]),
-        ])
+        match self.gfni {
+            Some(gfni) => gfni.factor(&unit_products),
+            None => self.nibbles.factor(&unit_products),
+        }
     }
 
     /// The FFT of shards `pos..pos + size` with the library's semantics
@@ -255,40 +277,76 @@ impl Avx512Encoder {
         // SAFETY: the assertion above bounds every shard the passes touch;
         // `new` checked the CPU.
         unsafe {
-            self.transform_unchecked(
-                Transform::Fft,
+            self.transform_unchecked(&Job {
+                kind: Transform::Fft,
                 from,
-                None,
+                sources: None,
                 pos,
                 size,
                 truncated_size,
                 skew_delta,
-            )
+            })
         }
     }
 
     /// [`Avx512Encoder::fft`] and [`Avx512Encoder::ifft`] without their
-    /// checks: the passes of a `kind` transform of shards `pos..pos + size`.
-    /// The first pass reads shards `from..from + size` of the work buffer,
-    /// or, with `sources`, the originals where they lie.
+    /// checks: the passes of `job`, with the multiplier in use.
+    ///
+    /// # Safety
+    /// As [`Avx512Encoder::transform_with`].
+    unsafe fn transform_unchecked(&mut self, job: &Job<'_>) {
+        // SAFETY: the caller's guarantees are passed on; the tokens prove
+        // the CPU has each function's target features.
+        unsafe {
+            match self.gfni {
+                Some(gfni) => self.transform_gfni(gfni, job),
+                None => self.transform_nibbles(self.nibbles, job),
+            }
+        }
+    }
+
+    /// [`Avx512Encoder::transform_with`] compiled with GFNI, so that its
+    /// multiplications are inlined.
+    ///
+    /// # Safety
+    /// As [`Avx512Encoder::transform_with`].
+    #[target_feature(enable = "avx512f,avx512bw,gfni")]
+    unsafe fn transform_gfni(&mut self, gfni: Gfni, job: &Job<'_>) {
+        // SAFETY: as the caller guarantees.
+        unsafe { self.transform_with(gfni, job) }
+    }
+
+    /// [`Avx512Encoder::transform_with`] compiled for AVX-512BW.
+    ///
+    /// # Safety
+    /// As [`Avx512Encoder::transform_with`].
+    #[target_feature(enable = "avx512f,avx512bw")]
+    unsafe fn transform_nibbles(&mut self, nibbles: Nibbles, job: &Job<'_>) {
+        // SAFETY: as the caller guarantees.
+        unsafe { self.transform_with(nibbles, job) }
+    }
+
+    /// The passes of a `kind` transform of shards `pos..pos + size`. The
+    /// first pass reads shards `from..from + size` of the work buffer, or,
+    /// with `sources`, the originals where they lie. Inlined into a caller
+    /// with the target features of `M`'s instructions.
     ///
     /// # Safety
     /// Shards `pos..pos + size` and `from..from + size` must lie in the
     /// work buffer; when `size < 4`, `from` must equal `pos`; `sources`, if
     /// any, must hold `truncated_size` slices of `shard_bytes` and `size`
-    /// must be at least 8.
-    #[allow(clippy::too_many_arguments)]
-    #[target_feature(enable = "avx512f,avx512bw")]
-    unsafe fn transform_unchecked(
-        &mut self,
-        kind: Transform,
-        from: usize,
-        sources: Option<&[&[u8]]>,
-        pos: usize,
-        size: usize,
-        truncated_size: usize,
-        skew_delta: usize,
-    ) {
+    /// must be at least 8. The CPU must have AVX-512F and AVX-512BW.
+    #[inline(always)]
+    unsafe fn transform_with<M: Multiply>(&mut self, m: M, job: &Job<'_>) {
+        let &Job {
+            kind,
+            from,
+            sources,
+            pos,
+            size,
+            truncated_size,
+            skew_delta,
+        } = job;
         let (len, shard_bytes) = (self.len, self.shard_bytes);
         let base = self.work.as_mut_ptr();
         // SAFETY (all pointer arithmetic below): a pass's groups of `group`
@@ -317,7 +375,8 @@ impl Avx512Encoder {
                             let group = &sources[r..(r + 8).min(sources.len())];
                             let factors = take_array(&mut factors);
                             if first {
-                                pass8_from_sources::<FIRST_GROUP_ZEROS>(
+                                pass8_from_sources::<M, FIRST_GROUP_ZEROS>(
+                                    m,
                                     group,
                                     shard_bytes,
                                     output,
@@ -325,38 +384,66 @@ impl Avx512Encoder {
                                     factors,
                                 );
                             } else {
-                                pass8_from_sources::<0>(group, shard_bytes, output, len, factors);
+                                pass8_from_sources::<M, 0>(
+                                    m,
+                                    group,
+                                    shard_bytes,
+                                    output,
+                                    len,
+                                    factors,
+                                );
                             }
                         }
                         (Transform::Fft, 3, _) => {
                             let factors = take_array(&mut factors);
                             if first {
-                                pass8::<true, FIRST_GROUP_ZEROS>(input, output, len, dist, factors);
+                                pass8::<M, true, FIRST_GROUP_ZEROS>(
+                                    m, input, output, len, dist, factors,
+                                );
                             } else {
-                                pass8::<true, 0>(input, output, len, dist, factors);
+                                pass8::<M, true, 0>(m, input, output, len, dist, factors);
                             }
                         }
                         (Transform::Ifft, 3, None) => {
                             let factors = take_array(&mut factors);
                             if first {
-                                pass8::<false, FIRST_GROUP_ZEROS>(
-                                    input, output, len, dist, factors,
+                                pass8::<M, false, FIRST_GROUP_ZEROS>(
+                                    m, input, output, len, dist, factors,
                                 );
                             } else {
-                                pass8::<false, 0>(input, output, len, dist, factors);
+                                pass8::<M, false, 0>(m, input, output, len, dist, factors);
                             }
                         }
                         (Transform::Fft, 2, _) => {
-                            pass4::<true>(input, output, len, dist, take_array(&mut factors));
+                            pass4::<M, true>(m, input, output, len, dist, take_array(&mut factors));
                         }
                         (Transform::Ifft, 2, _) => {
-                            pass4::<false>(input, output, len, dist, take_array(&mut factors));
+                            pass4::<M, false>(
+                                m,
+                                input,
+                                output,
+                                len,
+                                dist,
+                                take_array(&mut factors),
+                            );
                         }
                         (Transform::Fft, _, _) => {
-                            pass2::<true>(output, len, dist, &take_array::<1>(&mut factors)[0]);
+                            pass2::<M, true>(
+                                m,
+                                output,
+                                len,
+                                dist,
+                                &take_array::<1>(&mut factors)[0],
+                            );
                         }
                         (Transform::Ifft, _, _) => {
-                            pass2::<false>(output, len, dist, &take_array::<1>(&mut factors)[0]);
+                            pass2::<M, false>(
+                                m,
+                                output,
+                                len,
+                                dist,
+                                &take_array::<1>(&mut factors)[0],
+                            );
                         }
                     }
                 }
@@ -369,7 +456,6 @@ impl Avx512Encoder {
 
     /// The index in `plans` of the factors of a transform, computed on first
     /// use: every column (or row) of a blob runs the same transforms.
-    #[target_feature(enable = "avx512f")]
     fn plan(
         &mut self,
         kind: Transform,
@@ -459,17 +545,31 @@ impl Avx512Encoder {
         // SAFETY: the assertions above bound every shard the passes touch
         // and every source read; `new` checked the CPU.
         unsafe {
-            self.transform_unchecked(
-                Transform::Ifft,
-                pos,
+            self.transform_unchecked(&Job {
+                kind: Transform::Ifft,
+                from: pos,
                 sources,
                 pos,
                 size,
                 truncated_size,
                 skew_delta,
-            )
+            })
         }
     }
+}
+
+/// One transform: a `kind` transform of shards `pos..pos + size`, with the
+/// library's truncated size and skew delta. The first pass
+/// reads shards `from..from + size` of the work buffer, or, with `sources`,
+/// the originals where they lie.
+struct Job<'s> {
+    kind: Transform,
+    from: usize,
+    sources: Option<&'s [&'s [u8]]>,
+    pos: usize,
+    size: usize,
+    truncated_size: usize,
+    skew_delta: usize,
 }
 
 /// A transform direction.
@@ -550,7 +650,18 @@ mod tests {
             .collect()
     }
 
-    /// Asserts that both encoders give the same recovery shards.
+    /// The encoders this CPU can run: with nibble lookups and, where the
+    /// CPU has GFNI, with affine transforms.
+    fn encoders() -> Vec<Avx512Encoder> {
+        let mut encoders: Vec<Avx512Encoder> = Avx512Encoder::without_gfni().into_iter().collect();
+        encoders.extend(Avx512Encoder::new().filter(|encoder| encoder.gfni.is_some()));
+        if encoders.is_empty() {
+            eprintln!("no AVX-512 on this CPU: nothing to compare");
+        }
+        encoders
+    }
+
+    /// Asserts that the library and `encoder` give the same recovery shards.
     fn check(encoder: &mut Avx512Encoder, k: usize, m: usize, shard_bytes: usize, seed: u64) {
         let data = bytes(k * shard_bytes, seed);
         let mut library = ReedSolomonEncoder::new(k, m, shard_bytes).expect("supported");
@@ -563,17 +674,14 @@ mod tests {
             assert_eq!(
                 encoder.recovery(i),
                 expected.recovery(i),
-                "k {k}, m {m}, {shard_bytes} bytes, recovery shard {i}"
+                "k {k}, m {m}, {shard_bytes} bytes, recovery shard {i}, GFNI {}",
+                encoder.gfni.is_some()
             );
         }
     }
 
     #[test]
     fn equals_the_library_on_the_codes_walrus_uses_and_their_edges() {
-        let Some(mut encoder) = Avx512Encoder::new() else {
-            eprintln!("no AVX-512 on this CPU: nothing to compare");
-            return;
-        };
         let codes = [
             (1, 1),
             (1, 2),
@@ -596,15 +704,17 @@ mod tests {
             (3, 1000),
             (1500, 300),
         ];
-        for (k, m) in codes {
-            for shard_bytes in [2, 30, 64, 66, 130, 302, 1000] {
-                check(
-                    &mut encoder,
-                    k,
-                    m,
-                    shard_bytes,
-                    (k * 131 + m * 7 + shard_bytes) as u64,
-                );
+        for mut encoder in encoders() {
+            for (k, m) in codes {
+                for shard_bytes in [2, 30, 64, 66, 130, 302, 1000] {
+                    check(
+                        &mut encoder,
+                        k,
+                        m,
+                        shard_bytes,
+                        (k * 131 + m * 7 + shard_bytes) as u64,
+                    );
+                }
             }
         }
     }
@@ -618,16 +728,14 @@ mod tests {
         // The low-rate encoder's IFFT at n = 1000 (k = 334): three passes
         // of 8 shards, each starting with a group of zero factors that the
         // fast kernel skips; no other group has zeros.
-        // SAFETY: `new` returned an encoder, so the CPU has AVX-512F.
-        let plan = unsafe { encoder.plan(Transform::Ifft, 512, 334, 0) };
+        let plan = encoder.plan(Transform::Ifft, 512, 334, 0);
         let zeros = &encoder.plans[plan].zeros;
         assert_eq!(zeros.len(), 42 + 6 + 1, "groups of the three passes");
         let marked: Vec<usize> = (0..zeros.len()).filter(|&i| zeros[i] != 0).collect();
         assert_eq!(marked, [0, 42, 48], "the first group of each pass");
         assert!(marked.iter().all(|&i| zeros[i] == FIRST_GROUP_ZEROS));
         // With a skew delta, no factor is zero.
-        // SAFETY: as above.
-        let plan = unsafe { encoder.plan(Transform::Fft, 512, 512, 512) };
+        let plan = encoder.plan(Transform::Fft, 512, 512, 512);
         assert!(encoder.plans[plan].zeros.iter().all(|&mask| mask == 0));
     }
 
@@ -640,7 +748,7 @@ mod tests {
             words in 1usize..200,
             seed in any::<u64>(),
         ) {
-            if let Some(mut encoder) = Avx512Encoder::new() {
+            for mut encoder in encoders() {
                 check(&mut encoder, k, m, 2 * words, seed);
             }
         }

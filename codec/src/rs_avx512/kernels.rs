@@ -3,14 +3,20 @@
 //! or three layers of them over groups of shards in registers. Every
 //! `unsafe` block states why it is sound; the callers' bounds are asserted
 //! in the encoder.
+//!
+//! The kernels are generic over a [`Multiply`] token and carry no target
+//! features: they are `#[inline(always)]`, so each lands inside the
+//! encoder's `transform_gfni` or `transform_nibbles`, whose target features
+//! let the SIMD instructions inline too. (A kernel with only AVX-512
+//! features, compiled apart, would call each GFNI instruction.)
 #![allow(unsafe_code)]
 
 use core::arch::x86_64::{
-    __m512i, __mmask64, _mm_loadu_si128, _mm512_and_si512, _mm512_broadcast_i32x4,
-    _mm512_castsi512_si256, _mm512_inserti64x4, _mm512_load_si512, _mm512_loadu_si512,
-    _mm512_mask_broadcast_i32x4, _mm512_maskz_loadu_epi8, _mm512_set1_epi8, _mm512_setzero_si512,
-    _mm512_shuffle_epi8, _mm512_shuffle_i64x2, _mm512_srli_epi16, _mm512_store_si512,
-    _mm512_ternarylogic_epi64, _mm512_xor_si512,
+    __m512i, __mmask64, _mm512_and_si512, _mm512_castsi512_si256, _mm512_gf2p8affine_epi64_epi8,
+    _mm512_inserti64x4, _mm512_load_si512, _mm512_loadu_si512, _mm512_maskz_loadu_epi8,
+    _mm512_set_epi64, _mm512_set1_epi8, _mm512_setzero_si512, _mm512_shuffle_epi8,
+    _mm512_shuffle_i64x2, _mm512_srli_epi16, _mm512_store_si512, _mm512_ternarylogic_epi64,
+    _mm512_xor_si512,
 };
 
 /// One 64-byte chunk of a shard, aligned so that a load never splits a cache
@@ -21,58 +27,186 @@ pub(super) struct Chunk(pub(super) [u8; 64]);
 
 pub(super) const ZERO: Chunk = Chunk([0; 64]);
 
-/// The four table registers that multiply a chunk by one constant.
+/// The registers that multiply a chunk by one constant, as a [`Multiply`]
+/// builds and uses them.
 #[derive(Clone, Copy)]
 pub(super) struct Factor(pub(super) [__m512i; 4]);
 
-/// Loads `low` into the lower two 128-bit lanes and `high` into the upper two.
-#[inline]
-#[target_feature(enable = "avx512f")]
-pub(super) fn lanes(low: &u128, high: &u128) -> __m512i {
-    // SAFETY: both pointers come from references to 16 readable bytes.
-    unsafe {
-        let low = _mm_loadu_si128(core::ptr::from_ref(low).cast());
-        let high = _mm_loadu_si128(core::ptr::from_ref(high).cast());
-        _mm512_mask_broadcast_i32x4(_mm512_broadcast_i32x4(low), 0xFF00, high)
+/// How the kernels multiply a chunk by a constant. A value of an
+/// implementing type is a token that proves the CPU has the instructions
+/// the kernels use.
+///
+/// # Safety
+/// A value may exist only on a CPU with AVX-512F, AVX-512BW and the
+/// instructions of the type's [`Multiply::mul_add`].
+pub(super) unsafe trait Multiply: Copy {
+    /// `x + y * factor` for the 32 words of a chunk, `factor` as
+    /// [`Multiply::factor`] built it.
+    fn mul_add(self, x: __m512i, y: __m512i, factor: &Factor) -> __m512i;
+
+    /// The registers that multiply by the constant whose products of the
+    /// 16 unit words `1 << k` are `unit_products[k]`.
+    fn factor(self, unit_products: &[u16; 16]) -> Factor;
+
+    /// `a + b`.
+    #[inline(always)]
+    fn xor(self, a: __m512i, b: __m512i) -> __m512i {
+        // SAFETY: the token proves AVX-512F.
+        unsafe { _mm512_xor_si512(a, b) }
     }
 }
 
-/// `x + y * factor` for the 32 words of a chunk.
+/// Multiplication by four `vpshufb` nibble lookups (AVX-512BW).
 ///
-/// Lanes 0-1 of `y` hold the words' low bytes, lanes 2-3 their high bytes;
-/// the nibble indices `n0`, `n1` are swapped across halves into `n2`, `n3`,
-/// so each lane sees the low and high byte of its words. `factor` holds, per
-/// lane, the table for the product byte that lane produces.
-#[inline]
-#[target_feature(enable = "avx512f,avx512bw")]
-pub(super) fn mul_add(x: __m512i, y: __m512i, factor: &Factor) -> __m512i {
-    let mask = _mm512_set1_epi8(0x0f);
-    let n0 = _mm512_and_si512(y, mask);
-    let n1 = _mm512_and_si512(_mm512_srli_epi16::<4>(y), mask);
-    let n2 = _mm512_shuffle_i64x2::<0x4E>(n0, n0);
-    let n3 = _mm512_shuffle_i64x2::<0x4E>(n1, n1);
-    let partial = _mm512_ternarylogic_epi64::<0x96>(
-        _mm512_shuffle_epi8(factor.0[0], n0),
-        _mm512_shuffle_epi8(factor.0[1], n1),
-        _mm512_shuffle_epi8(factor.0[2], n2),
-    );
-    _mm512_ternarylogic_epi64::<0x96>(x, partial, _mm512_shuffle_epi8(factor.0[3], n3))
+/// Lanes 0-1 of a chunk hold its words' low bytes, lanes 2-3 their high
+/// bytes; the nibble indices `n0`, `n1` are swapped across halves into
+/// `n2`, `n3`, so each lane sees the low and high byte of its words. A
+/// [`Factor`] holds, per lane, the table for the product byte that lane
+/// produces.
+#[derive(Clone, Copy)]
+pub(super) struct Nibbles(());
+
+impl Nibbles {
+    /// The token, if this CPU has AVX-512F and AVX-512BW.
+    pub(super) fn new() -> Option<Self> {
+        (std::is_x86_feature_detected!("avx512f") && std::is_x86_feature_detected!("avx512bw"))
+            .then_some(Self(()))
+    }
+}
+
+// SAFETY: `Nibbles::new` checks for AVX-512F and BW, all `mul_add` uses.
+unsafe impl Multiply for Nibbles {
+    #[inline(always)]
+    fn mul_add(self, x: __m512i, y: __m512i, factor: &Factor) -> __m512i {
+        // SAFETY: the token exists only where `new` found AVX-512F and BW.
+        unsafe {
+            let mask = _mm512_set1_epi8(0x0f);
+            let n0 = _mm512_and_si512(y, mask);
+            let n1 = _mm512_and_si512(_mm512_srli_epi16::<4>(y), mask);
+            let n2 = _mm512_shuffle_i64x2::<0x4E>(n0, n0);
+            let n3 = _mm512_shuffle_i64x2::<0x4E>(n1, n1);
+            let partial = _mm512_ternarylogic_epi64::<0x96>(
+                _mm512_shuffle_epi8(factor.0[0], n0),
+                _mm512_shuffle_epi8(factor.0[1], n1),
+                _mm512_shuffle_epi8(factor.0[2], n2),
+            );
+            _mm512_ternarylogic_epi64::<0x96>(x, partial, _mm512_shuffle_epi8(factor.0[3], n3))
+        }
+    }
+
+    fn factor(self, unit_products: &[u16; 16]) -> Factor {
+        // `table(nibble, high)[v]`: the low (or high) byte of the product
+        // of `v << 4 nibble`, by linearity the XOR of unit products.
+        let table = |nibble: usize, high: bool| -> [u8; 16] {
+            core::array::from_fn(|v| {
+                let product = (0..4)
+                    .filter(|bit| v >> bit & 1 == 1)
+                    .fold(0, |sum, bit| sum ^ unit_products[4 * nibble + bit]);
+                product.to_le_bytes()[usize::from(high)]
+            })
+        };
+        // Lanes 0-1 make the product's low byte from nibbles 0 and 1 (the
+        // low byte's, in `n0`, `n1`) and 2 and 3 (in `n2`, `n3`); lanes
+        // 2-3 make its high byte from nibbles 2, 3, 0, 1 in the same order.
+        let lanes = |low: [u8; 16], high: [u8; 16]| {
+            let mut bytes = [0; 64];
+            for (lane, table) in bytes.chunks_exact_mut(16).zip([low, low, high, high]) {
+                lane.copy_from_slice(&table);
+            }
+            // SAFETY: an unaligned load of 64 readable bytes; the token
+            // proves AVX-512F.
+            unsafe { _mm512_loadu_si512(bytes.as_ptr().cast()) }
+        };
+        Factor([
+            lanes(table(0, false), table(2, true)),
+            lanes(table(1, false), table(3, true)),
+            lanes(table(2, false), table(0, true)),
+            lanes(table(3, false), table(1, true)),
+        ])
+    }
+}
+
+/// Multiplication by two GF(2) affine transforms (`vgf2p8affineqb`, GFNI).
+///
+/// Multiplying by a constant is linear over GF(2): a 16 × 16 bit matrix,
+/// four 8 × 8 blocks (low or high product byte from low or high word byte).
+/// One transform applies, per 64-bit lane, the block from the byte the lane
+/// holds; a second applies the other block to the chunk with its halves
+/// swapped; their XOR is the product. A [`Factor`] holds the two matrix
+/// registers, then two unused ones.
+#[derive(Clone, Copy)]
+pub(super) struct Gfni(());
+
+impl Gfni {
+    /// The token, if this CPU has AVX-512F, AVX-512BW and GFNI.
+    pub(super) fn new() -> Option<Self> {
+        (Nibbles::new().is_some() && std::is_x86_feature_detected!("gfni")).then_some(Self(()))
+    }
+}
+
+// SAFETY: `Gfni::new` checks for AVX-512F, BW and GFNI.
+unsafe impl Multiply for Gfni {
+    #[inline(always)]
+    fn mul_add(self, x: __m512i, y: __m512i, factor: &Factor) -> __m512i {
+        // SAFETY: the token exists only where `new` found AVX-512F, BW and
+        // GFNI.
+        unsafe {
+            let swapped = _mm512_shuffle_i64x2::<0x4E>(y, y);
+            _mm512_ternarylogic_epi64::<0x96>(
+                x,
+                _mm512_gf2p8affine_epi64_epi8::<0>(y, factor.0[0]),
+                _mm512_gf2p8affine_epi64_epi8::<0>(swapped, factor.0[1]),
+            )
+        }
+    }
+
+    fn factor(self, unit_products: &[u16; 16]) -> Factor {
+        // The block from input bits `from..from + 8` to output bits
+        // `to..to + 8`: byte `7 - i` of the matrix holds the input mask
+        // of output bit `i`.
+        let block = |from: usize, to: usize| -> i64 {
+            let mut matrix = 0_u64;
+            for i in 0..8 {
+                let row = (0..8)
+                    .filter(|k| unit_products[from + k] >> (to + i) & 1 == 1)
+                    .fold(0_u64, |row, k| row | 1 << k);
+                matrix |= row << (8 * (7 - i));
+            }
+            i64::from_ne_bytes(matrix.to_ne_bytes())
+        };
+        let (low_low, high_low) = (block(0, 0), block(8, 0));
+        let (low_high, high_high) = (block(0, 8), block(8, 8));
+        // SAFETY: the token proves AVX-512F.
+        unsafe {
+            Factor([
+                // Lanes of low bytes make the low product byte's share from
+                // them; lanes of high bytes the high byte's share from them.
+                _mm512_set_epi64(
+                    high_high, high_high, high_high, high_high, low_low, low_low, low_low, low_low,
+                ),
+                // The swapped chunk: the other share of each product byte.
+                _mm512_set_epi64(
+                    low_high, low_high, low_high, low_high, high_low, high_low, high_low, high_low,
+                ),
+                _mm512_setzero_si512(),
+                _mm512_setzero_si512(),
+            ])
+        }
+    }
 }
 
 /// The FFT butterfly: `x += y * factor; y += x`.
-#[inline]
-#[target_feature(enable = "avx512f,avx512bw")]
-pub(super) fn fft_butterfly(x: &mut __m512i, y: &mut __m512i, factor: &Factor) {
-    *x = mul_add(*x, *y, factor);
-    *y = _mm512_xor_si512(*y, *x);
+#[inline(always)]
+pub(super) fn fft_butterfly<M: Multiply>(m: M, x: &mut __m512i, y: &mut __m512i, factor: &Factor) {
+    *x = m.mul_add(*x, *y, factor);
+    *y = m.xor(*y, *x);
 }
 
 /// The IFFT butterfly: `y += x; x += y * factor`.
-#[inline]
-#[target_feature(enable = "avx512f,avx512bw")]
-pub(super) fn ifft_butterfly(x: &mut __m512i, y: &mut __m512i, factor: &Factor) {
-    *y = _mm512_xor_si512(*y, *x);
-    *x = mul_add(*x, *y, factor);
+#[inline(always)]
+pub(super) fn ifft_butterfly<M: Multiply>(m: M, x: &mut __m512i, y: &mut __m512i, factor: &Factor) {
+    *y = m.xor(*y, *x);
+    *x = m.mul_add(*x, *y, factor);
 }
 
 /// Two layers of butterflies over the shards `i, i + dist, i + 2 dist,
@@ -82,9 +216,9 @@ pub(super) fn ifft_butterfly(x: &mut __m512i, y: &mut __m512i, factor: &Factor) 
 ///
 /// # Safety
 /// `from` and `to` must each be valid for `4 * dist * len` chunks.
-#[inline]
-#[target_feature(enable = "avx512f,avx512bw")]
-pub(super) unsafe fn pass4<const FFT: bool>(
+#[inline(always)]
+pub(super) unsafe fn pass4<M: Multiply, const FFT: bool>(
+    m: M,
     from: *const Chunk,
     to: *mut Chunk,
     len: usize,
@@ -102,15 +236,15 @@ pub(super) unsafe fn pass4<const FFT: bool>(
             let mut v2 = _mm512_load_si512(from.add(at + 2 * step).cast());
             let mut v3 = _mm512_load_si512(from.add(at + 3 * step).cast());
             if FFT {
-                fft_butterfly(&mut v0, &mut v2, f02);
-                fft_butterfly(&mut v1, &mut v3, f02);
-                fft_butterfly(&mut v0, &mut v1, f01);
-                fft_butterfly(&mut v2, &mut v3, f23);
+                fft_butterfly(m, &mut v0, &mut v2, f02);
+                fft_butterfly(m, &mut v1, &mut v3, f02);
+                fft_butterfly(m, &mut v0, &mut v1, f01);
+                fft_butterfly(m, &mut v2, &mut v3, f23);
             } else {
-                ifft_butterfly(&mut v0, &mut v1, f01);
-                ifft_butterfly(&mut v2, &mut v3, f23);
-                ifft_butterfly(&mut v0, &mut v2, f02);
-                ifft_butterfly(&mut v1, &mut v3, f02);
+                ifft_butterfly(m, &mut v0, &mut v1, f01);
+                ifft_butterfly(m, &mut v2, &mut v3, f23);
+                ifft_butterfly(m, &mut v0, &mut v2, f02);
+                ifft_butterfly(m, &mut v1, &mut v3, f02);
             }
             _mm512_store_si512(to.add(at).cast(), v0);
             _mm512_store_si512(to.add(at + step).cast(), v1);
@@ -125,9 +259,9 @@ pub(super) unsafe fn pass4<const FFT: bool>(
 ///
 /// # Safety
 /// `data` must be valid for `2 * dist * len` chunks.
-#[inline]
-#[target_feature(enable = "avx512f,avx512bw")]
-pub(super) unsafe fn pass2<const FFT: bool>(
+#[inline(always)]
+pub(super) unsafe fn pass2<M: Multiply, const FFT: bool>(
+    m: M,
     data: *mut Chunk,
     len: usize,
     dist: usize,
@@ -141,9 +275,9 @@ pub(super) unsafe fn pass2<const FFT: bool>(
             let mut x = _mm512_load_si512(data.add(at).cast());
             let mut y = _mm512_load_si512(data.add(at + step).cast());
             if FFT {
-                fft_butterfly(&mut x, &mut y, factor);
+                fft_butterfly(m, &mut x, &mut y, factor);
             } else {
-                ifft_butterfly(&mut x, &mut y, factor);
+                ifft_butterfly(m, &mut x, &mut y, factor);
             }
             _mm512_store_si512(data.add(at).cast(), x);
             _mm512_store_si512(data.add(at + step).cast(), y);
@@ -161,9 +295,9 @@ pub(super) unsafe fn pass2<const FFT: bool>(
 ///
 /// # Safety
 /// `from` and `to` must each be valid for `8 * dist * len` chunks.
-#[inline]
-#[target_feature(enable = "avx512f,avx512bw")]
-pub(super) unsafe fn pass8<const FFT: bool, const ZEROS: u8>(
+#[inline(always)]
+pub(super) unsafe fn pass8<M: Multiply, const FFT: bool, const ZEROS: u8>(
+    m: M,
     from: *const Chunk,
     to: *mut Chunk,
     len: usize,
@@ -178,7 +312,7 @@ pub(super) unsafe fn pass8<const FFT: bool, const ZEROS: u8>(
         // guarantees valid; chunks are 64-byte aligned.
         let mut v: [__m512i; 8] =
             core::array::from_fn(|k| unsafe { _mm512_load_si512(from.add(at + k * step).cast()) });
-        butterflies8::<FFT, ZEROS>(&mut v, outer, middle, inner);
+        butterflies8::<M, FFT, ZEROS>(m, &mut v, outer, middle, inner);
         for (k, chunk) in v.into_iter().enumerate() {
             // SAFETY: as the loads above.
             unsafe { _mm512_store_si512(to.add(at + k * step).cast(), chunk) };
@@ -188,9 +322,9 @@ pub(super) unsafe fn pass8<const FFT: bool, const ZEROS: u8>(
 
 /// The three layers of [`pass8`] on one chunk of each of its 8 shards;
 /// `ZEROS` as in [`pass8`], over `[outer, middle.., inner..]`.
-#[inline]
-#[target_feature(enable = "avx512f,avx512bw")]
-pub(super) fn butterflies8<const FFT: bool, const ZEROS: u8>(
+#[inline(always)]
+pub(super) fn butterflies8<M: Multiply, const FFT: bool, const ZEROS: u8>(
+    m: M,
     v: &mut [__m512i; 8],
     outer: &Factor,
     middle: [&Factor; 2],
@@ -203,23 +337,23 @@ pub(super) fn butterflies8<const FFT: bool, const ZEROS: u8>(
     let inner_zero = |k: usize| zero(3 + k / 2);
     if FFT {
         for k in 0..4 {
-            (v[k], v[k + 4]) = pair::<true>(v[k], v[k + 4], outer, outer_zero);
+            (v[k], v[k + 4]) = pair::<M, true>(m, v[k], v[k + 4], outer, outer_zero);
         }
         for k in [0, 1, 4, 5] {
-            (v[k], v[k + 2]) = pair::<true>(v[k], v[k + 2], middle[k / 4], middle_zero(k));
+            (v[k], v[k + 2]) = pair::<M, true>(m, v[k], v[k + 2], middle[k / 4], middle_zero(k));
         }
         for k in [0, 2, 4, 6] {
-            (v[k], v[k + 1]) = pair::<true>(v[k], v[k + 1], inner[k / 2], inner_zero(k));
+            (v[k], v[k + 1]) = pair::<M, true>(m, v[k], v[k + 1], inner[k / 2], inner_zero(k));
         }
     } else {
         for k in [0, 2, 4, 6] {
-            (v[k], v[k + 1]) = pair::<false>(v[k], v[k + 1], inner[k / 2], inner_zero(k));
+            (v[k], v[k + 1]) = pair::<M, false>(m, v[k], v[k + 1], inner[k / 2], inner_zero(k));
         }
         for k in [0, 1, 4, 5] {
-            (v[k], v[k + 2]) = pair::<false>(v[k], v[k + 2], middle[k / 4], middle_zero(k));
+            (v[k], v[k + 2]) = pair::<M, false>(m, v[k], v[k + 2], middle[k / 4], middle_zero(k));
         }
         for k in 0..4 {
-            (v[k], v[k + 4]) = pair::<false>(v[k], v[k + 4], outer, outer_zero);
+            (v[k], v[k + 4]) = pair::<M, false>(m, v[k], v[k + 4], outer, outer_zero);
         }
     }
 }
@@ -235,9 +369,9 @@ pub(super) fn butterflies8<const FFT: bool, const ZEROS: u8>(
 /// # Safety
 /// `to` must be valid for `8 * len` chunks, `len = shard_bytes.div_ceil(64)`,
 /// and every source must be `shard_bytes` long.
-#[inline]
-#[target_feature(enable = "avx512f,avx512bw")]
-pub(super) unsafe fn pass8_from_sources<const ZEROS: u8>(
+#[inline(always)]
+pub(super) unsafe fn pass8_from_sources<M: Multiply, const ZEROS: u8>(
+    m: M,
     sources: &[&[u8]],
     shard_bytes: usize,
     to: *mut Chunk,
@@ -247,12 +381,15 @@ pub(super) unsafe fn pass8_from_sources<const ZEROS: u8>(
     let [outer, m0, m1, i0, i1, i2, i3] = factors;
     for at in 0..len {
         let mut v: [__m512i; 8] = core::array::from_fn(|k| {
-            sources.get(k).map_or(_mm512_setzero_si512(), |source| {
-                // SAFETY: the caller guarantees `source.len() == shard_bytes`.
-                unsafe { load_chunk(source, at, shard_bytes) }
-            })
+            // SAFETY: the caller guarantees `source.len() == shard_bytes`;
+            // the token proves AVX-512F and BW.
+            unsafe {
+                sources.get(k).map_or(_mm512_setzero_si512(), |source| {
+                    load_chunk(source, at, shard_bytes)
+                })
+            }
         });
-        butterflies8::<false, ZEROS>(&mut v, outer, [m0, m1], [i0, i1, i2, i3]);
+        butterflies8::<M, false, ZEROS>(m, &mut v, outer, [m0, m1], [i0, i1, i2, i3]);
         for (k, chunk) in v.into_iter().enumerate() {
             // SAFETY: `at + k * len < 8 * len`, which the caller guarantees
             // valid; chunks are 64-byte aligned.
@@ -267,9 +404,9 @@ pub(super) unsafe fn pass8_from_sources<const ZEROS: u8>(
 /// bytes) at 0 and the rest at 32, zero elsewhere.
 ///
 /// # Safety
-/// `source.len()` must be `shard_bytes` and `at < shard_bytes.div_ceil(64)`.
-#[inline]
-#[target_feature(enable = "avx512f,avx512bw")]
+/// `source.len()` must be `shard_bytes` and `at < shard_bytes.div_ceil(64)`;
+/// the CPU must have AVX-512F and AVX-512BW.
+#[inline(always)]
 pub(super) unsafe fn load_chunk(source: &[u8], at: usize, shard_bytes: usize) -> __m512i {
     let start = source.as_ptr();
     if (at + 1) * 64 <= shard_bytes {
@@ -289,20 +426,20 @@ pub(super) unsafe fn load_chunk(source: &[u8], at: usize, shard_bytes: usize) ->
 
 /// [`fft_butterfly`] (`FFT`) or [`ifft_butterfly`] by value; with `zero`
 /// (a zero factor) the product is skipped, leaving `y += x` in both.
-#[inline]
-#[target_feature(enable = "avx512f,avx512bw")]
-pub(super) fn pair<const FFT: bool>(
+#[inline(always)]
+pub(super) fn pair<M: Multiply, const FFT: bool>(
+    m: M,
     mut x: __m512i,
     mut y: __m512i,
     factor: &Factor,
     zero: bool,
 ) -> (__m512i, __m512i) {
     if zero {
-        y = _mm512_xor_si512(y, x);
+        y = m.xor(y, x);
     } else if FFT {
-        fft_butterfly(&mut x, &mut y, factor);
+        fft_butterfly(m, &mut x, &mut y, factor);
     } else {
-        ifft_butterfly(&mut x, &mut y, factor);
+        ifft_butterfly(m, &mut x, &mut y, factor);
     }
     (x, y)
 }
