@@ -266,7 +266,7 @@ fn wait_indexed_certified(indexer: &str, blob_id: &str) {
 }
 
 /// The DOM of `url` after its scripts ran, from headless Chromium
-/// (Debian's `chromium`, which `.ci/run` installs).
+/// (Debian's `chromium`, which `scripts/test.sh` installs).
 fn explorer_dom(url: &str) -> String {
     let output = Command::new("chromium")
         .args([
@@ -279,7 +279,7 @@ fn explorer_dom(url: &str) -> String {
             url,
         ])
         .output()
-        .expect("chromium runs (apt-get install chromium; .ci/run does)");
+        .expect("chromium runs (bash scripts/test.sh installs it)");
     assert!(
         output.status.success(),
         "chromium failed: {}",
