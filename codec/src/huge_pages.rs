@@ -1,10 +1,9 @@
 //! Asks Linux to back large fresh buffers with transparent huge pages.
 //!
 //! Why this exists: encoding a 64 MiB blob writes about 170 MB of fresh
-//! memory (the slivers that hold new symbols; 370 MB when this module was
-//! written, with more copies and the leaf hashes). With 4 KiB pages, 370 MB
-//! was about 90,000 page faults, each charged and zeroed on its own: about
-//! 0.1 s of kernel time on one thread, 15 % of an encode. Marked with
+//! memory (the slivers that hold new symbols). With 4 KiB pages that is
+//! about 40,000 page faults, each charged and zeroed on its own, kernel time
+//! the encoding thread waits for (figures: bench/RESULTS.md). Marked with
 //! `MADV_HUGEPAGE` before the first write, the same memory faults in 2 MiB
 //! pages. The call is a hint: where the kernel has transparent huge pages
 //! off, or on other systems, nothing changes but the speed. It does no IO.

@@ -32,11 +32,11 @@ mod sliver;
 pub use blob_id::BlobId;
 
 /// Builds the process-wide tables that encoding and sliver verification use:
-/// the Reed-Solomon library's multiplication tables (about 14 ms on one
-/// thread) and the leaf hashes of 2-byte symbols (`hash::SmallLeafTable`).
-/// Optional: the first encode builds them otherwise. A short-lived process
-/// (one `walrus store`) calls this on a spare thread at start, so the tables
-/// are built while it starts up.
+/// the Reed-Solomon library's multiplication tables and the leaf hashes of
+/// 2-byte symbols (`hash::SmallLeafTable`). Optional: the first encode builds
+/// them otherwise. A short-lived process (one `walrus store`) calls this on a
+/// spare thread at start, so the tables are built while it starts up instead
+/// of delaying its first encode (figures: bench/RESULTS.md).
 pub fn warm_up() {
     rs::warm_up();
     hash::SmallLeafTable::get();

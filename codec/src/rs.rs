@@ -102,7 +102,7 @@ impl Expander {
 }
 
 /// The encoders an [`Expander`] reuses: on a CPU with AVX-512,
-/// [`Avx512Encoder`] (the same bytes, about twice as fast), created on first
+/// [`Avx512Encoder`] (the same bytes, computed faster), created on first
 /// use; otherwise the library's.
 #[derive(Default)]
 struct Encoders {
@@ -149,8 +149,8 @@ impl Encoders {
 
 /// Codewords are grouped `GROUP_BYTES / S` per call: a call per codeword would
 /// pad each to a 64-byte chunk and pay the per-call cost for a few words.
-/// Grouping larger symbols gained nothing at n = 1000 (packing costs what the
-/// wider transforms save), so symbols over 128 bytes stay one per call.
+/// For larger symbols packing costs what the wider transforms save, so
+/// symbols over 128 bytes stay one per call.
 const GROUP_BYTES: usize = 256;
 
 /// How many codewords of `symbol_size`-byte symbols to put side by side in

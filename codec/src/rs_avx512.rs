@@ -1,14 +1,14 @@
 //! Reed-Solomon encoding with AVX-512: the same codewords as
-//! `reed-solomon-simd` 3.1, computed about twice as fast.
+//! `reed-solomon-simd` 3.1, computed faster (figures: bench/RESULTS.md).
 //!
-//! Why this exists: after hashing, the library's transforms were the largest
-//! cost of encoding (about 0.2 s per 64 MiB blob at n = 1000 on one thread).
-//! Its fastest engine uses AVX2; behind the `Engine` trait every butterfly
-//! group is a call into the library (`ShardsRefMut::dist4_mut`) that spills
-//! the multiplication tables out of registers. This module runs the
-//! library's own algorithm (the additive FFT of Lin, Chung and Han over
-//! GF(2^16), with the library's public multiplication and skew tables, see
-//! its `algorithm.md`) on its own aligned work buffer:
+//! Why this exists: after hashing, the Reed-Solomon transforms are the
+//! largest cost of encoding. The library's fastest engine uses AVX2; behind
+//! the `Engine` trait every butterfly group is a call into the library
+//! (`ShardsRefMut::dist4_mut`) that spills the multiplication tables out of
+//! registers. This module runs the library's own algorithm (the additive
+//! FFT of Lin, Chung and Han over GF(2^16), with the library's public
+//! multiplication and skew tables, see its `algorithm.md`) on its own aligned
+//! work buffer:
 //! - the same chunk layout: a 64-byte chunk holds the low bytes of 32 words,
 //!   then their high bytes; a symbol's tail (`S % 64` bytes) puts its low
 //!   bytes at 0 and its high bytes at 32, as the library's `Shards::insert`;
