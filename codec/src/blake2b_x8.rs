@@ -12,10 +12,14 @@
 //! prefix. The 8 lanes' blocks are then transposed in registers. The algorithm is Blake2b as in RFC 7693 with
 //! digest length 32, no key, salt or personalization.
 //!
-//! This is the only module with `unsafe`: masked loads and stores take raw
-//! pointers, and calling a `target_feature` function needs proof that the CPU
-//! has the feature. Every block states why it is sound. Tests compare it with
-//! `blake2b_simd` on every length from 0 to 400 bytes and several prefixes.
+//! This module holds `unsafe` (as do `rs_avx512`, its `kernels`,
+//! `huge_pages.rs` and the one call into [`hash8_prefixed`] in `hash.rs`):
+//! masked loads and stores take raw pointers, and calling a `target_feature`
+//! function needs proof that the CPU has the feature. Every block states why
+//! it is sound. Tests compare it and `blake2b_simd` with a scalar reference
+//! (itself checked against known answers) on every length from 0 to 400
+//! bytes and several prefixes; on a CPU without AVX-512 they check only
+//! `blake2b_simd`, and say so on stderr.
 #![allow(unsafe_code)]
 
 use core::arch::x86_64::{
@@ -295,12 +299,158 @@ pub(crate) unsafe fn hash8_prefixed(prefix: u8, inputs: &[&[u8]], out: &mut [Dig
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::hash::blake2b256;
+    use crate::hash::{blake2b256, hash_prefixed};
+
+    /// RFC 7693 Blake2b, unkeyed, with an `out_len`-byte digest: a plain
+    /// scalar reference, independent of `blake2b_simd` and of [`hash8_prefixed`]
+    /// but for the RFC's constants.
+    fn reference(out_len: usize, message: &[u8]) -> Vec<u8> {
+        let mut h = IV;
+        h[0] ^= 0x0101_0000 ^ u64::try_from(out_len).expect("small");
+        let blocks = message.len().div_ceil(BLOCK).max(1);
+        for block in 0..blocks {
+            let part = &message[block * BLOCK..message.len().min((block + 1) * BLOCK)];
+            let mut bytes = [0u8; BLOCK];
+            bytes[..part.len()].copy_from_slice(part);
+            let m: [u64; 16] = core::array::from_fn(|i| {
+                u64::from_le_bytes(bytes[8 * i..8 * i + 8].try_into().expect("8 bytes"))
+            });
+            let counter = u64::try_from(block * BLOCK + part.len()).expect("small");
+            reference_compress(&mut h, &m, counter, block + 1 == blocks);
+        }
+        h.iter()
+            .flat_map(|word| word.to_le_bytes())
+            .take(out_len)
+            .collect()
+    }
+
+    /// The compression function F of RFC 7693, section 3.2, for messages
+    /// shorter than 2^64 bytes.
+    fn reference_compress(h: &mut [u64; 8], m: &[u64; 16], counter: u64, last: bool) {
+        let mut v = [0u64; 16];
+        v[..8].copy_from_slice(h);
+        v[8..].copy_from_slice(&IV);
+        v[12] ^= counter;
+        if last {
+            v[14] = !v[14];
+        }
+        const COLUMNS_THEN_DIAGONALS: [[usize; 4]; 8] = [
+            [0, 4, 8, 12],
+            [1, 5, 9, 13],
+            [2, 6, 10, 14],
+            [3, 7, 11, 15],
+            [0, 5, 10, 15],
+            [1, 6, 11, 12],
+            [2, 7, 8, 13],
+            [3, 4, 9, 14],
+        ];
+        for s in &SIGMA {
+            for (i, [a, b, c, d]) in COLUMNS_THEN_DIAGONALS.into_iter().enumerate() {
+                let (x, y) = (m[s[2 * i]], m[s[2 * i + 1]]);
+                v[a] = v[a].wrapping_add(v[b]).wrapping_add(x);
+                v[d] = (v[d] ^ v[a]).rotate_right(32);
+                v[c] = v[c].wrapping_add(v[d]);
+                v[b] = (v[b] ^ v[c]).rotate_right(24);
+                v[a] = v[a].wrapping_add(v[b]).wrapping_add(y);
+                v[d] = (v[d] ^ v[a]).rotate_right(16);
+                v[c] = v[c].wrapping_add(v[d]);
+                v[b] = (v[b] ^ v[c]).rotate_right(63);
+            }
+        }
+        for i in 0..8 {
+            h[i] ^= v[i] ^ v[i + 8];
+        }
+    }
+
+    /// The reference's Blake2b-256 of `prefix || input`.
+    fn reference_digest(prefix: u8, input: &[u8]) -> Digest {
+        reference(32, &[&[prefix], input].concat())
+            .try_into()
+            .expect("32 bytes")
+    }
+
+    fn hex(bytes: &[u8]) -> String {
+        bytes.iter().map(|byte| format!("{byte:02x}")).collect()
+    }
+
+    /// `(digest length, message, digest)` computed by another
+    /// implementation (Python's `hashlib`); the first is RFC 7693's
+    /// Appendix A. The last two are one block exactly and three blocks.
+    fn known_answers() -> [(usize, Vec<u8>, &'static str); 5] {
+        let block: Vec<u8> = (0..127usize)
+            .map(|i| u8::try_from(i * 7 % 256).expect("mod 256"))
+            .collect();
+        [
+            (
+                64,
+                b"abc".to_vec(),
+                "ba80a53f981c4d0d6a2797b69f12f6e94c212f14685ac4b74b12bb6fdbffa2d1\
+                 7d87c5392aab792dc252d5de4533cc9518d38aa8dbf1925ab92386edd4009923",
+            ),
+            (
+                32,
+                Vec::new(),
+                "0e5751c026e543b2e8ab2eb06099daa1d1e5df47778f7787faab45cdf12fe3a8",
+            ),
+            (
+                32,
+                b"abc".to_vec(),
+                "bddd813c634239723171ef3fee98579b94964e3bb1cb3e427262c8c068d52319",
+            ),
+            (
+                32,
+                [&[0u8][..], &block[..]].concat(),
+                "d44bccbdce6369ed1ecd2fa24545f787be4005561a4bd8ac3a8602466218c6d2",
+            ),
+            (
+                32,
+                [1u8].into_iter().chain(0..=255).collect(),
+                "3f7a2f8ad0dc2e81a98699fc324226cd113df3466de8a37b320f509a1ad21208",
+            ),
+        ]
+    }
+
+    #[test]
+    fn the_reference_and_every_path_give_the_known_answers() {
+        if !available() {
+            crate::warn_untested("`hash8_prefixed`", "`blake2b_simd`");
+        }
+        for (out_len, message, expected) in known_answers() {
+            assert_eq!(hex(&reference(out_len, &message)), expected, "reference");
+            if out_len != 32 {
+                continue;
+            }
+            assert_eq!(hex(&blake2b256(&[&message])), expected, "blake2b_simd");
+            let Some((&prefix, input)) = message.split_first() else {
+                continue;
+            };
+            // 8 inputs take the AVX-512 lanes where the CPU has them, 7 the
+            // fallback (`blake2b_simd::many`) on every CPU.
+            let inputs = [input; LANES];
+            for lanes in [LANES, LANES - 1] {
+                let mut out = [[0u8; 32]; LANES];
+                hash_prefixed(prefix, &inputs[..lanes], &mut out[..lanes]);
+                for digest in &out[..lanes] {
+                    assert_eq!(hex(digest), expected, "hash_prefixed on {lanes} inputs");
+                }
+            }
+            if available() {
+                let mut out = [[0u8; 32]; LANES];
+                // SAFETY: `available()` returned true.
+                unsafe { hash8_prefixed(prefix, &inputs, &mut out) };
+                assert!(out.iter().all(|digest| hex(digest) == expected), "hash8");
+            }
+        }
+    }
 
     #[test]
     fn equals_blake2b_simd_for_every_length_and_prefix() {
-        if !available() {
-            return; // Nothing to compare on this CPU; the portable path is tested elsewhere.
+        let simd = available();
+        if !simd {
+            crate::warn_untested(
+                "`hash8_prefixed`",
+                "`blake2b_simd` (`hash_prefixed`'s fallback) and a scalar reference",
+            );
         }
         for input_len in 0..=400usize {
             let bytes: Vec<u8> = (0..LANES * input_len + 3)
@@ -312,15 +462,30 @@ mod tests {
                 .map(|lane| &bytes[3 + lane * input_len..][..input_len])
                 .collect();
             for prefix in [0u8, 1, 0xff] {
-                let mut out = [[0u8; 32]; LANES];
-                // SAFETY: `available()` returned true above.
-                unsafe { hash8_prefixed(prefix, &inputs, &mut out) };
-                for (input, digest) in inputs.iter().zip(&out) {
+                let expected: Vec<Digest> = inputs
+                    .iter()
+                    .map(|input| reference_digest(prefix, input))
+                    .collect();
+                let at = format!("length {input_len} prefix {prefix}");
+                for (input, digest) in inputs.iter().zip(&expected) {
                     assert_eq!(
-                        *digest,
                         blake2b256(&[&[prefix], input]),
-                        "length {input_len} prefix {prefix}"
+                        *digest,
+                        "blake2b_simd, {at}"
                     );
+                }
+                // The production dispatch: 8 inputs take the AVX-512 lanes
+                // where the CPU has them, 7 the fallback on every CPU.
+                for lanes in [LANES, LANES - 1] {
+                    let mut out = vec![[0u8; 32]; lanes];
+                    hash_prefixed(prefix, &inputs[..lanes], &mut out);
+                    assert_eq!(out, expected[..lanes], "hash_prefixed on {lanes}, {at}");
+                }
+                if simd {
+                    let mut out = [[0u8; 32]; LANES];
+                    // SAFETY: `available()` returned true above.
+                    unsafe { hash8_prefixed(prefix, &inputs, &mut out) };
+                    assert_eq!(out.as_slice(), expected, "hash8_prefixed, {at}");
                 }
             }
         }

@@ -23,6 +23,22 @@ pub struct EncodingConfig {
     max_faulty: u16,
 }
 
+/// Quorum test: `3w >= 2n + 1` for a weight `w` out of `n` (SPEC.md section
+/// 1): more than two thirds, so any two quorums share a correct member. The
+/// one definition every quorum check of the project uses (certificates,
+/// epoch sync, slashing, stores).
+pub fn is_quorum(weight: u32, n: u32) -> bool {
+    3 * u64::from(weight) > 2 * u64::from(n)
+}
+
+/// Validity test: `3w >= n + 1` for a weight `w` out of `n` (SPEC.md section
+/// 1): more than a third, so at least one correct member. The one definition
+/// every validity check uses (invalid-blob certificates, already-certified
+/// checks).
+pub fn is_validity(weight: u32, n: u32) -> bool {
+    3 * u64::from(weight) > u64::from(n)
+}
+
 impl EncodingConfig {
     /// Creates the configuration for `n_shards` shards.
     ///
@@ -87,14 +103,14 @@ impl EncodingConfig {
         self.symbols_per_sliver(sliver_type.orthogonal())
     }
 
-    /// Quorum test: `3w >= 2n + 1` for a shard weight `w` (SPEC.md section 1).
+    /// Quorum test for a shard weight: [`is_quorum`] of `n`.
     pub fn is_quorum(&self, weight: u16) -> bool {
-        3 * u32::from(weight) > 2 * u32::from(self.n_shards)
+        is_quorum(u32::from(weight), u32::from(self.n_shards))
     }
 
-    /// Validity test: `3w >= n + 1`, so at least one correct shard (SPEC.md section 1).
+    /// Validity test for a shard weight: [`is_validity`] of `n`.
     pub fn is_validity(&self, weight: u16) -> bool {
-        3 * u32::from(weight) > u32::from(self.n_shards)
+        is_validity(u32::from(weight), u32::from(self.n_shards))
     }
 
     /// Number of source symbols of a blob, `p * s`.

@@ -31,6 +31,21 @@ mod sliver;
 
 pub use blob_id::BlobId;
 
+/// Says loudly that this CPU lacks AVX-512, so that a test checks only
+/// `instead` and not `simd`: a green run here has not run that path. Written
+/// to stderr directly, past libtest's output capture (which takes
+/// `eprintln!`), so that it shows in the log of every test run.
+#[cfg(all(test, target_arch = "x86_64"))]
+fn warn_untested(simd: &str, instead: &str) {
+    use std::io::Write;
+    // A failed write to stderr is no reason to fail the test.
+    let _ = writeln!(
+        std::io::stderr(),
+        "WARNING: this CPU lacks AVX-512: {simd} is NOT tested here; \
+         checking {instead} against the same expectations"
+    );
+}
+
 /// Builds the process-wide tables that encoding and sliver verification use:
 /// the Reed-Solomon library's multiplication tables and the leaf hashes of
 /// 2-byte symbols (`hash::SmallLeafTable`). Optional: the first encode builds
@@ -41,7 +56,7 @@ pub fn warm_up() {
     rs::warm_up();
     hash::SmallLeafTable::get();
 }
-pub use config::{BYTES_PER_UNIT, EncodingConfig, MAX_SYMBOL_SIZE};
+pub use config::{BYTES_PER_UNIT, EncodingConfig, MAX_SYMBOL_SIZE, is_quorum, is_validity};
 pub use encode::EncodedBlob;
 pub use hash::Node;
 pub use metadata::{

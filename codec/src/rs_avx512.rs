@@ -15,7 +15,9 @@
 //! - the same high-rate and low-rate encoders, the same butterflies in the
 //!   same factors (a group of a transform is processed when it starts
 //!   below the truncated size, as in the library), so every needed output
-//!   byte equals the library's; tests compare the two on many code sizes;
+//!   byte equals the library's; tests compare the two, and the library's
+//!   reference engine, on many code sizes (where the CPU lacks AVX-512,
+//!   only the library with its reference engine, and they say so);
 //! - a chunk is one 512-bit register. Multiplying by a constant is linear
 //!   over GF(2); with GFNI it takes two `vgf2p8affineqb` (one applies, per
 //!   64-bit lane, the 8 × 8 bit block from the byte that lane holds, the
@@ -36,7 +38,8 @@
 //!   anywhere else is multiplied by zero.
 //!
 //! This module and its `kernels` (the SIMD passes) hold the codec's
-//! `unsafe` besides `blake2b_x8.rs` and `huge_pages.rs`: aligned loads and
+//! `unsafe` besides `blake2b_x8.rs`, `huge_pages.rs` and the one call into
+//! `blake2b_x8.rs` in `hash.rs`: aligned loads and
 //! stores through raw pointers into the work buffer, whose bounds each
 //! transform asserts once on entry, and SIMD instructions, whose CPU
 //! features a token (a [`kernels::Multiply`] value, made only after
@@ -468,40 +471,8 @@ impl Avx512Encoder {
         if let Some(index) = self.plans.iter().position(|plan| plan.key == key) {
             return index;
         }
-        let (mut factors, mut zeros) = (Vec::new(), Vec::new());
-        for (take, dist, group) in passes(kind, size) {
-            let mut r = 0;
-            while r < truncated_size {
-                // Layer `d`'s group starting at `g` multiplies by
-                // `skew[g + d + skew_delta - 1]`, as in the library.
-                let log = |g: usize, d: usize| self.skew[g + d + skew_delta - 1];
-                match take {
-                    3 => {
-                        let logs = [
-                            log(r, 4 * dist),
-                            log(r, 2 * dist),
-                            log(r + 4 * dist, 2 * dist),
-                            log(r, dist),
-                            log(r + 2 * dist, dist),
-                            log(r + 4 * dist, dist),
-                            log(r + 6 * dist, dist),
-                        ];
-                        factors.extend(logs.map(|log_m| self.factor(log_m)));
-                        zeros.push(
-                            logs.iter()
-                                .rev()
-                                .fold(0, |mask, &log_m| mask << 1 | u8::from(log_m == GF_MODULUS)),
-                        );
-                    }
-                    2 => factors.extend(
-                        [log(r, dist), log(r, 2 * dist), log(r + 2 * dist, dist)]
-                            .map(|log_m| self.factor(log_m)),
-                    ),
-                    _ => factors.push(self.factor(log(r, dist))),
-                }
-                r += group;
-            }
-        }
+        let (logs, zeros) = plan_logs(self.skew, kind, size, truncated_size, skew_delta);
+        let factors = logs.into_iter().map(|log_m| self.factor(log_m)).collect();
         self.plans.push(Plan {
             key,
             factors,
@@ -573,6 +544,52 @@ struct Job<'s> {
     skew_delta: usize,
 }
 
+/// The logarithms of a transform's factors (entries of the library's skew
+/// table, `GF_MODULUS` for a zero factor) in the order its passes use them,
+/// and per group of a three-layer pass the mask of its zero factors (bit `i`
+/// for the group's factor `i`). Table lookups only, no SIMD.
+fn plan_logs(
+    skew: &Skew,
+    kind: Transform,
+    size: usize,
+    truncated_size: usize,
+    skew_delta: usize,
+) -> (Vec<GfElement>, Vec<u8>) {
+    let (mut logs, mut zeros) = (Vec::new(), Vec::new());
+    for (take, dist, group) in passes(kind, size) {
+        let mut r = 0;
+        while r < truncated_size {
+            // Layer `d`'s group starting at `g` multiplies by
+            // `skew[g + d + skew_delta - 1]`, as in the library.
+            let log = |g: usize, d: usize| skew[g + d + skew_delta - 1];
+            match take {
+                3 => {
+                    let group_logs = [
+                        log(r, 4 * dist),
+                        log(r, 2 * dist),
+                        log(r + 4 * dist, 2 * dist),
+                        log(r, dist),
+                        log(r + 2 * dist, dist),
+                        log(r + 4 * dist, dist),
+                        log(r + 6 * dist, dist),
+                    ];
+                    zeros.push(
+                        group_logs
+                            .iter()
+                            .rev()
+                            .fold(0, |mask, &log_m| mask << 1 | u8::from(log_m == GF_MODULUS)),
+                    );
+                    logs.extend(group_logs);
+                }
+                2 => logs.extend([log(r, dist), log(r, 2 * dist), log(r + 2 * dist, dist)]),
+                _ => logs.push(log(r, dist)),
+            }
+            r += group;
+        }
+    }
+    (logs, zeros)
+}
+
 /// A transform direction.
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Transform {
@@ -636,9 +653,14 @@ fn take_array<'f, const N: usize>(factors: &mut &'f [Factor]) -> &'f [Factor; N]
 #[cfg(test)]
 mod tests {
     use proptest::prelude::*;
-    use reed_solomon_simd::ReedSolomonEncoder;
+    use reed_solomon_simd::{
+        ReedSolomonEncoder,
+        engine::Naive,
+        rate::{DefaultRateEncoder, RateEncoder},
+    };
 
     use super::*;
+    use crate::rs::Expander;
 
     fn bytes(len: usize, mut state: u64) -> Vec<u8> {
         (0..len)
@@ -652,33 +674,79 @@ mod tests {
     }
 
     /// The encoders this CPU can run: with nibble lookups and, where the
-    /// CPU has GFNI, with affine transforms.
+    /// CPU has GFNI, with affine transforms; none without AVX-512.
     fn encoders() -> Vec<Avx512Encoder> {
         let mut encoders: Vec<Avx512Encoder> = Avx512Encoder::without_gfni().into_iter().collect();
         encoders.extend(Avx512Encoder::new().filter(|encoder| encoder.gfni.is_some()));
-        if encoders.is_empty() {
-            eprintln!("no AVX-512 on this CPU: nothing to compare");
-        }
         encoders
     }
 
-    /// Asserts that the library and `encoder` give the same recovery shards.
-    fn check(encoder: &mut Avx512Encoder, k: usize, m: usize, shard_bytes: usize, seed: u64) {
+    /// Warns when `encoders` is empty: only the library is checked then.
+    fn warn_if_none(encoders: &[Avx512Encoder]) {
+        if encoders.is_empty() {
+            crate::warn_untested(
+                "`Avx512Encoder`",
+                "the library's encoder (the fallback) and the production dispatch",
+            );
+        }
+    }
+
+    /// Asserts that the library's encoder (what runs without AVX-512), the
+    /// production dispatch (`expander`) and each of `encoders` give the
+    /// recovery shards of the library's reference engine (`Naive`: word by
+    /// word through log and exp tables, no SIMD).
+    fn check(
+        expander: &mut Expander,
+        encoders: &mut [Avx512Encoder],
+        (k, m): (usize, usize),
+        shard_bytes: usize,
+        seed: u64,
+    ) {
         let data = bytes(k * shard_bytes, seed);
+        let at = format!("k {k}, m {m}, {shard_bytes} bytes");
+        let mut reference =
+            DefaultRateEncoder::new(k, m, shard_bytes, Naive::new(), None).expect("supported code");
+        for shard in data.chunks_exact(shard_bytes) {
+            reference.add_original_shard(shard).expect("k shards");
+        }
+        let expected = reference.encode().expect("k shards");
+        let expected: Vec<&[u8]> = (0..m)
+            .map(|i| expected.recovery(i).expect("m shards"))
+            .collect();
         let mut library = ReedSolomonEncoder::new(k, m, shard_bytes).expect("supported");
         for shard in data.chunks_exact(shard_bytes) {
             library.add_original_shard(shard).expect("k shards");
         }
-        let expected = library.encode().expect("k shards");
-        encoder.encode(k, m, shard_bytes, data.chunks_exact(shard_bytes));
-        for i in 0..m {
-            assert_eq!(
-                encoder.recovery(i),
-                expected.recovery(i),
-                "k {k}, m {m}, {shard_bytes} bytes, recovery shard {i}, GFNI {}",
-                encoder.gfni.is_some()
-            );
+        let library = library.encode().expect("k shards");
+        assert_recovery(
+            |i| library.recovery(i),
+            &expected,
+            &format!("library, {at}"),
+        );
+        let dispatched = expander.encode(data.chunks_exact(shard_bytes), k, m, shard_bytes);
+        assert_recovery(
+            |i| dispatched.recovery(i),
+            &expected,
+            &format!("dispatch, {at}"),
+        );
+        for encoder in encoders {
+            encoder.encode(k, m, shard_bytes, data.chunks_exact(shard_bytes));
+            let what = format!("AVX-512 (GFNI {}), {at}", encoder.gfni.is_some());
+            assert_recovery(|i| encoder.recovery(i), &expected, &what);
         }
+    }
+
+    /// Asserts that `recovery(i)` is `expected[i]` for each `i`, and `None`
+    /// past them.
+    fn assert_recovery<'a>(
+        recovery: impl Fn(usize) -> Option<&'a [u8]>,
+        expected: &[&[u8]],
+        what: &str,
+    ) {
+        for (i, shard) in expected.iter().enumerate() {
+            assert_eq!(recovery(i), Some(*shard), "{what}, recovery shard {i}");
+        }
+        assert_eq!(recovery(expected.len()), None, "{what}: too many shards");
     }
 
     #[test]
@@ -705,39 +773,56 @@ mod tests {
             (3, 1000),
             (1500, 300),
         ];
-        for mut encoder in encoders() {
-            for (k, m) in codes {
-                for shard_bytes in [2, 30, 64, 66, 130, 302, 1000] {
-                    check(
-                        &mut encoder,
-                        k,
-                        m,
-                        shard_bytes,
-                        (k * 131 + m * 7 + shard_bytes) as u64,
-                    );
-                }
+        let mut encoders = encoders();
+        warn_if_none(&encoders);
+        let mut expander = Expander::default();
+        for (k, m) in codes {
+            for shard_bytes in [2, 30, 64, 66, 130, 302, 1000] {
+                let seed = (k * 131 + m * 7 + shard_bytes) as u64;
+                check(&mut expander, &mut encoders, (k, m), shard_bytes, seed);
             }
         }
     }
 
+    /// The IFFT of the low-rate encoder at n = 1000 (k = 334) has three
+    /// passes of 8 shards (42, 6 and 1 groups), each starting with a group
+    /// of zero factors that the fast kernel skips; no other group has zeros.
+    fn assert_only_first_groups_have_zeros(zeros: &[u8], what: &str) {
+        assert_eq!(
+            zeros.len(),
+            42 + 6 + 1,
+            "{what}: groups of the three passes"
+        );
+        let marked: Vec<usize> = (0..zeros.len()).filter(|&i| zeros[i] != 0).collect();
+        assert_eq!(marked, [0, 42, 48], "{what}: the first group of each pass");
+        assert!(
+            marked.iter().all(|&i| zeros[i] == FIRST_GROUP_ZEROS),
+            "{what}: the skipped zeros"
+        );
+    }
+
     #[test]
     fn the_first_group_of_each_pass_of_a_transform_without_skew_has_the_skipped_zeros() {
+        // The masks come from the library's skew table alone: checked on
+        // every CPU, then in the encoder's plans where it runs.
+        let skew = tables::get_skew();
+        let (logs, zeros) = plan_logs(skew, Transform::Ifft, 512, 334, 0);
+        assert_only_first_groups_have_zeros(&zeros, "plan_logs");
+        assert_eq!(logs.len(), (42 + 6 + 1) * 7, "7 factors per group");
+        // With a skew delta, no factor is zero.
+        let (with_delta, with_delta_zeros) = plan_logs(skew, Transform::Fft, 512, 512, 512);
+        assert!(with_delta.iter().all(|&log_m| log_m != GF_MODULUS));
+        assert!(with_delta_zeros.iter().all(|&mask| mask == 0));
         let Some(mut encoder) = Avx512Encoder::new() else {
-            eprintln!("no AVX-512 on this CPU: nothing to check");
+            crate::warn_untested("`Avx512Encoder::plan`", "its zero masks (`plan_logs`)");
             return;
         };
-        // The low-rate encoder's IFFT at n = 1000 (k = 334): three passes
-        // of 8 shards, each starting with a group of zero factors that the
-        // fast kernel skips; no other group has zeros.
         let plan = encoder.plan(Transform::Ifft, 512, 334, 0);
-        let zeros = &encoder.plans[plan].zeros;
-        assert_eq!(zeros.len(), 42 + 6 + 1, "groups of the three passes");
-        let marked: Vec<usize> = (0..zeros.len()).filter(|&i| zeros[i] != 0).collect();
-        assert_eq!(marked, [0, 42, 48], "the first group of each pass");
-        assert!(marked.iter().all(|&i| zeros[i] == FIRST_GROUP_ZEROS));
-        // With a skew delta, no factor is zero.
+        assert_only_first_groups_have_zeros(&encoder.plans[plan].zeros, "plan");
+        assert_eq!(encoder.plans[plan].factors.len(), logs.len());
         let plan = encoder.plan(Transform::Fft, 512, 512, 512);
-        assert!(encoder.plans[plan].zeros.iter().all(|&mask| mask == 0));
+        assert_eq!(encoder.plans[plan].zeros, with_delta_zeros);
+        assert_eq!(encoder.plans[plan].factors.len(), with_delta.len());
     }
 
     proptest! {
@@ -749,9 +834,10 @@ mod tests {
             words in 1usize..200,
             seed in any::<u64>(),
         ) {
-            for mut encoder in encoders() {
-                check(&mut encoder, k, m, 2 * words, seed);
-            }
+            static WARNING: std::sync::Once = std::sync::Once::new();
+            let mut encoders = encoders();
+            WARNING.call_once(|| warn_if_none(&encoders));
+            check(&mut Expander::default(), &mut encoders, (k, m), 2 * words, seed);
         }
     }
 }
