@@ -16,13 +16,17 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 use walrus_codec::BlobId;
 use walrus_contracts::{
-    Address, Call, Committee, Event, ObjectId, ObjectRef,
+    Address, Blob, Call, Committee, Event, ObjectId, ObjectRef,
+    blob_status::{BlobState, ObjectFacts, blob_id_state, object_state},
     certificate::{self, Certificate, Threshold},
+    ledger::{
+        execution::{ChainState, Outcome, TxKind},
+        genesis::GenesisConfig,
+    },
 };
-use walrus_runtime::chain::{
-    client::ChainClient,
-    execution::{ChainState, Outcome, TxKind},
-    genesis::GenesisConfig,
+use walrus_types::{
+    ChainClient,
+    indexer::{BlobStatusView, HealthView, HistoryView},
 };
 
 use crate::error::ClientError;
@@ -140,11 +144,7 @@ pub struct AuditReport {
 }
 
 fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-fn chain_error(error: impl std::fmt::Display) -> ClientError {
-    ClientError::Chain(anyhow::anyhow!("{error}"))
+    hex::encode(bytes)
 }
 
 /// The certificate of the call that produced `event` in a transaction.
@@ -261,38 +261,49 @@ fn event_details(event: &Event) -> (Option<ObjectId>, u32) {
     }
 }
 
+/// The verdict of the verified state: the one blob-status rule of
+/// `walrus_contracts::blob_status` over the ID's Blob objects; a blob ID
+/// whose objects are all gone was deleted if the chain ever showed it.
 fn verdict(chain: &ChainState, blob_id: &BlobId, ever_seen: bool) -> Verdict {
     let state = &chain.state;
-    if state.invalid_blob_ids.contains(blob_id) {
-        return Verdict::Invalid;
-    }
-    let objects: Vec<&walrus_contracts::Blob> = state
+    let invalid = state.invalid_blob_ids.contains(blob_id);
+    let objects: Vec<&Blob> = state
         .blobs
         .values()
         .chain(state.shared_blobs.values().map(|s| &s.blob))
         .filter(|b| &b.blob_id == blob_id)
         .collect();
-    let live: Vec<_> = objects
+    let with_state: Vec<(&Blob, BlobState)> = objects
         .iter()
-        .filter(|b| b.storage.end_epoch > state.epoch)
+        .map(|b| {
+            let facts = ObjectFacts {
+                end_epoch: b.storage.end_epoch,
+                deletable: b.deletable,
+                certified_epoch: b.certified_epoch,
+                deleted: false,
+            };
+            (*b, object_state(&facts, invalid, state.epoch))
+        })
         .collect();
-    let certified: Vec<_> = live
-        .iter()
-        .filter(|b| b.certified_epoch.is_some())
-        .collect();
-    if let Some(end_epoch) = certified.iter().map(|b| b.storage.end_epoch).max() {
-        Verdict::Certified {
-            end_epoch,
-            deletable: certified.iter().all(|b| b.deletable),
+    match blob_id_state(with_state.iter().map(|(_, s)| *s), invalid) {
+        Some(BlobState::Invalid) => Verdict::Invalid,
+        Some(BlobState::Certified) => {
+            let certified = with_state
+                .iter()
+                .filter(|(_, s)| *s == BlobState::Certified);
+            Verdict::Certified {
+                end_epoch: certified
+                    .clone()
+                    .map(|(b, _)| b.storage.end_epoch)
+                    .max()
+                    .unwrap_or(0),
+                deletable: certified.clone().all(|(b, _)| b.deletable),
+            }
         }
-    } else if !live.is_empty() {
-        Verdict::Registered
-    } else if !objects.is_empty() {
-        Verdict::Expired
-    } else if ever_seen {
-        Verdict::Deleted
-    } else {
-        Verdict::Unknown
+        Some(BlobState::Registered) => Verdict::Registered,
+        Some(BlobState::Expired) => Verdict::Expired,
+        Some(BlobState::Deleted) | None if ever_seen => Verdict::Deleted,
+        Some(BlobState::Deleted) | None => Verdict::Unknown,
     }
 }
 
@@ -308,7 +319,8 @@ pub async fn audit(
     blob_id: &BlobId,
     indexer_url: Option<&str>,
 ) -> Result<AuditReport, ClientError> {
-    let mut state = ChainState::genesis(genesis).map_err(ClientError::Chain)?;
+    let mut state = ChainState::genesis(genesis)
+        .map_err(|e| ClientError::Config(format!("invalid genesis: {e}")))?;
     let n_shards = state.state.params.n_shards;
     let mut committees: BTreeMap<u32, Committee> = BTreeMap::new();
     committees.insert(state.state.epoch, state.state.committee.clone());
@@ -316,15 +328,14 @@ pub async fn audit(
     loop {
         let batch = chain
             .checkpoints(state.next_sequence, std::time::Duration::ZERO)
-            .await
-            .map_err(ClientError::Chain)?;
+            .await?;
         if batch.is_empty() {
             break;
         }
         for checkpoint in &batch {
             state
                 .replay(checkpoint)
-                .map_err(|e| chain_error(format!("the chain does not verify: {e}")))?;
+                .map_err(|e| ClientError::Unexpected(format!("the chain does not verify: {e}")))?;
             committees
                 .entry(state.state.epoch)
                 .or_insert_with(|| state.state.committee.clone());
@@ -381,31 +392,6 @@ pub async fn audit(
     })
 }
 
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct IndexedEvent {
-    checkpoint: u64,
-    tx_digest: String,
-    kind: String,
-}
-
-#[derive(Deserialize)]
-struct IndexedHistory {
-    events: Vec<IndexedEvent>,
-}
-
-#[derive(Deserialize)]
-struct IndexerHealth {
-    checkpoints: u64,
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct IndexedStatus {
-    status: String,
-    end_epoch: Option<u32>,
-}
-
 /// The status word and end epoch the indexer should report for `verdict`.
 fn expected_status(verdict: &Verdict) -> (&'static str, Option<u32>) {
     match verdict {
@@ -431,7 +417,7 @@ async fn compare_with_indexer(
         .collect();
     let base = url.trim_end_matches('/');
     let fetched = async {
-        let indexed: IndexerHealth = reqwest::get(format!("{base}/v1/health"))
+        let indexed: HealthView = reqwest::get(format!("{base}/v1/health"))
             .await?
             .error_for_status()?
             .json()
@@ -440,14 +426,19 @@ async fn compare_with_indexer(
         let events = if response.status() == reqwest::StatusCode::NOT_FOUND {
             Vec::new()
         } else {
-            let history: IndexedHistory = response.error_for_status()?.json().await?;
+            let history: HistoryView = response.error_for_status()?.json().await?;
             history.events
         };
         let response = reqwest::get(format!("{base}/v1/blobs/{blob_id}")).await?;
         let status = if response.status() == reqwest::StatusCode::NOT_FOUND {
             None
         } else {
-            Some(response.error_for_status()?.json::<IndexedStatus>().await?)
+            Some(
+                response
+                    .error_for_status()?
+                    .json::<BlobStatusView>()
+                    .await?,
+            )
         };
         Ok::<_, reqwest::Error>((indexed.checkpoints, events, status))
     }
@@ -485,7 +476,7 @@ async fn compare_with_indexer(
             if cursor == tip {
                 let (word, end_epoch) = expected_status(verdict);
                 let reported =
-                    status.map_or(("unknown".to_owned(), None), |s| (s.status, s.end_epoch));
+                    status.map_or(("unknown", None), |s| (s.status.as_str(), s.end_epoch));
                 if reported.0 != word || (end_epoch.is_some() && reported.1 != end_epoch) {
                     differences.push(format!(
                         "the indexer reports {} (end epoch {:?}), the chain {word} (end epoch {end_epoch:?})",

@@ -8,8 +8,8 @@ use std::{
 
 use ed25519_dalek::SigningKey;
 use serde::{Deserialize, Serialize};
+use walrus_contracts::ledger::transaction::address_of;
 use walrus_contracts::{Address, parse_hex};
-use walrus_runtime::chain::transaction::address_of;
 
 use crate::error::ClientError;
 
@@ -85,6 +85,15 @@ impl CommunicationConfig {
     pub fn request_timeout(&self) -> Duration {
         Duration::from_millis(self.request_timeout_ms)
     }
+
+    /// How requests to storage nodes are retried.
+    pub fn retry_policy(&self) -> walrus_types::RetryPolicy {
+        walrus_types::RetryPolicy {
+            attempts: self.request_attempts.max(1),
+            base_delay: Duration::from_millis(self.retry_base_delay_ms),
+            ..walrus_types::RetryPolicy::default()
+        }
+    }
 }
 
 /// A wallet file (YAML): the ed25519 secret key in hex and, for reading
@@ -100,7 +109,7 @@ pub struct WalletFile {
 impl WalletFile {
     /// The wallet file of `key`.
     pub fn of(key: &SigningKey) -> Self {
-        let secret = key.as_bytes().iter().map(|b| format!("{b:02x}")).collect();
+        let secret = hex::encode(key.as_bytes());
         Self {
             secret,
             address: address_of(&key.verifying_key()),

@@ -12,7 +12,6 @@
 use std::{convert::Infallible, net::SocketAddr, ops::RangeInclusive, sync::Arc};
 
 use serde::Deserialize;
-use serde_json::json;
 use walrus_codec::BlobId;
 use walrus_contracts::ObjectId;
 use warp::{
@@ -21,7 +20,12 @@ use warp::{
     hyper::body::Bytes,
 };
 
-use crate::{Client, ClientError, ConsistencyCheck, StoreOptions, StoreResult};
+use walrus_types::{
+    error::{ErrorBody, ErrorReason},
+    publisher::DaemonHealth,
+};
+
+use crate::{Client, ClientError, ConsistencyCheck, StoreOptions};
 
 /// Which endpoints the daemon serves.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -48,12 +52,12 @@ pub struct DaemonConfig {
 #[derive(Debug)]
 struct ApiError {
     status: StatusCode,
-    reason: &'static str,
+    reason: ErrorReason,
     message: String,
 }
 
 impl ApiError {
-    fn bad(reason: &'static str, message: impl ToString) -> Self {
+    fn bad(reason: ErrorReason, message: impl ToString) -> Self {
         Self {
             status: StatusCode::BAD_REQUEST,
             reason,
@@ -65,18 +69,23 @@ impl ApiError {
 impl From<ClientError> for ApiError {
     fn from(error: ClientError) -> Self {
         let (status, reason) = match &error {
-            ClientError::InvalidArgument(_) => (StatusCode::BAD_REQUEST, "INVALID_ARGUMENT"),
-            ClientError::BlobNotFound(_) => (StatusCode::NOT_FOUND, "BLOB_NOT_FOUND"),
+            ClientError::InvalidArgument(_) => {
+                (StatusCode::BAD_REQUEST, ErrorReason::InvalidArgument)
+            }
+            ClientError::BlobNotFound(_) => (StatusCode::NOT_FOUND, ErrorReason::BlobNotFound),
             ClientError::BlobInvalid(_) | ClientError::Inconsistent(_) => {
-                (StatusCode::UNPROCESSABLE_ENTITY, "BLOB_INVALID")
+                (StatusCode::UNPROCESSABLE_ENTITY, ErrorReason::BlobInvalid)
             }
-            ClientError::Transaction { .. } => (StatusCode::BAD_REQUEST, "TRANSACTION_FAILED"),
+            ClientError::Transaction { .. } => {
+                (StatusCode::BAD_REQUEST, ErrorReason::TransactionFailed)
+            }
             ClientError::NotEnoughConfirmations { .. } | ClientError::NotEnoughSlivers { .. } => {
-                (StatusCode::SERVICE_UNAVAILABLE, "NOT_ENOUGH_NODES")
+                (StatusCode::SERVICE_UNAVAILABLE, ErrorReason::NotEnoughNodes)
             }
-            ClientError::Config(_) | ClientError::Chain(_) | ClientError::Codec(_) => {
-                (StatusCode::INTERNAL_SERVER_ERROR, "INTERNAL")
-            }
+            ClientError::Config(_)
+            | ClientError::Chain(_)
+            | ClientError::Unexpected(_)
+            | ClientError::Codec(_) => (StatusCode::INTERNAL_SERVER_ERROR, ErrorReason::Internal),
         };
         Self {
             status,
@@ -87,12 +96,7 @@ impl From<ClientError> for ApiError {
 }
 
 fn error_reply(error: &ApiError) -> warp::reply::Response {
-    let body = json!({ "error": {
-        "code": error.status.as_u16(),
-        "status": error.status.canonical_reason().unwrap_or(""),
-        "message": error.message,
-        "details": [{ "reason": error.reason }],
-    }});
+    let body = ErrorBody::new(error.status.as_u16(), error.reason, error.message.clone());
     warp::reply::with_status(warp::reply::json(&body), error.status).into_response()
 }
 
@@ -100,25 +104,25 @@ fn rejection_reply(rejection: &Rejection) -> warp::reply::Response {
     let error = if rejection.is_not_found() {
         ApiError {
             status: StatusCode::NOT_FOUND,
-            reason: "NO_ROUTE",
+            reason: ErrorReason::NoRoute,
             message: "no such route".into(),
         }
     } else if rejection.find::<warp::reject::PayloadTooLarge>().is_some() {
         ApiError {
             status: StatusCode::PAYLOAD_TOO_LARGE,
-            reason: "BODY_TOO_LARGE",
+            reason: ErrorReason::BodyTooLarge,
             message: "blob larger than this publisher accepts".into(),
         }
     } else if let Some(query) = rejection.find::<warp::reject::InvalidQuery>() {
-        ApiError::bad("INVALID_QUERY", query)
+        ApiError::bad(ErrorReason::InvalidQuery, query)
     } else if rejection.find::<warp::reject::MethodNotAllowed>().is_some() {
         ApiError {
             status: StatusCode::METHOD_NOT_ALLOWED,
-            reason: "METHOD_NOT_ALLOWED",
+            reason: ErrorReason::MethodNotAllowed,
             message: "method not allowed".into(),
         }
     } else {
-        ApiError::bad("BAD_REQUEST", format!("{rejection:?}"))
+        ApiError::bad(ErrorReason::BadRequest, format!("{rejection:?}"))
     };
     error_reply(&error)
 }
@@ -141,7 +145,7 @@ async fn put_blob(
     let deletable = match (query.deletable, query.permanent) {
         (Some(true), Some(true)) => {
             return Err(ApiError::bad(
-                "INVALID_ARGUMENT",
+                ErrorReason::InvalidArgument,
                 "a blob cannot be both deletable and permanent",
             ));
         }
@@ -156,17 +160,7 @@ async fn put_blob(
     };
     let outcome = client.store(body.to_vec(), &options).await?;
     tracing::info!(blob_id = %outcome.blob_id, size = outcome.unencoded_size, "stored");
-    let body = match &outcome.result {
-        result @ StoreResult::NewlyCreated { .. }
-        | result @ StoreResult::AlreadyCertified { .. } => {
-            serde_json::to_value(result).map_err(|e| ApiError {
-                status: StatusCode::INTERNAL_SERVER_ERROR,
-                reason: "INTERNAL",
-                message: e.to_string(),
-            })?
-        }
-    };
-    Ok(warp::reply::json(&body).into_response())
+    Ok(warp::reply::json(&outcome.result).into_response())
 }
 
 /// The one byte range a `Range` header asks of a blob of `size` bytes:
@@ -178,7 +172,7 @@ fn select_range(size: u64, range: Option<&str>) -> Result<Option<RangeInclusive<
     };
     let unsatisfiable = || ApiError {
         status: StatusCode::RANGE_NOT_SATISFIABLE,
-        reason: "RANGE_NOT_SATISFIABLE",
+        reason: ErrorReason::RangeNotSatisfiable,
         message: format!("range {text:?} does not fit a blob of {size} bytes"),
     };
     let ranges = http_range_header::parse_range_header(text)
@@ -229,7 +223,7 @@ async fn get_blob(
 ) -> Result<warp::reply::Response, ApiError> {
     let blob_id: BlobId = blob_id
         .parse()
-        .map_err(|e| ApiError::bad("INVALID_BLOB_ID", format!("invalid blob ID: {e}")))?;
+        .map_err(|e| ApiError::bad(ErrorReason::InvalidBlobId, format!("invalid blob ID: {e}")))?;
     let blob = client.read(&blob_id, ConsistencyCheck::Default).await?;
     blob_reply(blob, range)
 }
@@ -239,9 +233,12 @@ async fn get_by_object(
     object_id: String,
     range: Option<String>,
 ) -> Result<warp::reply::Response, ApiError> {
-    let id: ObjectId = object_id
-        .parse()
-        .map_err(|e| ApiError::bad("INVALID_OBJECT_ID", format!("invalid object ID: {e}")))?;
+    let id: ObjectId = object_id.parse().map_err(|e| {
+        ApiError::bad(
+            ErrorReason::InvalidObjectId,
+            format!("invalid object ID: {e}"),
+        )
+    })?;
     let blob = client
         .chain()
         .blob(&id)
@@ -249,7 +246,7 @@ async fn get_by_object(
         .map_err(ClientError::Chain)?
         .ok_or(ApiError {
             status: StatusCode::NOT_FOUND,
-            reason: "OBJECT_NOT_FOUND",
+            reason: ErrorReason::ObjectNotFound,
             message: format!("no Blob object {id}"),
         })?;
     let bytes = client
@@ -310,7 +307,11 @@ pub fn routes(
     let health = warp::path!("v1" / "health")
         .and(warp::get())
         .map(move || {
-            warp::reply::json(&json!({ "status": "ok", "role": role_name })).into_response()
+            let health = DaemonHealth {
+                status: "ok".to_owned(),
+                role: role_name.to_owned(),
+            };
+            warp::reply::json(&health).into_response()
         })
         .boxed();
     let routes = match role {

@@ -11,9 +11,14 @@ pub enum ClientError {
     /// A bad argument (size, epochs, ID) caught before any work was done.
     #[error("{0}")]
     InvalidArgument(String),
-    /// The chain could not be reached or answered unexpectedly.
-    #[error("chain: {0:#}")]
-    Chain(anyhow::Error),
+    /// The chain could not be reached, refused the request, or answered
+    /// with something unparsable.
+    #[error("chain: {0}")]
+    Chain(#[from] walrus_types::ChainError),
+    /// The chain answered, but not as it should have (a transaction that
+    /// created no object, a vanished object).
+    #[error("chain: {0}")]
+    Unexpected(String),
     /// The chain executed the transaction and it failed.
     #[error("transaction failed with code {code}: {message}")]
     Transaction {
@@ -57,10 +62,4 @@ pub enum ClientError {
     /// Encoding or decoding failed.
     #[error("codec: {0}")]
     Codec(String),
-}
-
-impl From<anyhow::Error> for ClientError {
-    fn from(error: anyhow::Error) -> Self {
-        Self::Chain(error)
-    }
 }

@@ -18,7 +18,6 @@ pub mod audit;
 pub mod config;
 pub mod daemon;
 mod error;
-pub mod node_api;
 mod read;
 mod store;
 
@@ -26,21 +25,29 @@ use std::sync::Arc;
 
 use ed25519_dalek::SigningKey;
 use serde::Serialize;
-use serde_json::Value;
 use walrus_codec::{BlobId, EncodingConfig};
-use walrus_contracts::{Address, Blob, Call, Event, ObjectId, ObjectRef, StakedWal};
-use walrus_runtime::chain::{
-    api::CommitteeInfo,
-    client::ChainClient,
-    execution::Outcome,
-    transaction::{Transaction, address_of},
+use walrus_contracts::{
+    Address, Blob, Call, Event, ObjectId, ObjectRef, StakedWal,
+    ledger::{
+        execution::Outcome,
+        transaction::{Transaction, address_of},
+    },
+};
+use walrus_types::{
+    ChainClient,
+    chain::{ChainObject, CommitteeInfo},
+    node::NodeHealth as NodeHealthReply,
 };
 
 pub use config::ClientConfig;
 pub use error::ClientError;
-pub use node_api::NodeClient;
 pub use read::ConsistencyCheck;
-pub use store::{BlobObject, StoreOptions, StoreOutcome, StoreResult, StoreTimings};
+pub use store::{StoreOptions, StoreOutcome, StoreTimings};
+pub use walrus_types::{
+    NodeClient, NodeError,
+    node::BlobStatus as NodeBlobStatus,
+    publisher::{BlobObject, StoreResult},
+};
 
 /// A stage of a long operation, for progress reporting.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -111,7 +118,7 @@ pub struct NodeHealth {
     /// Shards it holds in the committee.
     pub shards: usize,
     /// Its health reply, or the error reaching it.
-    pub status: Result<Value, String>,
+    pub status: Result<NodeHealthReply, String>,
 }
 
 /// The status of a blob ID as the storage nodes report it, combined over
@@ -121,9 +128,8 @@ pub struct NodeHealth {
 pub struct BlobStatus {
     /// The blob ID.
     pub blob_id: BlobId,
-    /// The status reported by the most shard weight (`"nonexistent"`,
-    /// `{"invalid":{}}`, `{"permanent":{...}}` or `{"deletable":{...}}`).
-    pub status: Value,
+    /// The status reported by the most shard weight.
+    pub status: NodeBlobStatus,
     /// Shard weight that reported `status`.
     pub weight: u16,
     /// Shard weight that answered at all.
@@ -135,22 +141,12 @@ pub struct BlobStatus {
 impl BlobStatus {
     /// Whether a certified Blob object exists for the ID.
     pub fn is_certified(&self) -> bool {
-        self.variant()
-            .and_then(|v| v["isCertified"].as_bool())
-            .unwrap_or(false)
+        self.status.is_certified()
     }
 
     /// The latest end epoch (exclusive) of the ID's Blob objects, if any.
     pub fn end_epoch(&self) -> Option<u32> {
-        self.variant()
-            .and_then(|v| v["endEpoch"].as_u64())
-            .and_then(|e| u32::try_from(e).ok())
-    }
-
-    fn variant(&self) -> Option<&Value> {
-        self.status
-            .get("permanent")
-            .or_else(|| self.status.get("deletable"))
+        self.status.end_epoch()
     }
 }
 
@@ -234,7 +230,11 @@ impl Client {
     }
 
     fn node_client(&self, address: &str) -> NodeClient {
-        NodeClient::new(self.http.clone(), address, &self.config.communication)
+        NodeClient::new(
+            self.http.clone(),
+            address,
+            self.config.communication.retry_policy(),
+        )
     }
 
     /// Signs and submits `calls` as one transaction with the wallet, and
@@ -254,7 +254,7 @@ impl Client {
                 let mut next = wallet.next_nonce.lock().await;
                 let nonce = match *next {
                     Some(nonce) => nonce,
-                    None => self.chain.next_nonce(&wallet.address).await?,
+                    None => self.chain.account(&wallet.address).await?.next_nonce,
                 };
                 *next = Some(nonce + 1);
                 nonce
@@ -277,7 +277,7 @@ impl Client {
                 Err(error) => {
                     // The local counter may be off (another client of the
                     // same wallet, or a lost submission): resynchronise.
-                    let expected = expected_nonce(&format!("{error:#}"));
+                    let expected = error.expected_nonce();
                     *wallet.next_nonce.lock().await = expected;
                     attempt += 1;
                     if expected.is_none() || attempt >= 5 {
@@ -301,16 +301,7 @@ impl Client {
     /// # Errors
     /// [`ClientError::Chain`].
     pub async fn balance(&self) -> Result<u64, ClientError> {
-        let account = self.chain.account(&self.wallet()?.address).await?;
-        account["balance"]
-            .as_u64()
-            .ok_or_else(|| ClientError::Chain(anyhow::anyhow!("account without balance")))
-    }
-
-    async fn owned_ids(&self, field: &str) -> Result<Vec<ObjectId>, ClientError> {
-        let account = self.chain.account(&self.wallet()?.address).await?;
-        serde_json::from_value(account[field].clone())
-            .map_err(|e| ClientError::Chain(anyhow::anyhow!("account {field}: {e}")))
+        Ok(self.chain.account(&self.wallet()?.address).await?.balance)
     }
 
     /// The wallet's Blob objects, in object-ID order.
@@ -319,7 +310,8 @@ impl Client {
     /// [`ClientError::Chain`].
     pub async fn list_blobs(&self) -> Result<Vec<(ObjectId, Blob)>, ClientError> {
         let mut blobs = Vec::new();
-        for id in self.owned_ids("blobs").await? {
+        let account = self.chain.account(&self.wallet()?.address).await?;
+        for id in account.blobs {
             if let Some(blob) = self.chain.blob(&id).await? {
                 blobs.push((id, blob));
             }
@@ -333,11 +325,16 @@ impl Client {
     /// [`ClientError::Chain`].
     pub async fn list_staked(&self) -> Result<Vec<(ObjectId, StakedWal)>, ClientError> {
         let mut staked = Vec::new();
-        for id in self.owned_ids("stakedWal").await? {
-            let object = self.chain.object(&id).await?;
-            let value: StakedWal = serde_json::from_value(object["stakedWal"].clone())
-                .map_err(|e| ClientError::Chain(anyhow::anyhow!("staked WAL {id}: {e}")))?;
-            staked.push((id, value));
+        let account = self.chain.account(&self.wallet()?.address).await?;
+        for id in account.staked_wal {
+            match self.chain.object(&id).await? {
+                Some(ChainObject::StakedWal { staked_wal, .. }) => staked.push((id, staked_wal)),
+                other => {
+                    return Err(ClientError::Unexpected(format!(
+                        "{id} is listed as staked WAL but is {other:?}"
+                    )));
+                }
+            }
         }
         Ok(staked)
     }
@@ -382,7 +379,7 @@ impl Client {
         }])
         .await?;
         let blob = self.chain.blob(&object).await?.ok_or_else(|| {
-            ClientError::Chain(anyhow::anyhow!("blob {object} vanished after extension"))
+            ClientError::Unexpected(format!("blob {object} vanished after extension"))
         })?;
         Ok(blob.storage.end_epoch)
     }
@@ -396,7 +393,7 @@ impl Client {
         created
             .first()
             .copied()
-            .ok_or_else(|| ClientError::Chain(anyhow::anyhow!("stake created no object")))
+            .ok_or_else(|| ClientError::Unexpected("stake created no object".into()))
     }
 
     /// Requests withdrawal of the StakedWal object `staked`.
@@ -466,11 +463,11 @@ impl Client {
         let mut tasks = tokio::task::JoinSet::new();
         for member in &committee.members {
             let node = self.node_client(&member.network_address);
-            let weight = u16::try_from(member.shards.len()).unwrap_or(u16::MAX);
+            let weight = member.weight();
             let blob_id = *blob_id;
             tasks.spawn(async move { (weight, node.blob_status(&blob_id).await) });
         }
-        let mut tally: Vec<(Value, u16)> = Vec::new();
+        let mut tally: Vec<(NodeBlobStatus, u16)> = Vec::new();
         let mut answered = 0u16;
         while let Some(joined) = tasks.join_next().await {
             let Ok((weight, Ok(status))) = joined else {
@@ -493,26 +490,5 @@ impl Client {
             answered,
             n_shards: committee.n_shards,
         })
-    }
-}
-
-/// The sequencer's expected nonce in a wrong-nonce rejection
-/// ("nonce G is not the next nonce E of the sender").
-fn expected_nonce(message: &str) -> Option<u64> {
-    let rest = message.split("is not the next nonce ").nth(1)?;
-    rest.split_whitespace().next()?.parse().ok()
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn expected_nonce_is_read_from_the_rejection() {
-        assert_eq!(
-            super::expected_nonce(
-                "transaction rejected: 409 Conflict: {\"error\":{\"message\":\"nonce 3 is not the next nonce 5 of the sender\"}}"
-            ),
-            Some(5)
-        );
-        assert_eq!(super::expected_nonce("connection refused"), None);
     }
 }

@@ -8,7 +8,7 @@ use walrus_codec::{
     BlobId, EncodingConfig, Sliver, SliverType, Symbols, UnverifiedBlobMetadataWithId,
     VerifiedBlobMetadataWithId,
 };
-use walrus_runtime::chain::api::CommitteeInfo;
+use walrus_types::chain::CommitteeInfo;
 
 use crate::{Client, ClientError, Phase};
 
@@ -53,7 +53,7 @@ impl Client {
                 let invalid = self
                     .blob_status(blob_id)
                     .await
-                    .is_ok_and(|s| s.status.get("invalid").is_some());
+                    .is_ok_and(|s| matches!(s.status, crate::NodeBlobStatus::Invalid {}));
                 return Err(if invalid {
                     ClientError::BlobInvalid(*blob_id)
                 } else {

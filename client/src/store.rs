@@ -12,12 +12,14 @@ use blst::min_pk::{AggregateSignature, PublicKey, Signature};
 use bytes::Bytes;
 use serde::Serialize;
 use walrus_codec::{BlobId, EncodedBlob, EncodingConfig, SliverRef, SliverType};
-use walrus_contracts::{
-    Call, Epoch, ObjectId, ObjectRef, Registration, Storage, certificate, units,
+use walrus_contracts::{Blob, Call, ObjectId, ObjectRef, Registration, certificate, units};
+use walrus_types::{
+    NodeError,
+    chain::{ChainObject, CommitteeInfo, MemberInfo},
+    publisher::{BlobObject, ResourceOperation, StorageObject, StoreResult},
 };
-use walrus_runtime::chain::api::{CommitteeInfo, MemberInfo};
 
-use crate::{Client, ClientError, Phase, Progress, node_api::NodeError};
+use crate::{Client, ClientError, Phase, Progress};
 
 /// How to store a blob.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -38,64 +40,6 @@ impl Default for StoreOptions {
             force: false,
         }
     }
-}
-
-/// The storage resource of a stored blob, as upstream's publisher shows it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct StorageObject {
-    /// The resource's ID.
-    pub id: ObjectId,
-    /// First epoch covered.
-    pub start_epoch: Epoch,
-    /// First epoch not covered.
-    pub end_epoch: Epoch,
-    /// Bytes of encoded length.
-    pub storage_size: u64,
-}
-
-/// A Blob object, in upstream's publisher JSON shape.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct BlobObject {
-    /// The object ID.
-    pub id: ObjectId,
-    /// The epoch of registration.
-    pub registered_epoch: Epoch,
-    /// The blob ID.
-    pub blob_id: BlobId,
-    /// Unencoded size in bytes.
-    pub size: u64,
-    /// Encoding type tag (1 = RS2).
-    pub encoding_type: u8,
-    /// The epoch of certification.
-    pub certified_epoch: Option<Epoch>,
-    /// Its storage.
-    pub storage: StorageObject,
-    /// Whether the owner may delete it.
-    pub deletable: bool,
-}
-
-/// What a store did, in upstream's publisher JSON shape
-/// (`{"newlyCreated": {...}}` or `{"alreadyCertified": {...}}`).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub enum StoreResult {
-    /// A new Blob object was registered and certified.
-    NewlyCreated {
-        /// The certified Blob object.
-        blob_object: BlobObject,
-        /// How the storage was obtained: `{"registerFromScratch": ...}` or
-        /// `{"reuseStorage": ...}`.
-        resource_operation: serde_json::Value,
-        /// FROST paid for storage and writing.
-        cost: u64,
-    },
-    /// The blob ID was already certified until at least the wanted epoch.
-    AlreadyCertified {
-        /// The blob ID.
-        blob_id: BlobId,
-        /// Its end epoch (exclusive).
-        end_epoch: Epoch,
-    },
 }
 
 /// Wall-clock time of each step of a store, in milliseconds.
@@ -170,6 +114,25 @@ fn check_epochs(committee: &CommitteeInfo, epochs: u32) -> Result<(), ClientErro
     Ok(())
 }
 
+/// A certified Blob object in the publisher's shape.
+fn blob_object(id: ObjectId, blob: &Blob) -> BlobObject {
+    BlobObject {
+        id,
+        registered_epoch: blob.registered_epoch,
+        blob_id: blob.blob_id,
+        size: blob.size,
+        encoding_type: blob.encoding_type,
+        certified_epoch: blob.certified_epoch,
+        storage: StorageObject {
+            id: blob.storage_id,
+            start_epoch: blob.storage.start_epoch,
+            end_epoch: blob.storage.end_epoch,
+            storage_size: blob.storage.size_bytes,
+        },
+        deletable: blob.deletable,
+    }
+}
+
 /// A confirmation checked against the member's key.
 struct Confirmation {
     position: usize,
@@ -226,61 +189,31 @@ impl Client {
             .encoded_length(size)
             .map_err(|e| ClientError::InvalidArgument(e.to_string()))?;
         let mut timings = StoreTimings::default();
-
-        // Encode on all threads, off the async runtime.
         let start = Instant::now();
-        self.progress.start(Phase::Encode, size);
-        // The blob moves into the result: primary slivers 0..p are its rows.
-        let encoded = tokio::task::spawn_blocking(move || config.encode_owned(blob))
-            .await
-            .map_err(|e| ClientError::Codec(format!("encoder panicked: {e}")))?
-            .map_err(|e| ClientError::InvalidArgument(e.to_string()))?;
-        self.progress.advance(Phase::Encode, size);
-        self.progress.finish(Phase::Encode);
-        let encoded = Arc::new(encoded);
+        let encoded = self.encode(config.clone(), blob).await?;
         let blob_id = *encoded.blob_id();
         timings.encode_ms = millis(start.elapsed());
-
+        let outcome = |result, timings| StoreOutcome {
+            blob_id,
+            unencoded_size: size,
+            encoded_size,
+            result,
+            timings,
+        };
         let wanted_end = committee.epoch.saturating_add(options.epochs);
         if !options.force
-            && let Ok(status) = self.blob_status(&blob_id).await
-            && status.is_certified()
-            && config.is_validity(status.weight)
-            && let Some(end_epoch) = status.end_epoch()
-            && end_epoch >= wanted_end
+            && let Some(end_epoch) = self.certified_until(&config, &blob_id, wanted_end).await
         {
-            return Ok(StoreOutcome {
-                blob_id,
-                unencoded_size: size,
-                encoded_size,
-                result: StoreResult::AlreadyCertified { blob_id, end_epoch },
-                timings,
-            });
+            let result = StoreResult::AlreadyCertified { blob_id, end_epoch };
+            return Ok(outcome(result, timings));
         }
 
-        // Reserve (or reuse) storage and register, in one transaction.
         let start = Instant::now();
-        let metadata = encoded.metadata().metadata();
-        let (storage_calls, storage_ref, resource_operation, cost) = self
-            .storage_for(&committee, encoded_size, options.epochs)
+        let (object, resource_operation, cost) = self
+            .register(&committee, &encoded, encoded_size, options)
             .await?;
-        let mut calls = storage_calls;
-        let register_index = calls.len();
-        calls.push(Call::RegisterBlob(Registration {
-            storage: storage_ref,
-            blob_id,
-            root_hash: metadata.root().bytes(),
-            size,
-            encoding_type: metadata.encoding_type().as_u8(),
-            deletable: options.deletable,
-        }));
-        let (_, created) = self.execute(calls).await?;
-        let object = *created.get(register_index).ok_or_else(|| {
-            ClientError::Chain(anyhow::anyhow!("registration created no Blob object"))
-        })?;
         timings.register_ms = millis(start.elapsed());
 
-        // Upload and collect confirmations.
         let start = Instant::now();
         let deletable_object = options.deletable.then_some(object);
         let (confirmations, stragglers) = self
@@ -288,10 +221,100 @@ impl Client {
             .await?;
         timings.upload_ms = millis(start.elapsed());
 
-        // Certify.
         let start = Instant::now();
-        let message =
-            certificate::confirmation_message(committee.epoch, &blob_id, deletable_object);
+        let blob = self
+            .certify(
+                &committee,
+                &blob_id,
+                object,
+                deletable_object,
+                &confirmations,
+            )
+            .await?;
+        timings.certify_ms = millis(start.elapsed());
+        stragglers.finish().await;
+        let result = StoreResult::NewlyCreated {
+            blob_object: blob_object(object, &blob),
+            resource_operation,
+            cost,
+        };
+        Ok(outcome(result, timings))
+    }
+
+    /// Encodes on all threads, off the async runtime. The blob moves into
+    /// the result: primary slivers `0..p` are its rows.
+    async fn encode(
+        &self,
+        config: EncodingConfig,
+        blob: Vec<u8>,
+    ) -> Result<Arc<EncodedBlob>, ClientError> {
+        let size = u64::try_from(blob.len()).expect("a length fits in u64");
+        self.progress.start(Phase::Encode, size);
+        let encoded = tokio::task::spawn_blocking(move || config.encode_owned(blob))
+            .await
+            .map_err(|e| ClientError::Codec(format!("encoder panicked: {e}")))?
+            .map_err(|e| ClientError::InvalidArgument(e.to_string()))?;
+        self.progress.advance(Phase::Encode, size);
+        self.progress.finish(Phase::Encode);
+        Ok(Arc::new(encoded))
+    }
+
+    /// The end epoch of the blob ID's certification, if shards of validity
+    /// weight (f+1, so at least one correct node) report it certified until
+    /// at least `wanted_end`.
+    async fn certified_until(
+        &self,
+        config: &EncodingConfig,
+        blob_id: &BlobId,
+        wanted_end: u32,
+    ) -> Option<u32> {
+        let status = self.blob_status(blob_id).await.ok()?;
+        let end_epoch = status.end_epoch()?;
+        (status.is_certified() && config.is_validity(status.weight) && end_epoch >= wanted_end)
+            .then_some(end_epoch)
+    }
+
+    /// Reserves (or reuses) storage and registers the blob, in one
+    /// transaction; returns the Blob object, how the storage was obtained
+    /// and the FROST it cost.
+    async fn register(
+        &self,
+        committee: &CommitteeInfo,
+        encoded: &EncodedBlob,
+        encoded_size: u64,
+        options: &StoreOptions,
+    ) -> Result<(ObjectId, ResourceOperation, u64), ClientError> {
+        let metadata = encoded.metadata().metadata();
+        let (mut calls, storage, operation, cost) = self
+            .storage_for(committee, encoded_size, options.epochs)
+            .await?;
+        let register_index = calls.len();
+        calls.push(Call::RegisterBlob(Registration {
+            storage,
+            blob_id: *encoded.blob_id(),
+            root_hash: metadata.root().bytes(),
+            size: metadata.unencoded_length(),
+            encoding_type: metadata.encoding_type().as_u8(),
+            deletable: options.deletable,
+        }));
+        let (_, created) = self.execute(calls).await?;
+        let object = *created
+            .get(register_index)
+            .ok_or_else(|| ClientError::Unexpected("registration created no Blob object".into()))?;
+        Ok((object, operation, cost))
+    }
+
+    /// Aggregates the confirmations into a certificate, certifies the Blob
+    /// object on chain and returns it as certified.
+    async fn certify(
+        &self,
+        committee: &CommitteeInfo,
+        blob_id: &BlobId,
+        object: ObjectId,
+        deletable_object: Option<ObjectId>,
+        confirmations: &[Confirmation],
+    ) -> Result<Blob, ClientError> {
+        let message = certificate::confirmation_message(committee.epoch, blob_id, deletable_object);
         let signatures: Vec<&Signature> = confirmations.iter().map(|c| &c.signature).collect();
         let aggregate = AggregateSignature::aggregate(&signatures, false)
             .map_err(|e| ClientError::Codec(format!("aggregating signatures: {e:?}")))?
@@ -307,38 +330,10 @@ impl Client {
             certificate,
         }])
         .await?;
-        timings.certify_ms = millis(start.elapsed());
-
-        let blob = self.chain.blob(&object).await?.ok_or_else(|| {
-            ClientError::Chain(anyhow::anyhow!(
+        self.chain.blob(&object).await?.ok_or_else(|| {
+            ClientError::Unexpected(format!(
                 "Blob object {object} not found after certification"
             ))
-        })?;
-        stragglers.finish().await;
-        Ok(StoreOutcome {
-            blob_id,
-            unencoded_size: size,
-            encoded_size,
-            result: StoreResult::NewlyCreated {
-                blob_object: BlobObject {
-                    id: object,
-                    registered_epoch: blob.registered_epoch,
-                    blob_id,
-                    size,
-                    encoding_type: blob.encoding_type,
-                    certified_epoch: blob.certified_epoch,
-                    storage: StorageObject {
-                        id: blob.storage_id,
-                        start_epoch: blob.storage.start_epoch,
-                        end_epoch: blob.storage.end_epoch,
-                        storage_size: blob.storage.size_bytes,
-                    },
-                    deletable: blob.deletable,
-                },
-                resource_operation,
-                cost,
-            },
-            timings,
         })
     }
 
@@ -350,11 +345,11 @@ impl Client {
         committee: &CommitteeInfo,
         encoded_size: u64,
         epochs: u32,
-    ) -> Result<(Vec<Call>, ObjectRef, serde_json::Value, u64), ClientError> {
+    ) -> Result<(Vec<Call>, ObjectRef, ResourceOperation, u64), ClientError> {
         let end_epoch = committee.epoch.saturating_add(epochs);
-        for id in self.owned_ids("storages").await? {
-            let object = self.chain.object(&id).await?;
-            let Ok(storage) = serde_json::from_value::<Storage>(object["storage"].clone()) else {
+        let account = self.chain.account(&self.wallet()?.address).await?;
+        for id in account.storages {
+            let Some(ChainObject::Storage { storage, .. }) = self.chain.object(&id).await? else {
                 continue;
             };
             if storage.start_epoch <= committee.epoch
@@ -372,13 +367,19 @@ impl Client {
                     .write_price
                     .checked_mul(units(encoded_size))
                     .ok_or_else(|| ClientError::InvalidArgument("cost overflows".into()))?;
-                let operation = serde_json::json!({ "reuseStorage": { "storage": id, "encodedLength": encoded_size } });
+                let operation = ResourceOperation::ReuseStorage {
+                    storage: id,
+                    encoded_length: encoded_size,
+                };
                 return Ok((calls, ObjectRef::from(id), operation, write));
             }
         }
         let cost = cost_of(committee, encoded_size, epochs)
             .ok_or_else(|| ClientError::InvalidArgument("cost overflows".into()))?;
-        let operation = serde_json::json!({ "registerFromScratch": { "encodedLength": encoded_size, "epochsAhead": epochs } });
+        let operation = ResourceOperation::RegisterFromScratch {
+            encoded_length: encoded_size,
+            epochs_ahead: epochs,
+        };
         Ok((
             vec![Call::ReserveSpace {
                 size_bytes: encoded_size,
@@ -581,7 +582,7 @@ impl NodeUpload {
             .confirmation(&blob_id, self.deletable_object.as_ref())
             .await
             .map_err(describe)?;
-        if signed.message != self.message {
+        if signed.serialized_message != self.message {
             return Err(format!("{name}: confirmation over an unexpected message"));
         }
         let signature = Signature::from_bytes(&signed.signature)

@@ -146,8 +146,8 @@ impl Certificate {
             .sum();
         let n = u32::from(n_shards);
         let enough = match threshold {
-            Threshold::Quorum => 3 * weight > 2 * n,
-            Threshold::Validity => 3 * weight > n,
+            Threshold::Quorum => walrus_codec::is_quorum(weight, n),
+            Threshold::Validity => walrus_codec::is_validity(weight, n),
         };
         if !enough {
             let weight = u16::try_from(weight.min(n)).expect("bounded by n");

@@ -294,7 +294,7 @@ pub(crate) fn sync_done(
         node_id,
         shards,
     }];
-    if 3 * u32::from(weight) > 2 * u32::from(state.params.n_shards) {
+    if walrus_codec::is_quorum(u32::from(weight), u32::from(state.params.n_shards)) {
         state.epoch_state = EpochState::Active { voting_done: false };
         events.push(Event::EpochChangeDone { epoch });
     } else {
@@ -390,7 +390,8 @@ fn record_slash_vote(
         .filter_map(|v| state.committee.position(v))
         .map(|i| u32::from(state.committee.weight(i)))
         .sum();
-    if 3 * weight <= 2 * u32::from(state.params.n_shards) || state.audits.slashed.contains(&target)
+    if !walrus_codec::is_quorum(weight, u32::from(state.params.n_shards))
+        || state.audits.slashed.contains(&target)
     {
         return Ok(Vec::new());
     }

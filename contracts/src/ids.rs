@@ -10,17 +10,6 @@ use serde::{Deserialize, Serialize};
 /// An epoch number.
 pub type Epoch = u32;
 
-fn hex(bytes: &[u8; 32], f: &mut fmt::Formatter<'_>) -> fmt::Result {
-    const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    let mut text = [0u8; 66];
-    text[..2].copy_from_slice(b"0x");
-    for (pair, byte) in text[2..].chunks_exact_mut(2).zip(bytes) {
-        pair[0] = DIGITS[usize::from(byte >> 4)];
-        pair[1] = DIGITS[usize::from(byte & 0xf)];
-    }
-    f.write_str(std::str::from_utf8(&text).expect("hex digits are ASCII"))
-}
-
 /// A 32-byte account address (derived from a public key by the chain runtime).
 /// BCS: 32 bytes; JSON and text: `0x` and 64 hex digits.
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
@@ -41,7 +30,10 @@ pub struct ObjectId(pub [u8; 32]);
 /// # Errors
 /// Whatever the formatter returns.
 pub fn write_hex(bytes: &[u8; 32], f: &mut fmt::Formatter<'_>) -> fmt::Result {
-    hex(bytes, f)
+    let mut text = [0u8; 66];
+    text[..2].copy_from_slice(b"0x");
+    hex::encode_to_slice(bytes, &mut text[2..]).expect("64 digits fit 32 bytes");
+    f.write_str(std::str::from_utf8(&text).expect("hex digits are ASCII"))
 }
 
 /// Text that is not `0x` followed by 64 hex digits.
@@ -55,14 +47,8 @@ pub struct HexIdError;
 /// [`HexIdError`] for anything else.
 pub fn parse_hex(text: &str) -> Result<[u8; 32], HexIdError> {
     let digits = text.strip_prefix("0x").unwrap_or(text);
-    if digits.len() != 64 || !digits.is_ascii() {
-        return Err(HexIdError);
-    }
     let mut bytes = [0u8; 32];
-    for (byte, pair) in bytes.iter_mut().zip(digits.as_bytes().chunks_exact(2)) {
-        let pair = std::str::from_utf8(pair).map_err(|_| HexIdError)?;
-        *byte = u8::from_str_radix(pair, 16).map_err(|_| HexIdError)?;
-    }
+    hex::decode_to_slice(digits, &mut bytes).map_err(|_| HexIdError)?;
     Ok(bytes)
 }
 
@@ -110,25 +96,25 @@ hex_id!(ObjectId);
 
 impl fmt::Display for Address {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        hex(&self.0, f)
+        write_hex(&self.0, f)
     }
 }
 
 impl fmt::Debug for Address {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        hex(&self.0, f)
+        write_hex(&self.0, f)
     }
 }
 
 impl fmt::Display for ObjectId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        hex(&self.0, f)
+        write_hex(&self.0, f)
     }
 }
 
 impl fmt::Debug for ObjectId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        hex(&self.0, f)
+        write_hex(&self.0, f)
     }
 }
 
@@ -165,5 +151,8 @@ mod tests {
             Err(HexIdError)
         );
         assert_eq!(bcs::to_bytes(&id).expect("bcs").len(), 32);
+        // A sign inside a digit pair is not a hex digit.
+        let signed = format!("0x+1{}", "00".repeat(31));
+        assert_eq!(signed.parse::<Address>(), Err(HexIdError));
     }
 }

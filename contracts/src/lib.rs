@@ -21,6 +21,7 @@
 )]
 
 mod blob;
+pub mod blob_status;
 mod call;
 pub mod certificate;
 pub mod committee;
@@ -30,6 +31,7 @@ mod errors;
 mod events;
 mod genesis;
 mod ids;
+pub mod ledger;
 pub mod money;
 mod staking;
 mod state;

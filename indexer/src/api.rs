@@ -19,14 +19,18 @@
 use std::{collections::BTreeMap, convert::Infallible, net::SocketAddr, str::FromStr};
 
 use serde::Serialize;
-use serde_json::json;
 use walrus_codec::BlobId;
 use walrus_contracts::{Address, ObjectId};
 use warp::{Filter, Rejection, Reply, http::StatusCode};
 
+use walrus_types::{
+    error::{ErrorBody, ErrorReason},
+    indexer::BlobState,
+};
+
 use crate::{
+    error::QueryError,
     query::{BlobFilter, MAX_PAGE, Reader},
-    views::BlobState,
 };
 
 /// The explorer page (static HTML and JavaScript, no build step).
@@ -37,33 +41,47 @@ const OPENAPI: &str = include_str!("../static/openapi.json");
 /// Default page size of lists.
 const DEFAULT_PAGE: usize = 100;
 
-fn error(status: StatusCode, message: impl ToString) -> warp::reply::Response {
-    let body = json!({"error": {
-        "code": status.as_u16(),
-        "status": status.canonical_reason().unwrap_or("error").to_uppercase().replace(' ', "_"),
-        "message": message.to_string(),
-    }});
+fn error(status: StatusCode, reason: ErrorReason, message: impl ToString) -> warp::reply::Response {
+    let body = ErrorBody::new(status.as_u16(), reason, message.to_string());
     warp::reply::with_status(warp::reply::json(&body), status).into_response()
 }
 
 fn bad_request(message: impl ToString) -> warp::reply::Response {
-    error(StatusCode::BAD_REQUEST, message)
+    error(StatusCode::BAD_REQUEST, ErrorReason::InvalidQuery, message)
 }
 
 /// Runs `query` on the blocking pool and replies with its JSON, 404 for
 /// `None`, 500 for an error.
 async fn reply<T: Serialize + Send + 'static>(
     what: String,
-    query: impl FnOnce() -> anyhow::Result<Option<T>> + Send + 'static,
+    query: impl FnOnce() -> Result<Option<T>, QueryError> + Send + 'static,
 ) -> warp::reply::Response {
+    let internal = |err: &dyn std::fmt::Display| {
+        tracing::error!("query failed: {err}");
+        error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            ErrorReason::Internal,
+            "internal error",
+        )
+    };
     match tokio::task::spawn_blocking(query).await {
         Ok(Ok(Some(value))) => warp::reply::json(&value).into_response(),
-        Ok(Ok(None)) => error(StatusCode::NOT_FOUND, format!("{what} not found")),
-        Ok(Err(err)) => {
-            tracing::error!("query failed: {err:#}");
-            error(StatusCode::INTERNAL_SERVER_ERROR, format!("{err:#}"))
-        }
-        Err(err) => error(StatusCode::INTERNAL_SERVER_ERROR, err),
+        Ok(Ok(None)) => error(
+            StatusCode::NOT_FOUND,
+            not_found_reason(&what),
+            format!("{what} not found"),
+        ),
+        Ok(Err(err)) => internal(&err),
+        Err(err) => internal(&err),
+    }
+}
+
+/// The reason of a 404 for `what` (`"blob ..."`, `"pool ..."`).
+fn not_found_reason(what: &str) -> ErrorReason {
+    if what.starts_with("blob") {
+        ErrorReason::BlobNotFound
+    } else {
+        ErrorReason::ObjectNotFound
     }
 }
 
@@ -148,13 +166,21 @@ pub fn blob_filter(query: &BTreeMap<String, String>) -> Result<BlobFilter, Strin
 
 async fn handle_rejection(rejection: Rejection) -> Result<warp::reply::Response, Infallible> {
     Ok(if rejection.is_not_found() {
-        error(StatusCode::NOT_FOUND, "no such route")
+        error(StatusCode::NOT_FOUND, ErrorReason::NoRoute, "no such route")
     } else if let Some(err) = rejection.find::<warp::reject::InvalidQuery>() {
         bad_request(err)
     } else if rejection.find::<warp::reject::MethodNotAllowed>().is_some() {
-        error(StatusCode::METHOD_NOT_ALLOWED, "method not allowed")
+        error(
+            StatusCode::METHOD_NOT_ALLOWED,
+            ErrorReason::MethodNotAllowed,
+            "method not allowed",
+        )
     } else {
-        error(StatusCode::INTERNAL_SERVER_ERROR, format!("{rejection:?}"))
+        error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            ErrorReason::Internal,
+            format!("{rejection:?}"),
+        )
     })
 }
 
@@ -306,7 +332,7 @@ pub fn serve(
     reader: Reader,
     listener: tokio::net::TcpListener,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
-) -> anyhow::Result<(SocketAddr, tokio::task::JoinHandle<()>)> {
+) -> std::io::Result<(SocketAddr, tokio::task::JoinHandle<()>)> {
     let address = listener.local_addr()?;
     let server = warp::serve(routes(reader))
         .incoming(listener)

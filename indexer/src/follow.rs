@@ -5,38 +5,35 @@
 use std::time::Duration;
 
 use tokio::sync::mpsc;
-use walrus_runtime::chain::{
-    client::ChainClient,
-    execution::{Checkpoint, Outcome},
-};
+use walrus_contracts::ledger::execution::{Checkpoint, Outcome};
+use walrus_types::{ChainClient, RetryPolicy};
 
-use crate::writer::Writer;
+use crate::{error::IndexError, writer::Writer};
 
 /// How long one long poll for new checkpoints waits.
 const POLL_WAIT: Duration = Duration::from_secs(10);
 /// Transactions and events indexed per SQLite commit (at least one
 /// checkpoint).
 const COMMIT_ROWS: usize = 5000;
-/// The longest pause between retries when the chain cannot be reached.
-const MAX_BACKOFF: Duration = Duration::from_secs(5);
+/// Retries while the chain cannot be reached: forever, 100 ms doubling to 5 s.
+const RETRY: RetryPolicy = RetryPolicy {
+    attempts: u32::MAX,
+    base_delay: Duration::from_millis(100),
+    max_delay: Duration::from_secs(5),
+};
 
 async fn fetch_loop(client: ChainClient, mut from: u64, batches: mpsc::Sender<Vec<Checkpoint>>) {
-    let mut backoff = Duration::from_millis(100);
     loop {
-        match client.checkpoints(from, POLL_WAIT).await {
+        match client.checkpoints_retrying(from, POLL_WAIT, RETRY).await {
             Ok(batch) => {
-                backoff = Duration::from_millis(100);
                 let Some(last) = batch.last() else { continue };
                 from = last.sequence + 1;
                 if batches.send(batch).await.is_err() {
                     return; // the indexing side stopped
                 }
             }
-            Err(err) => {
-                tracing::warn!("fetching checkpoints from {from}: {err:#}; retrying");
-                tokio::time::sleep(backoff).await;
-                backoff = (backoff * 2).min(MAX_BACKOFF);
-            }
+            // Only a permanent error ends the retries (a 4xx): say so, go on.
+            Err(err) => tracing::warn!("fetching checkpoints from {from}: {err}; retrying"),
         }
     }
 }
@@ -55,7 +52,7 @@ fn rows_of(checkpoint: &Checkpoint) -> usize {
 fn index_loop(
     writer: &mut Writer,
     mut batches: mpsc::Receiver<Vec<Checkpoint>>,
-) -> anyhow::Result<()> {
+) -> Result<(), IndexError> {
     while let Some(batch) = batches.blocking_recv() {
         let split = batch.partition_point(|c| c.sequence < writer.indexed());
         for checkpoint in &batch[..split] {
@@ -91,7 +88,7 @@ pub async fn follow(
     mut writer: Writer,
     chain_url: &str,
     shutdown: impl std::future::Future<Output = ()>,
-) -> anyhow::Result<()> {
+) -> Result<(), IndexError> {
     let client = ChainClient::new(chain_url);
     let (sender, receiver) = mpsc::channel(4);
     let fetcher = tokio::spawn(fetch_loop(client, writer.chain().next_sequence, sender));

@@ -10,15 +10,18 @@
 //!   batch is indexed on a blocking thread.
 //! - [`Reader`] (`query.rs`): the queries, on pooled read connections.
 //! - [`api`]: the warp routes, the OpenAPI document and the explorer page.
-//! - [`views`]: the JSON shapes.
+//! - The JSON shapes are `walrus_types::indexer`, shared with clients
+//!   (`walrus audit` reads them).
 
 pub mod api;
+mod error;
 mod follow;
+mod project;
 mod query;
 mod schema;
-pub mod views;
 mod writer;
 
+pub use error::{IndexError, QueryError};
 pub use follow::follow;
 pub use query::{BlobFilter, MAX_PAGE, Reader};
 pub use writer::Writer;

@@ -6,19 +6,21 @@ use std::{
     sync::{Arc, Mutex},
 };
 
-use anyhow::Context;
 use rusqlite::{Connection, OptionalExtension, Row, params};
 use walrus_codec::BlobId;
 use walrus_contracts::{Address, Event, ObjectId};
 
-use crate::{
-    schema::uint,
-    views::{
-        BlobObjectView, BlobState, BlobStatusView, CertificationView, CommitteeView, EpochView,
-        HealthView, HistoryEntry, HistoryView, Page, PoolEpochView, PoolView, StakedWalView,
-        StakesView, hex,
-    },
+use walrus_types::indexer::{
+    BlobObjectView, BlobState, BlobStatusView, CertificationView, CommitteeView, EpochView,
+    HealthView, HistoryEntry, HistoryView, Page, PoolEpochView, PoolView, StakedWalView,
+    StakesView,
 };
+
+use walrus_contracts::blob_status::{ObjectFacts, blob_id_state, object_state};
+
+use crate::{error::QueryError, schema::uint};
+
+type QueryResult<T> = Result<T, QueryError>;
 
 /// Largest page of any list.
 pub const MAX_PAGE: usize = 1000;
@@ -57,27 +59,6 @@ fn id(bytes: Vec<u8>) -> rusqlite::Result<[u8; 32]> {
     })
 }
 
-/// The effective state of one Blob object (see [`BlobState`]).
-fn object_state(
-    deleted: bool,
-    invalid: bool,
-    end_epoch: u32,
-    certified: bool,
-    epoch: u32,
-) -> BlobState {
-    if deleted {
-        BlobState::Deleted
-    } else if invalid {
-        BlobState::Invalid
-    } else if end_epoch <= epoch {
-        BlobState::Expired
-    } else if certified {
-        BlobState::Certified
-    } else {
-        BlobState::Registered
-    }
-}
-
 const BLOB_COLUMNS: &str = "b.object_id, b.blob_id, b.owner, b.size, b.registered_epoch, \
      b.certified_epoch, b.end_epoch, b.deletable, b.shared, b.deleted, b.registered_sequence, \
      EXISTS (SELECT 1 FROM invalid_blobs i WHERE i.blob_id = b.blob_id)";
@@ -85,24 +66,24 @@ const BLOB_COLUMNS: &str = "b.object_id, b.blob_id, b.owner, b.size, b.registere
 fn blob_row(row: &Row<'_>, epoch: u32) -> rusqlite::Result<BlobObjectView> {
     let certified_epoch: Option<u32> = row.get(5)?;
     let end_epoch: u32 = row.get(6)?;
-    let deleted: bool = row.get(9)?;
+    let deletable: bool = row.get(7)?;
+    let facts = ObjectFacts {
+        end_epoch,
+        deletable,
+        certified_epoch,
+        deleted: row.get(9)?,
+    };
     let invalid: bool = row.get(11)?;
     Ok(BlobObjectView {
         object_id: ObjectId(id(row.get(0)?)?),
         blob_id: BlobId(id(row.get(1)?)?),
         owner: Address(id(row.get(2)?)?),
-        status: object_state(
-            deleted,
-            invalid,
-            end_epoch,
-            certified_epoch.is_some(),
-            epoch,
-        ),
+        status: object_state(&facts, invalid, epoch),
         size: uint(row.get(3)?),
         registered_epoch: row.get(4)?,
         certified_epoch,
         end_epoch,
-        deletable: row.get(7)?,
+        deletable,
         shared: row.get(8)?,
         registered_checkpoint: uint(row.get(10)?),
     })
@@ -117,7 +98,7 @@ impl Reader {
         }
     }
 
-    fn with<T>(&self, query: impl FnOnce(&Connection) -> anyhow::Result<T>) -> anyhow::Result<T> {
+    fn with<T>(&self, query: impl FnOnce(&Connection) -> QueryResult<T>) -> QueryResult<T> {
         let pooled = self
             .idle
             .lock()
@@ -131,7 +112,10 @@ impl Reader {
                     rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY
                         | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
                 )
-                .with_context(|| format!("cannot open {}", self.path.display()))?;
+                .map_err(|source| QueryError::Open {
+                    path: self.path.clone(),
+                    source,
+                })?;
                 conn.busy_timeout(std::time::Duration::from_secs(5))?;
                 conn
             }
@@ -140,7 +124,7 @@ impl Reader {
         // snapshot, even if the writer commits in between.
         let result = conn
             .unchecked_transaction()
-            .map_err(anyhow::Error::from)
+            .map_err(QueryError::from)
             .and_then(|snapshot| query(&snapshot));
         self.idle
             .lock()
@@ -149,7 +133,7 @@ impl Reader {
         result
     }
 
-    fn epoch(conn: &Connection) -> anyhow::Result<u32> {
+    fn epoch(conn: &Connection) -> QueryResult<u32> {
         Ok(
             conn.query_row("SELECT value FROM meta WHERE key = 'epoch'", [], |row| {
                 row.get(0)
@@ -161,7 +145,7 @@ impl Reader {
     ///
     /// # Errors
     /// SQLite errors.
-    pub fn health(&self) -> anyhow::Result<HealthView> {
+    pub fn health(&self) -> QueryResult<HealthView> {
         self.with(|conn| {
             let checkpoints: i64 = conn.query_row(
                 "SELECT value FROM meta WHERE key = 'next_sequence'",
@@ -175,7 +159,7 @@ impl Reader {
             Ok(HealthView {
                 checkpoints: uint(checkpoints),
                 epoch: Self::epoch(conn)?,
-                genesis: hex(&genesis),
+                genesis: hex::encode(&genesis),
             })
         })
     }
@@ -185,7 +169,7 @@ impl Reader {
     ///
     /// # Errors
     /// SQLite errors.
-    pub fn blob_status(&self, blob_id: &BlobId) -> anyhow::Result<Option<BlobStatusView>> {
+    pub fn blob_status(&self, blob_id: &BlobId) -> QueryResult<Option<BlobStatusView>> {
         self.with(|conn| {
             let epoch = Self::epoch(conn)?;
             let mut statement = conn.prepare_cached(&format!(
@@ -201,15 +185,8 @@ impl Reader {
             if objects.is_empty() && !invalid {
                 return Ok(None);
             }
-            let status = if invalid {
-                BlobState::Invalid
-            } else {
-                objects
-                    .iter()
-                    .map(|o| o.status)
-                    .min()
-                    .unwrap_or(BlobState::Deleted)
-            };
+            let status = blob_id_state(objects.iter().map(|o| o.status), invalid)
+                .unwrap_or(BlobState::Deleted);
             let live: Vec<&BlobObjectView> = objects
                 .iter()
                 .filter(|o| matches!(o.status, BlobState::Certified | BlobState::Registered))
@@ -241,7 +218,7 @@ impl Reader {
     ///
     /// # Errors
     /// SQLite errors.
-    pub fn list_blobs(&self, filter: &BlobFilter) -> anyhow::Result<Page<BlobObjectView>> {
+    pub fn list_blobs(&self, filter: &BlobFilter) -> QueryResult<Page<BlobObjectView>> {
         self.with(|conn| {
             let epoch = Self::epoch(conn)?;
             let invalid = "EXISTS (SELECT 1 FROM invalid_blobs i WHERE i.blob_id = b.blob_id)";
@@ -297,7 +274,7 @@ impl Reader {
     ///
     /// # Errors
     /// SQLite errors.
-    pub fn history(&self, blob_id: &BlobId) -> anyhow::Result<HistoryView> {
+    pub fn history(&self, blob_id: &BlobId) -> QueryResult<HistoryView> {
         self.with(|conn| {
             let mut statement = conn.prepare_cached(
                 "SELECT e.sequence, c.timestamp_ms, c.digest, t.digest, e.tx_position, t.sender, \
@@ -324,7 +301,8 @@ impl Reader {
             for (checkpoint, timestamp_ms, digest, tx_digest, tx_position, sender, kind, body) in
                 rows
             {
-                let event: Event = serde_json::from_str(&body).context("stored event")?;
+                let event: Event =
+                    serde_json::from_str(&body).map_err(QueryError::stored("event"))?;
                 let certification = match &event {
                     Event::BlobCertified { epoch, signers, .. } => {
                         Some(certification(conn, *epoch, signers)?)
@@ -334,12 +312,12 @@ impl Reader {
                 events.push(HistoryEntry {
                     checkpoint,
                     timestamp_ms,
-                    checkpoint_digest: hex(&digest),
-                    tx_digest: format!("0x{}", hex(&tx_digest)),
+                    checkpoint_digest: hex::encode(&digest),
+                    tx_digest: format!("0x{}", hex::encode(&tx_digest)),
                     tx_position,
                     sender,
                     kind,
-                    event: serde_json::to_value(&event)?,
+                    event,
                     certification,
                 });
             }
@@ -354,7 +332,7 @@ impl Reader {
     ///
     /// # Errors
     /// SQLite errors.
-    pub fn pools(&self) -> anyhow::Result<Vec<PoolView>> {
+    pub fn pools(&self) -> QueryResult<Vec<PoolView>> {
         self.with(|conn| {
             let bodies = conn
                 .prepare_cached("SELECT body FROM pools ORDER BY node_id")?
@@ -363,7 +341,8 @@ impl Reader {
             bodies
                 .iter()
                 .map(|body| {
-                    let mut pool: PoolView = serde_json::from_str(body).context("stored pool")?;
+                    let mut pool: PoolView =
+                        serde_json::from_str(body).map_err(QueryError::stored("pool"))?;
                     pool.epochs = pool_epochs(conn, &pool.node_id)?;
                     Ok(pool)
                 })
@@ -375,14 +354,15 @@ impl Reader {
     ///
     /// # Errors
     /// SQLite errors.
-    pub fn pool(&self, node_id: &ObjectId) -> anyhow::Result<Option<PoolView>> {
+    pub fn pool(&self, node_id: &ObjectId) -> QueryResult<Option<PoolView>> {
         self.with(|conn| {
             let body: Option<String> = conn
                 .prepare_cached("SELECT body FROM pools WHERE node_id = ?1")?
                 .query_row(params![node_id.0.to_vec()], |row| row.get(0))
                 .optional()?;
             body.map(|body| {
-                let mut pool: PoolView = serde_json::from_str(&body).context("stored pool")?;
+                let mut pool: PoolView =
+                    serde_json::from_str(&body).map_err(QueryError::stored("pool"))?;
                 pool.epochs = pool_epochs(conn, node_id)?;
                 Ok(pool)
             })
@@ -394,7 +374,7 @@ impl Reader {
     ///
     /// # Errors
     /// SQLite errors.
-    pub fn staked(&self, address: &Address) -> anyhow::Result<StakesView> {
+    pub fn staked(&self, address: &Address) -> QueryResult<StakesView> {
         self.with(|conn| {
             let staked = conn
                 .prepare_cached(
@@ -428,7 +408,7 @@ impl Reader {
     ///
     /// # Errors
     /// SQLite errors.
-    pub fn epochs(&self, from: u32, limit: usize) -> anyhow::Result<Page<EpochView>> {
+    pub fn epochs(&self, from: u32, limit: usize) -> QueryResult<Page<EpochView>> {
         self.with(|conn| {
             let limit = limit.clamp(1, MAX_PAGE);
             let mut items = conn
@@ -457,11 +437,11 @@ impl Reader {
                 })?
                 .map(|row| {
                     let (mut view, committee) = row?;
-                    view.committee =
-                        serde_json::from_str(&committee).context("stored committee")?;
+                    view.committee = serde_json::from_str(&committee)
+                        .map_err(QueryError::stored("committee"))?;
                     Ok(view)
                 })
-                .collect::<anyhow::Result<Vec<_>>>()?;
+                .collect::<QueryResult<Vec<_>>>()?;
             let next_cursor = if items.len() > limit {
                 items.truncate(limit);
                 items.last().map(|e| (e.epoch + 1).to_string())
@@ -473,7 +453,7 @@ impl Reader {
     }
 }
 
-fn pool_epochs(conn: &Connection, node_id: &ObjectId) -> anyhow::Result<Vec<PoolEpochView>> {
+fn pool_epochs(conn: &Connection, node_id: &ObjectId) -> QueryResult<Vec<PoolEpochView>> {
     Ok(conn
         .prepare_cached(
             "SELECT epoch, stake, shards, audit_score, slashed, pool_reward, commission \
@@ -493,17 +473,13 @@ fn pool_epochs(conn: &Connection, node_id: &ObjectId) -> anyhow::Result<Vec<Pool
         .collect::<Result<Vec<_>, _>>()?)
 }
 
-fn certification(
-    conn: &Connection,
-    epoch: u32,
-    signers: &[u16],
-) -> anyhow::Result<CertificationView> {
+fn certification(conn: &Connection, epoch: u32, signers: &[u16]) -> QueryResult<CertificationView> {
     let committee: Option<String> = conn
         .prepare_cached("SELECT committee FROM epochs WHERE epoch = ?1")?
         .query_row(params![epoch], |row| row.get(0))
         .optional()?;
     let committee: CommitteeView = match committee {
-        Some(text) => serde_json::from_str(&text).context("stored committee")?,
+        Some(text) => serde_json::from_str(&text).map_err(QueryError::stored("committee"))?,
         None => CommitteeView {
             epoch,
             members: Vec::new(),

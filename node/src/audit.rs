@@ -15,7 +15,7 @@ pub async fn run(client: &Client, args: &AuditArgs, json: bool) -> anyhow::Resul
         .clone()
         .or_else(|| client.config().genesis.clone())
         .context("the audit needs the chain's genesis.json: pass --genesis FILE")?;
-    let genesis = walrus_runtime::chain::genesis::GenesisConfig::load(&genesis_path)?;
+    let genesis = walrus_types::genesis_file::load(&genesis_path)?;
     let indexer = if args.no_indexer {
         None
     } else {

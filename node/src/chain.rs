@@ -1,21 +1,22 @@
 //! `walrus chain genesis` and `walrus chain run`: create a chain and run its
 //! sequencer as a process.
 
-use std::{
-    net::SocketAddr,
-    path::PathBuf,
-    time::{Duration, SystemTime, UNIX_EPOCH},
-};
+use std::{net::SocketAddr, path::PathBuf, time::Duration};
 
 use anyhow::Context;
 use serde::{Deserialize, Serialize};
-use walrus_contracts::money::FROST_PER_WAL;
+use walrus_contracts::{
+    ledger::{
+        genesis::{GenesisConfig, GenesisSecrets, GenesisSpec},
+        transaction::address_of,
+    },
+    money::FROST_PER_WAL,
+};
 use walrus_runtime::chain::{
     api,
-    genesis::{GenesisConfig, GenesisSecrets, GenesisSpec},
     sequencer::{Sequencer, SequencerConfig},
-    transaction::address_of,
 };
+use walrus_types::{genesis_file, now_ms};
 
 /// `walrus chain ...`.
 #[derive(Debug, clap::Subcommand)]
@@ -87,20 +88,6 @@ pub struct AccountKeys {
     pub address: String,
 }
 
-pub(crate) fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-pub(crate) fn now_ms() -> u64 {
-    u64::try_from(
-        SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .unwrap_or_default()
-            .as_millis(),
-    )
-    .unwrap_or(u64::MAX)
-}
-
 /// Generates a genesis from `spec` and writes `DIR/genesis.json` and the
 /// secret `DIR/keys.json` (mode 0600).
 ///
@@ -112,14 +99,14 @@ pub fn write_genesis(
 ) -> anyhow::Result<(GenesisConfig, GenesisSecrets)> {
     let (config, secrets) = spec.generate()?;
     std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
-    config.save(&dir.join("genesis.json"))?;
+    genesis_file::save(&config, &dir.join("genesis.json"))?;
     let keys = KeysFile {
         nodes: secrets
             .nodes
             .iter()
             .map(|(bls, operator)| NodeKeys {
-                bls_secret: hex(bls),
-                operator_secret: hex(operator.as_bytes()),
+                bls_secret: hex::encode(bls),
+                operator_secret: hex::encode(operator.as_bytes()),
                 operator_address: address_of(&operator.verifying_key()).to_string(),
             })
             .collect(),
@@ -127,7 +114,7 @@ pub fn write_genesis(
             .accounts
             .iter()
             .map(|key| AccountKeys {
-                secret: hex(key.as_bytes()),
+                secret: hex::encode(key.as_bytes()),
                 address: address_of(&key.verifying_key()).to_string(),
             })
             .collect(),
@@ -169,7 +156,7 @@ pub fn genesis(args: &GenesisArgs, json: bool) -> anyhow::Result<()> {
     let (config, _) = write_genesis(&spec, &args.dir)?;
     let genesis_path = args.dir.join("genesis.json");
     let keys_path = args.dir.join("keys.json");
-    let digest = hex(&config.digest());
+    let digest = hex::encode(&config.digest());
     if json {
         println!(
             "{}",
@@ -205,7 +192,7 @@ pub struct RunArgs {
 /// # Errors
 /// The genesis or log cannot be used, or the address cannot be bound.
 pub async fn run(args: &RunArgs) -> anyhow::Result<()> {
-    let genesis = GenesisConfig::load(&args.genesis)?;
+    let genesis = genesis_file::load(&args.genesis)?;
     let mut config = SequencerConfig::new(genesis, args.db.clone());
     config.batch_interval = args.batch_interval;
     let sequencer = Sequencer::start(config).await?;

@@ -14,7 +14,8 @@ use anyhow::{Context, bail};
 use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::{Value, json};
 use walrus_client::{
-    Client, ClientConfig, ConsistencyCheck, Phase, Progress, StoreOptions, StoreResult,
+    Client, ClientConfig, ConsistencyCheck, NodeBlobStatus, Phase, Progress, StoreOptions,
+    StoreResult,
     config::find_config,
     daemon::{DaemonConfig, Role},
 };
@@ -367,9 +368,10 @@ async fn blob_status(client: &Client, args: &BlobStatusArgs, json: bool) -> anyh
         let mut text = format!("Blob ID: {blob_id}\n");
         let certified = status.is_certified();
         let kind = match &status.status {
-            Value::String(s) => s.clone(),
-            Value::Object(map) => map.keys().next().cloned().unwrap_or_default(),
-            other => other.to_string(),
+            NodeBlobStatus::Nonexistent => "nonexistent",
+            NodeBlobStatus::Invalid {} => "invalid",
+            NodeBlobStatus::Permanent { .. } => "permanent",
+            NodeBlobStatus::Deletable { .. } => "deletable",
         };
         text += &format!("Status:  {kind}");
         if let Some(end_epoch) = status.end_epoch() {
@@ -521,7 +523,7 @@ async fn health(client: &Client, json: bool) -> anyhow::Result<()> {
         "healthy": healthy,
         "nodes": nodes.iter().map(|n| json!({
             "nodeId": n.node_id, "name": n.name, "networkAddress": n.network_address, "shards": n.shards,
-            "status": match &n.status { Ok(v) => v.clone(), Err(e) => json!({ "error": e }) },
+            "status": match &n.status { Ok(v) => json!(v), Err(e) => json!({ "error": e }) },
         })).collect::<Vec<_>>(),
     });
     print(json, &value, || {
@@ -530,10 +532,7 @@ async fn health(client: &Client, json: bool) -> anyhow::Result<()> {
             let state = match &node.status {
                 Ok(v) => format!(
                     "ok: epoch {}, {} shards, {} blobs, {} checkpoints",
-                    v["epoch"],
-                    v["shardSummary"]["owned"],
-                    v["storedBlobs"],
-                    v["chain"]["checkpoints"]
+                    v.epoch, v.shard_summary.owned, v.stored_blobs, v.chain.checkpoints
                 ),
                 Err(e) => format!("DOWN: {e}"),
             };

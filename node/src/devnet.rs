@@ -32,8 +32,8 @@ use walrus_client::{
     ClientConfig,
     config::{CONFIG_FILE_NAME, CommunicationConfig, WalletFile},
 };
+use walrus_contracts::ledger::genesis::GenesisSpec;
 use walrus_contracts::{Genesis, money::FROST_PER_WAL};
-use walrus_runtime::chain::genesis::GenesisSpec;
 
 use crate::storage_node::NodeFile;
 
@@ -167,7 +167,7 @@ fn create_or_load(args: &Args, dir: &Path) -> anyhow::Result<Settings> {
         epoch_duration_ms: settings.epoch_duration_ms,
         n_accounts: 1,
         account_balance: 1_000_000 * FROST_PER_WAL,
-        start_ms: crate::chain::now_ms(),
+        start_ms: walrus_types::now_ms(),
         seed,
         network_addresses,
     };
@@ -178,8 +178,8 @@ fn create_or_load(args: &Args, dir: &Path) -> anyhow::Result<Settings> {
             .with_context(|| format!("cannot create {}", node_dir.display()))?;
         let file = NodeFile {
             node_id: Genesis::node_id(index),
-            bls_secret: crate::chain::hex(bls),
-            operator_secret: crate::chain::hex(operator.as_bytes()),
+            bls_secret: hex::encode(bls),
+            operator_secret: hex::encode(operator.as_bytes()),
             data_dir: node_dir.clone(),
             listen: local(node_port(&settings, index)),
             metrics_listen: None,

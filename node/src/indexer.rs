@@ -5,7 +5,7 @@ use std::{net::SocketAddr, path::PathBuf};
 
 use anyhow::Context;
 use walrus_indexer::{Reader, Writer, api};
-use walrus_runtime::chain::genesis::GenesisConfig;
+use walrus_types::genesis_file;
 
 /// `walrus indexer ...`.
 #[derive(Debug, clap::Subcommand)]
@@ -37,7 +37,7 @@ pub struct RunArgs {
 /// An unreadable genesis, an index of another chain, a port in use, or a
 /// divergence of the chain.
 pub async fn run(args: &RunArgs) -> anyhow::Result<()> {
-    let genesis = GenesisConfig::load(&args.genesis)?;
+    let genesis = genesis_file::load(&args.genesis)?;
     let writer = Writer::open(&args.db, &genesis)?;
     let reader = Reader::new(&args.db);
     let listener = tokio::net::TcpListener::bind(args.listen)
@@ -56,5 +56,5 @@ pub async fn run(args: &RunArgs) -> anyhow::Result<()> {
     let _ = stop.send(true);
     server.await?;
     tracing::info!("indexer stopped");
-    result
+    Ok(result?)
 }

@@ -5,11 +5,10 @@ use std::{net::SocketAddr, path::PathBuf, time::Duration};
 
 use anyhow::Context;
 use serde::{Deserialize, Serialize};
+use walrus_contracts::ledger::transaction::address_of;
 use walrus_contracts::{Genesis, ObjectId, parse_hex};
-use walrus_runtime::{
-    chain::{genesis::GenesisConfig, transaction::address_of},
-    node::{self, NodeConfig},
-};
+use walrus_runtime::storage::{self, NodeConfig};
+use walrus_types::{RetryPolicy, SystemClock, genesis_file};
 
 /// `walrus node ...`.
 #[derive(Debug, clap::Subcommand)]
@@ -90,10 +89,6 @@ pub struct RunArgs {
     pub config: PathBuf,
 }
 
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
 pub(crate) fn write_private(path: &std::path::Path, text: &str) -> anyhow::Result<()> {
     use std::os::unix::fs::OpenOptionsExt;
     let mut file = std::fs::OpenOptions::new()
@@ -116,14 +111,15 @@ pub fn keygen(args: &KeygenArgs, json: bool) -> anyhow::Result<()> {
     getrandom::fill(&mut ikm).map_err(|e| anyhow::anyhow!("no OS randomness: {e}"))?;
     let bls = blst::min_pk::SecretKey::key_gen(&ikm, &[])
         .map_err(|e| anyhow::anyhow!("BLS key generation: {e:?}"))?;
-    let operator = walrus_runtime::chain::transaction::generate_key()
-        .map_err(|e| anyhow::anyhow!("no OS randomness: {e}"))?;
-    let public_key = hex(&bls.sk_to_pk().to_bytes());
+    let mut seed = [0u8; 32];
+    getrandom::fill(&mut seed).map_err(|e| anyhow::anyhow!("no OS randomness: {e}"))?;
+    let operator = ed25519_dalek::SigningKey::from_bytes(&seed);
+    let public_key = hex::encode(&bls.sk_to_pk().to_bytes());
     let address = address_of(&operator.verifying_key()).to_string();
     let text = format!(
         "# Storage node keys. Keep this file private.\nbls_secret = \"{}\"\noperator_secret = \"{}\"\n# bls_public_key = \"{public_key}\"\n# operator_address = \"{address}\"\n",
-        hex(&bls.to_bytes()),
-        hex(operator.as_bytes())
+        hex::encode(&bls.to_bytes()),
+        hex::encode(operator.as_bytes())
     );
     write_private(&args.out, &text)?;
     if json {
@@ -144,20 +140,19 @@ pub fn keygen(args: &KeygenArgs, json: bool) -> anyhow::Result<()> {
 /// # Errors
 /// Unreadable keys or an index out of range.
 pub fn config(args: &ConfigArgs) -> anyhow::Result<()> {
-    let keys: serde_json::Value = serde_json::from_str(
+    let keys: crate::chain::KeysFile = serde_json::from_str(
         &std::fs::read_to_string(&args.keys)
             .with_context(|| format!("cannot read {}", args.keys.display()))?,
-    )?;
-    let node = keys["nodes"]
+    )
+    .with_context(|| format!("{} is not a keys file", args.keys.display()))?;
+    let node = keys
+        .nodes
         .get(args.index)
         .with_context(|| format!("no node {} in {}", args.index, args.keys.display()))?;
     let file = NodeFile {
         node_id: Genesis::node_id(args.index),
-        bls_secret: node["blsSecret"].as_str().context("blsSecret")?.to_owned(),
-        operator_secret: node["operatorSecret"]
-            .as_str()
-            .context("operatorSecret")?
-            .to_owned(),
+        bls_secret: node.bls_secret.clone(),
+        operator_secret: node.operator_secret.clone(),
         data_dir: args.data_dir.clone(),
         listen: args.listen,
         metrics_listen: args.metrics_listen,
@@ -192,9 +187,11 @@ pub async fn run(args: &RunArgs) -> anyhow::Result<()> {
         operator_key: ed25519_dalek::SigningKey::from_bytes(&operator),
         db_path: file.data_dir.join("slivers.db"),
         chain_url: file.chain_url.clone(),
-        genesis: GenesisConfig::load(&file.genesis)?,
+        genesis: genesis_file::load(&file.genesis)?,
         max_body_bytes: file.max_body_bytes.unwrap_or(1 << 30),
         registration_wait: Duration::from_secs(10),
+        retry: RetryPolicy::default(),
+        clock: std::sync::Arc::new(SystemClock),
     };
     let listener = tokio::net::TcpListener::bind(file.listen)
         .await
@@ -203,12 +200,12 @@ pub async fn run(args: &RunArgs) -> anyhow::Result<()> {
     let wait = |mut stopped: tokio::sync::watch::Receiver<bool>| async move {
         let _ = stopped.wait_for(|s| *s).await;
     };
-    let running = node::start(config, listener, wait(stopped.clone()))?;
+    let running = storage::start(config, listener, wait(stopped.clone()))?;
     if let Some(address) = file.metrics_listen {
         let metrics_listener = tokio::net::TcpListener::bind(address)
             .await
             .with_context(|| format!("cannot listen on {address}"))?;
-        let (metrics_address, _) = node::metrics::serve(
+        let (metrics_address, _) = storage::metrics::serve(
             running.shared.metrics.clone(),
             metrics_listener,
             wait(stopped.clone()),
@@ -221,9 +218,11 @@ pub async fn run(args: &RunArgs) -> anyhow::Result<()> {
     tokio::select! {
         () = crate::chain::shutdown_signal() => {}
         result = follower => {
-            let error = result.unwrap_or_else(|e| anyhow::anyhow!("follower panicked: {e}"));
             let _ = stop.send(true);
-            return Err(error.context("the chain follower stopped"));
+            return match result {
+                Ok(stop) => Err(anyhow::Error::from(stop).context("the chain follower stopped")),
+                Err(panic) => Err(anyhow::anyhow!("the chain follower panicked: {panic}")),
+            };
         }
     }
     let _ = stop.send(true);

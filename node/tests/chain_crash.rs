@@ -12,14 +12,12 @@ use std::{
 };
 
 use ed25519_dalek::SigningKey;
-use walrus_contracts::{Address, Call};
-use walrus_runtime::chain::{
-    client::ChainClient,
+use walrus_contracts::ledger::{
     execution::Outcome,
-    follower::Follower,
-    genesis::GenesisConfig,
     transaction::{Transaction, TxDigest, address_of},
 };
+use walrus_contracts::{Address, Call};
+use walrus_types::{ChainClient, Follower, genesis_file};
 
 fn walrus() -> Command {
     Command::new(env!("CARGO_BIN_EXE_walrus"))
@@ -89,7 +87,7 @@ impl Acked {
 async fn submit_until_error(base: String, key: SigningKey, to: Address, acked: Acked) {
     let client = ChainClient::new(base);
     let sender = address_of(&key.verifying_key());
-    let Ok(mut nonce) = client.next_nonce(&sender).await else {
+    let Ok(mut nonce) = client.account(&sender).await.map(|a| a.next_nonce) else {
         return;
     };
     // Bounded: at most 10,000 transactions per client per run.
@@ -211,10 +209,10 @@ async fn sigkill_loses_no_acknowledged_transaction() {
         );
     }
     // The whole log re-executes from genesis: one checkpoint per sequence number, chained by digest.
-    let genesis = GenesisConfig::load(&dir.join("genesis.json")).expect("genesis");
+    let genesis = genesis_file::load(&dir.join("genesis.json")).expect("genesis");
     let mut follower = Follower::new(base.clone(), &genesis).expect("follower");
     let system = ChainClient::new(base).system().await.expect("system");
-    let count = system["checkpoints"].as_u64().expect("count");
+    let count = system.checkpoints;
     follower.catch_up_to(count).await.expect("log verifies");
     child.kill().expect("stop");
     child.wait().expect("reaped");

@@ -10,8 +10,9 @@ use std::{
 
 use ed25519_dalek::SigningKey;
 use walrus_codec::{EncodingConfig, Sliver, SliverType};
+use walrus_contracts::ledger::execution::Outcome;
 use walrus_contracts::{Call, ObjectRef, Registration, parse_hex};
-use walrus_runtime::chain::{client::ChainClient, execution::Outcome};
+use walrus_types::ChainClient;
 
 fn walrus() -> Command {
     Command::new(env!("CARGO_BIN_EXE_walrus"))

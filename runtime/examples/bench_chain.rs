@@ -8,14 +8,16 @@
 
 use std::time::{Duration, Instant};
 
+use walrus_contracts::ledger::{
+    genesis::GenesisSpec,
+    transaction::{Transaction, address_of},
+};
 use walrus_contracts::{Call, money::FROST_PER_WAL};
 use walrus_runtime::chain::{
     api,
-    client::ChainClient,
-    genesis::GenesisSpec,
     sequencer::{Sequencer, SequencerConfig},
-    transaction::{Transaction, address_of},
 };
+use walrus_types::ChainClient;
 
 #[tokio::main(flavor = "multi_thread")]
 async fn main() -> anyhow::Result<()> {

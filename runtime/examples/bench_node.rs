@@ -9,22 +9,20 @@
 
 use std::time::{Duration, Instant};
 
-use base64::{Engine, engine::general_purpose::STANDARD as BASE64};
 use blst::min_pk::{AggregateSignature, Signature};
 use walrus_codec::{EncodedBlob, EncodingConfig, SliverType};
+use walrus_contracts::ledger::{execution::Outcome, genesis::GenesisSpec};
 use walrus_contracts::{
     Call, Genesis, ObjectId, ObjectRef, Registration, certificate, money::FROST_PER_WAL,
 };
 use walrus_runtime::{
     chain::{
         api,
-        client::ChainClient,
-        execution::Outcome,
-        genesis::GenesisSpec,
         sequencer::{Sequencer, SequencerConfig},
     },
-    node::{self, NodeConfig, RunningNode},
+    storage::{self, NodeConfig, RunningNode},
 };
+use walrus_types::{ChainClient, NodeClient, RetryPolicy, SystemClock};
 
 struct Bench {
     nodes: Vec<RunningNode>,
@@ -135,21 +133,9 @@ impl Bench {
         let mut signatures = Vec::new();
         let mut positions = Vec::new();
         for index in signers {
-            let body: serde_json::Value = self
-                .http
-                .get(self.url(
-                    *index,
-                    &format!("/v1/blobs/{blob_id}/confirmation/permanent"),
-                ))
-                .send()
-                .await?
-                .json()
-                .await?;
-            let signature = BASE64.decode(
-                body["success"]["data"]["signed"]["signature"]
-                    .as_str()
-                    .ok_or_else(|| anyhow::anyhow!("no confirmation: {body}"))?,
-            )?;
+            let address = self.nodes[*index].address.to_string();
+            let node = NodeClient::new(self.http.clone(), &address, RetryPolicy::ONCE);
+            let signature = node.confirmation(blob_id, None).await?.signature;
             signatures
                 .push(Signature::from_bytes(&signature).map_err(|e| anyhow::anyhow!("{e:?}"))?);
             positions.push(
@@ -246,8 +232,10 @@ async fn main() -> anyhow::Result<()> {
             genesis: genesis.clone(),
             max_body_bytes: 1 << 30,
             registration_wait: Duration::from_secs(10),
+            retry: RetryPolicy::default(),
+            clock: std::sync::Arc::new(SystemClock),
         };
-        nodes.push(node::start(config, listener, std::future::pending())?);
+        nodes.push(storage::start(config, listener, std::future::pending())?);
     }
     let bench = Bench {
         nodes,

@@ -1,6 +1,8 @@
-//! What a Walrus node runs. Today: the chain service (sequencer, checkpoint
-//! log, verifying followers), in [`chain`]. The storage node (sliver store,
-//! node API, recovery) comes with its own issue.
+//! What a Walrus operator runs: the chain service ([`chain`]: sequencer,
+//! checkpoint log, HTTP API) and the storage node ([`storage`]: sliver
+//! store, node API, chain follower, recovery). The pure ledger both follow
+//! is `walrus_contracts::ledger`; the wire types and clients they speak
+//! are `walrus_types`.
 
 pub mod chain;
-pub mod node;
+pub mod storage;

@@ -4,16 +4,25 @@
 
 use std::{path::PathBuf, time::Duration};
 
-use walrus_contracts::{Call, Event, money::FROST_PER_WAL};
-use walrus_runtime::chain::{
-    api,
-    client::ChainClient,
+use walrus_contracts::ledger::{
     execution::{ChainState, Outcome, TxKind},
-    follower::Follower,
     genesis::{GenesisConfig, GenesisSpec},
-    sequencer::{Sequencer, SequencerConfig},
     transaction::{Transaction, address_of},
 };
+use walrus_contracts::{Call, Event, ObjectId, money::FROST_PER_WAL};
+use walrus_runtime::chain::{
+    api,
+    sequencer::{Sequencer, SequencerConfig},
+};
+use walrus_types::{
+    ChainClient, Follower,
+    chain::ChainObject,
+    error::{ErrorBody, ErrorReason},
+};
+
+async fn error_body(response: reqwest::Response) -> ErrorBody {
+    serde_json::from_slice(&response.bytes().await.expect("body")).expect("an error body")
+}
 
 /// Sends only the headers of a request declaring `length` body bytes and
 /// returns the HTTP status: a server must refuse by the declared length
@@ -128,25 +137,28 @@ async fn transactions_are_ordered_stored_followed_and_replayed() {
         matches!(response.outcome, Outcome::Failure { code: 101, .. }),
         "{response:?}"
     );
-    assert_eq!(
-        client
-            .next_nonce(&address_of(&alice.verifying_key()))
-            .await
-            .expect("nonce"),
-        3
-    );
+    let alice_account = client.account(&address_of(&alice.verifying_key())).await;
+    assert_eq!(alice_account.expect("account").next_nonce, 3);
 
     let object = client.object(&storage).await.expect("object");
-    assert_eq!(object["type"], "storage");
+    assert!(
+        matches!(object, Some(ChainObject::Storage { .. })),
+        "{object:?}"
+    );
     let account = client.account(&bob).await.expect("account");
-    assert_eq!(account["balance"], 1000 * FROST_PER_WAL + 5);
+    assert_eq!(account.balance, 1000 * FROST_PER_WAL + 5);
     let system = client.system().await.expect("system");
+    assert_eq!(system.committee.members.len(), 4);
     assert_eq!(
-        system["committee"]["members"]
-            .as_array()
-            .expect("members")
-            .len(),
+        client.committee().await.expect("committee").members.len(),
         4
+    );
+    assert!(
+        client
+            .object(&ObjectId([0xee; 32]))
+            .await
+            .expect("404 is None")
+            .is_none()
     );
 
     // A verifying follower reaches the same state root.
@@ -189,14 +201,11 @@ async fn bad_input_gets_clear_errors() {
 
     let garbage = post(vec![1, 2, 3]).await.expect("reply");
     assert_eq!(garbage.status(), 400);
-    let body: serde_json::Value =
-        serde_json::from_slice(&garbage.bytes().await.expect("body")).expect("json");
-    assert!(
-        body["error"]["message"]
-            .as_str()
-            .expect("message")
-            .contains("malformed"),
-        "{body}"
+    let body = error_body(garbage).await;
+    assert_eq!(
+        body.reason(),
+        Some(ErrorReason::MalformedTransaction),
+        "{body:?}"
     );
 
     assert_eq!(
@@ -213,7 +222,10 @@ async fn bad_input_gets_clear_errors() {
     forged.transaction.calls = vec![Call::Faucet { amount: 2 }];
     let reply = post(forged.to_bytes()).await.expect("reply");
     assert_eq!(reply.status(), 400);
-    assert!(reply.text().await.expect("text").contains("signature"));
+    assert_eq!(
+        error_body(reply).await.reason(),
+        Some(ErrorReason::BadSignature)
+    );
 
     let future_nonce = Transaction {
         sender,
@@ -222,12 +234,10 @@ async fn bad_input_gets_clear_errors() {
     }
     .sign(alice);
     let reply = post(future_nonce.to_bytes()).await.expect("reply");
-    assert!(
-        reply
-            .text()
-            .await
-            .expect("text")
-            .contains("nonce 5 is not the next nonce 0")
+    let detail = error_body(reply).await.error.details.remove(0);
+    assert_eq!(
+        (detail.reason, detail.expected_nonce),
+        (ErrorReason::WrongNonce, Some(0))
     );
 
     let ok = Transaction {
@@ -240,12 +250,10 @@ async fn bad_input_gets_clear_errors() {
     // Replaying the same transaction is a stale nonce.
     let replayed = post(ok.to_bytes()).await.expect("reply");
     assert_eq!(replayed.status(), 400);
-    assert!(
-        replayed
-            .text()
-            .await
-            .expect("text")
-            .contains("nonce 0 is not the next nonce 1")
+    let detail = error_body(replayed).await.error.details.remove(0);
+    assert_eq!(
+        (detail.reason, detail.expected_nonce),
+        (ErrorReason::WrongNonce, Some(1))
     );
 
     let system = Transaction {

@@ -2,12 +2,12 @@
 //! bytes, and whatever parses still has to verify.
 
 use proptest::prelude::*;
-use walrus_contracts::{Call, money::FROST_PER_WAL};
-use walrus_runtime::chain::{
+use walrus_contracts::ledger::{
     execution::{ChainState, Checkpoint},
     genesis::GenesisSpec,
     transaction::{SignedTransaction, Transaction, address_of},
 };
+use walrus_contracts::{Call, money::FROST_PER_WAL};
 
 fn sample() -> &'static (Vec<u8>, Vec<u8>) {
     static SAMPLE: std::sync::OnceLock<(Vec<u8>, Vec<u8>)> = std::sync::OnceLock::new();

@@ -9,6 +9,7 @@ use common::*;
 use walrus_codec::{
     BlobMetadata, BlobMetadataV1, SliverPairMetadata, SliverType, UnverifiedBlobMetadataWithId,
 };
+use walrus_types::node::{BlobStatus, StoredStatus};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_node_that_missed_its_slivers_recovers_them() {
@@ -41,35 +42,23 @@ async fn a_node_that_missed_its_slivers_recovers_them() {
         .eventually("the node recovers its slivers", async || {
             let mut complete = true;
             for pair in &pairs {
-                for kind in ["primary", "secondary"] {
-                    let reply = cluster
-                        .http
-                        .get(cluster.url(
-                            missed,
-                            &format!("/v1/blobs/{blob_id}/slivers/{pair}/{kind}/status"),
-                        ))
-                        .send()
-                        .await
-                        .expect("get");
-                    let (_, body) = json(reply).await;
-                    complete &= body["success"]["data"] == "stored";
+                for kind in [SliverType::Primary, SliverType::Secondary] {
+                    let status = cluster
+                        .node(missed)
+                        .sliver_status(&blob_id, *pair, kind)
+                        .await;
+                    complete &= matches!(status, Ok(StoredStatus::Stored));
                 }
             }
             complete
         })
         .await;
     for pair in &pairs {
-        let reply = cluster
-            .http
-            .get(cluster.url(
-                missed,
-                &format!("/v1/blobs/{blob_id}/slivers/{pair}/primary"),
-            ))
-            .send()
+        let sliver = cluster
+            .node(missed)
+            .sliver(&blob_id, *pair, SliverType::Primary)
             .await
-            .expect("get");
-        let sliver: walrus_codec::Sliver =
-            bcs::from_bytes(&reply.bytes().await.expect("body")).expect("bcs");
+            .expect("recovered sliver served");
         assert_eq!(
             sliver,
             encoded.sliver_pair(*pair).0,
@@ -97,19 +86,8 @@ async fn a_node_that_missed_its_slivers_recovers_them() {
             .contains("walrus_node_slivers_recovered_total")
     );
     // It can now confirm, like every other node.
-    let (status, _) = json(
-        cluster
-            .http
-            .get(cluster.url(
-                missed,
-                &format!("/v1/blobs/{blob_id}/confirmation/permanent"),
-            ))
-            .send()
-            .await
-            .expect("get"),
-    )
-    .await;
-    assert_eq!(status, 200);
+    let confirmation = cluster.node(missed).confirmation(&blob_id, None).await;
+    assert!(confirmation.is_ok(), "{confirmation:?}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -157,42 +135,17 @@ async fn an_inconsistent_blob_ends_invalidated_on_chain() {
         .eventually("every node reports the blob invalid", async || {
             let mut all = true;
             for index in 0..cluster.nodes.len() {
-                let (_, body) = json(
-                    cluster
-                        .http
-                        .get(cluster.url(index, &format!("/v1/blobs/{blob_id}/status")))
-                        .send()
-                        .await
-                        .expect("get"),
-                )
-                .await;
-                all &= body["success"]["data"].get("invalid").is_some();
+                let status = cluster.node(index).blob_status(&blob_id).await;
+                all &= matches!(status, Ok(BlobStatus::Invalid {}));
             }
             all
         })
         .await;
     for index in uploaded {
-        let (status, _) = json(
-            cluster
-                .http
-                .get(cluster.url(*index, &format!("/v1/blobs/{blob_id}/metadata/status")))
-                .send()
-                .await
-                .expect("get"),
-        )
-        .await;
-        assert_eq!(status, 200);
-        let (_, body) = json(
-            cluster
-                .http
-                .get(cluster.url(*index, &format!("/v1/blobs/{blob_id}/metadata/status")))
-                .send()
-                .await
-                .expect("get"),
-        )
-        .await;
+        let status = cluster.node(*index).metadata_status(&blob_id).await;
         assert_eq!(
-            body["success"]["data"], "nonexistent",
+            status.expect("status"),
+            StoredStatus::Nonexistent,
             "data of an invalid blob must be deleted"
         );
     }

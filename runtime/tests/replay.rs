@@ -1,11 +1,11 @@
 //! Replay catches every kind of tampering with a checkpoint (pure, no IO).
 
-use walrus_contracts::{Call, money::FROST_PER_WAL};
-use walrus_runtime::chain::{
+use walrus_contracts::ledger::{
     execution::{ChainState, Checkpoint, Divergence, Outcome, TxKind},
     genesis::{GenesisConfig, GenesisSpec},
     transaction::{Transaction, address_of},
 };
+use walrus_contracts::{Call, money::FROST_PER_WAL};
 
 fn setup() -> (GenesisConfig, Vec<Checkpoint>) {
     let spec = GenesisSpec {

@@ -12,9 +12,9 @@ use std::{
 };
 
 use walrus_contracts::Event;
+use walrus_contracts::ledger::execution::Outcome;
 use walrus_runtime::chain::{
     api,
-    execution::Outcome,
     sequencer::{Sequencer, SequencerConfig},
 };
 use walrus_tests::workload::Workload;

@@ -15,18 +15,18 @@ use std::path::Path;
 use blst::min_pk::{AggregateSignature, SecretKey};
 use ed25519_dalek::SigningKey;
 use walrus_codec::{BlobId, EncodingConfig, EncodingType, Node};
+use walrus_contracts::ledger::{
+    execution::{ChainState, Checkpoint},
+    genesis::{GenesisConfig, GenesisSecrets, GenesisSpec},
+    transaction::{SignedTransaction, Transaction, address_of},
+};
 use walrus_contracts::{
     Call, EpochState, Genesis, ObjectId, ObjectRef, Registration,
     certificate::{self, Certificate},
     epoch::AuditLine,
     money::FROST_PER_WAL,
 };
-use walrus_runtime::chain::{
-    execution::{ChainState, Checkpoint},
-    genesis::{GenesisConfig, GenesisSecrets, GenesisSpec},
-    store::Store,
-    transaction::{Transaction, address_of},
-};
+use walrus_runtime::chain::store::Store;
 
 /// SplitMix64: a small deterministic generator, enough for test workloads.
 #[derive(Debug, Clone)]
@@ -126,20 +126,12 @@ impl Workload {
         }
     }
 
-    fn signed(
-        &self,
-        account: usize,
-        calls: Vec<Call>,
-    ) -> walrus_runtime::chain::transaction::SignedTransaction {
+    fn signed(&self, account: usize, calls: Vec<Call>) -> SignedTransaction {
         let key = &self.secrets.accounts[account];
         self.sign_with(key, calls)
     }
 
-    fn sign_with(
-        &self,
-        key: &SigningKey,
-        calls: Vec<Call>,
-    ) -> walrus_runtime::chain::transaction::SignedTransaction {
+    fn sign_with(&self, key: &SigningKey, calls: Vec<Call>) -> SignedTransaction {
         let sender = address_of(&key.verifying_key());
         Transaction {
             sender,
@@ -151,7 +143,7 @@ impl Workload {
 
     /// Seals one checkpoint of `transactions` (each signed at its sender's
     /// next nonce, so at most one per sender) and advances the clock.
-    fn seal(&mut self, transactions: Vec<walrus_runtime::chain::transaction::SignedTransaction>) {
+    fn seal(&mut self, transactions: Vec<SignedTransaction>) {
         self.time_ms += self.genesis.genesis.params.epoch_duration_ms / 8;
         let (checkpoint, rejected) = self.chain.build_checkpoint(self.time_ms, transactions);
         assert!(
@@ -359,9 +351,7 @@ impl Workload {
     /// The operators' transactions due now: sync done after an epoch
     /// change, and once per epoch an audit report (node 0 scores the last
     /// node low, so audit scores vary).
-    fn operator_transactions(
-        &mut self,
-    ) -> Vec<walrus_runtime::chain::transaction::SignedTransaction> {
+    fn operator_transactions(&mut self) -> Vec<SignedTransaction> {
         let state = &self.chain.state;
         let epoch = state.epoch;
         let mut transactions = Vec::new();

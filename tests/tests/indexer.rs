@@ -15,12 +15,11 @@ use std::{
 
 use serde_json::Value;
 use walrus_codec::BlobId;
+use walrus_contracts::ledger::{execution::Outcome, transaction::address_of};
 use walrus_contracts::{Address, Event, ObjectId};
 use walrus_runtime::chain::{
     api,
-    execution::Outcome,
     sequencer::{Sequencer, SequencerConfig},
-    transaction::address_of,
 };
 use walrus_tests::{walrus_binary, workload::Workload};
 
@@ -513,7 +512,7 @@ fn start_indexer_process(dir: &std::path::Path, chain_url: &str) -> (Child, Stri
 }
 
 /// Events of successful transactions in `checkpoints`.
-fn event_count(checkpoints: &[walrus_runtime::chain::execution::Checkpoint]) -> usize {
+fn event_count(checkpoints: &[walrus_contracts::ledger::execution::Checkpoint]) -> usize {
     checkpoints
         .iter()
         .flat_map(|c| &c.transactions)
@@ -532,7 +531,7 @@ fn count(db: &rusqlite::Connection, sql: &str) -> usize {
 /// Checks that `index.db` holds exactly `checkpoints`, each once.
 fn assert_indexed_once(
     db: &std::path::Path,
-    checkpoints: &[walrus_runtime::chain::execution::Checkpoint],
+    checkpoints: &[walrus_contracts::ledger::execution::Checkpoint],
 ) {
     let db = rusqlite::Connection::open(db).expect("index");
     let events = event_count(checkpoints);
@@ -607,9 +606,7 @@ async fn a_killed_indexer_resumes_without_indexing_twice() {
     let dir = temp_dir("indexer-restart");
     let mut workload = Workload::new(11, 4, 20, 40);
     workload.run_blob_events(200_000, 25);
-    workload
-        .genesis
-        .save(&dir.join("genesis.json"))
+    walrus_types::genesis_file::save(&workload.genesis, &dir.join("genesis.json"))
         .expect("genesis");
     let chain_url = serve_chain(&workload, &dir).await;
     let http = reqwest::Client::new();

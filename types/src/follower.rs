@@ -4,11 +4,15 @@
 
 use std::time::Duration;
 
-use super::{
-    client::ChainClient,
-    execution::{ChainState, Checkpoint, Divergence},
-    genesis::GenesisConfig,
+use walrus_contracts::{
+    TxError,
+    ledger::{
+        execution::{ChainState, Checkpoint, Divergence},
+        genesis::GenesisConfig,
+    },
 };
+
+use crate::{ChainClient, ChainError, RetryPolicy};
 
 /// Why following stopped.
 #[derive(Debug, thiserror::Error)]
@@ -17,14 +21,15 @@ pub enum FollowError {
     #[error("DIVERGENCE: {0}")]
     Diverged(#[from] Divergence),
     /// The sequencer could not be reached; try again.
-    #[error("transport: {0:#}")]
-    Transport(anyhow::Error),
+    #[error("transport: {0}")]
+    Transport(#[from] ChainError),
 }
 
 /// A verifying follower: keeps its own [`ChainState`] in step with the log.
 pub struct Follower {
     client: ChainClient,
     chain: ChainState,
+    retry: RetryPolicy,
 }
 
 impl Follower {
@@ -32,11 +37,19 @@ impl Follower {
     ///
     /// # Errors
     /// The genesis is invalid.
-    pub fn new(base: impl Into<String>, genesis: &GenesisConfig) -> anyhow::Result<Self> {
+    pub fn new(base: impl Into<String>, genesis: &GenesisConfig) -> Result<Self, TxError> {
         Ok(Self {
             client: ChainClient::new(base),
             chain: ChainState::genesis(genesis)?,
+            retry: RetryPolicy::ONCE,
         })
+    }
+
+    /// The same follower retrying unreachable or failing (5xx) fetches with
+    /// `retry` (by default it makes one attempt).
+    pub fn with_retry(mut self, retry: RetryPolicy) -> Self {
+        self.retry = retry;
+        self
     }
 
     /// The verified state so far.
@@ -53,9 +66,8 @@ impl Follower {
     pub async fn next_batch(&mut self, wait: Duration) -> Result<Vec<Checkpoint>, FollowError> {
         let checkpoints = self
             .client
-            .checkpoints(self.chain.next_sequence, wait)
-            .await
-            .map_err(FollowError::Transport)?;
+            .checkpoints_retrying(self.chain.next_sequence, wait, self.retry)
+            .await?;
         for checkpoint in &checkpoints {
             self.chain.replay(checkpoint)?;
         }

@@ -8,8 +8,8 @@
 
 use std::collections::BTreeMap;
 
+use crate::{Address, Call, Event, ObjectId, State, TxContext, TxError, apply, due_system_calls};
 use serde::{Deserialize, Serialize};
-use walrus_contracts::{Address, Call, Event, ObjectId, State, TxContext, apply, due_system_calls};
 
 use super::{
     genesis::GenesisConfig,
@@ -150,12 +150,9 @@ impl ChainState {
     /// The state at genesis.
     ///
     /// # Errors
-    /// The contracts genesis is invalid.
-    pub fn genesis(config: &GenesisConfig) -> anyhow::Result<Self> {
-        let state = config
-            .genesis
-            .build()
-            .map_err(|e| anyhow::anyhow!("invalid genesis: {e}"))?;
+    /// The contracts genesis is invalid: the [`TxError`] of building it.
+    pub fn genesis(config: &GenesisConfig) -> Result<Self, TxError> {
+        let state = config.genesis.build()?;
         Ok(Self {
             state,
             nonces: BTreeMap::new(),
@@ -371,7 +368,7 @@ impl ChainState {
     }
 }
 
-fn outcome(result: Result<Vec<Event>, walrus_contracts::TxError>, ctx: &TxContext) -> Outcome {
+fn outcome(result: Result<Vec<Event>, TxError>, ctx: &TxContext) -> Outcome {
     match result {
         Ok(events) => Outcome::Success {
             events,

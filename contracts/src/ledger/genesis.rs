@@ -1,10 +1,8 @@
 //! The chain's genesis configuration: the contracts genesis plus the start
 //! time, identified by a digest every participant can compare.
 
-use std::path::Path;
-
+use crate::{Genesis, TxError};
 use serde::{Deserialize, Serialize};
-use walrus_contracts::Genesis;
 
 /// Genesis of the chain.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -21,26 +19,17 @@ impl GenesisConfig {
     pub fn digest(&self) -> [u8; 32] {
         *blake3::hash(&bcs::to_bytes(self).expect("genesis serializes")).as_bytes()
     }
+}
 
-    /// Reads a genesis file (JSON).
-    ///
-    /// # Errors
-    /// The file cannot be read or parsed.
-    pub fn load(path: &Path) -> anyhow::Result<Self> {
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", path.display()))?;
-        serde_json::from_str(&text)
-            .map_err(|e| anyhow::anyhow!("invalid genesis {}: {e}", path.display()))
-    }
-
-    /// Writes the genesis file (JSON).
-    ///
-    /// # Errors
-    /// The file cannot be written.
-    pub fn save(&self, path: &Path) -> anyhow::Result<()> {
-        std::fs::write(path, serde_json::to_string_pretty(self)?)
-            .map_err(|e| anyhow::anyhow!("cannot write {}: {e}", path.display()))
-    }
+/// Why a genesis could not be generated.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum GenesisError {
+    /// BLS key generation refused the derived seed.
+    #[error("BLS key generation: {0}")]
+    Key(String),
+    /// The generated genesis does not build (e.g. zero nodes or shards).
+    #[error("generated genesis is invalid: {0}")]
+    Invalid(TxError),
 }
 
 /// What to generate a devnet or test genesis for.
@@ -85,16 +74,16 @@ impl GenesisSpec {
     /// 100 FROST and a write price of 20 FROST per unit.
     ///
     /// # Errors
-    /// Key generation or genesis validation fails.
-    pub fn generate(&self) -> anyhow::Result<(GenesisConfig, GenesisSecrets)> {
-        use walrus_contracts::{Candidate, GenesisNode, SystemParams, Votes, certificate};
+    /// [`GenesisError`]: BLS key generation or genesis validation fails.
+    pub fn generate(&self) -> Result<(GenesisConfig, GenesisSecrets), GenesisError> {
+        use crate::{Candidate, GenesisNode, SystemParams, Votes, certificate};
 
         use super::transaction::address_of;
         let mut nodes = Vec::new();
         let mut node_secrets = Vec::new();
         for index in 0..self.n_nodes {
             let bls = blst::min_pk::SecretKey::key_gen(&derive(&self.seed, "bls", index), &[])
-                .map_err(|e| anyhow::anyhow!("BLS key generation: {e:?}"))?;
+                .map_err(|e| GenesisError::Key(format!("{e:?}")))?;
             let operator_key =
                 ed25519_dalek::SigningKey::from_bytes(&derive(&self.seed, "operator", index));
             let operator = address_of(&operator_key.verifying_key());
@@ -122,7 +111,7 @@ impl GenesisSpec {
                         capacity: 1 << 50,
                     },
                 },
-                stake: 1_000_000 * walrus_contracts::money::FROST_PER_WAL,
+                stake: 1_000_000 * crate::money::FROST_PER_WAL,
             });
             node_secrets.push((bls.to_bytes().to_vec(), operator_key));
         }
@@ -134,7 +123,7 @@ impl GenesisSpec {
                 n_shards: self.n_shards,
                 epoch_duration_ms: self.epoch_duration_ms,
                 max_epochs_ahead: 53,
-                faucet_max_frost: 1000 * walrus_contracts::money::FROST_PER_WAL,
+                faucet_max_frost: 1000 * crate::money::FROST_PER_WAL,
                 audit_threshold_bps: 5000,
             },
             nodes,
@@ -147,10 +136,7 @@ impl GenesisSpec {
             genesis,
             start_ms: self.start_ms,
         };
-        config
-            .genesis
-            .build()
-            .map_err(|e| anyhow::anyhow!("generated genesis is invalid: {e}"))?;
+        config.genesis.build().map_err(GenesisError::Invalid)?;
         Ok((
             config,
             GenesisSecrets {

@@ -5,25 +5,25 @@
 
 use std::fmt;
 
+use crate::{Address, Call};
 use ed25519_dalek::{Signature, Signer, SigningKey, VerifyingKey};
 use serde::{Deserialize, Serialize};
-use walrus_contracts::{Address, Call};
 
 /// A 32-byte transaction digest. BCS: 32 bytes; JSON: `0x` and 64 hex digits.
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
 pub struct TxDigest(pub [u8; 32]);
 
-walrus_contracts::hex_id!(TxDigest);
+crate::hex_id!(TxDigest);
 
 impl fmt::Display for TxDigest {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        walrus_contracts::write_hex(&self.0, f)
+        crate::write_hex(&self.0, f)
     }
 }
 
 impl fmt::Debug for TxDigest {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        walrus_contracts::write_hex(&self.0, f)
+        crate::write_hex(&self.0, f)
     }
 }
 
@@ -158,16 +158,6 @@ impl SignedTransaction {
             .map_err(|_| Rejection::BadSignature("signature does not verify"))?;
         Ok(TxDigest(*blake3::hash(&bytes).as_bytes()))
     }
-}
-
-/// A new ed25519 key from the operating system's randomness.
-///
-/// # Errors
-/// When the OS has no randomness to give.
-pub fn generate_key() -> Result<SigningKey, getrandom::Error> {
-    let mut seed = [0u8; 32];
-    getrandom::fill(&mut seed)?;
-    Ok(SigningKey::from_bytes(&seed))
 }
 
 #[cfg(test)]

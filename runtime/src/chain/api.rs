@@ -16,96 +16,43 @@
 use std::{convert::Infallible, net::SocketAddr, time::Duration};
 
 use serde::{Deserialize, Serialize};
-use serde_json::json;
-use walrus_contracts::{Address, ObjectId};
+use walrus_contracts::{Address, ObjectId, ledger::transaction::TxDigest};
+use walrus_types::{
+    chain::{
+        AccountInfo, ChainHealth, ChainObject, CommitteeInfo, SystemInfo, TxResponse,
+        rejection_error,
+    },
+    error::{ErrorBody, ErrorReason},
+};
 use warp::{Filter, Rejection as WarpRejection, Reply, http::StatusCode, hyper::body::Bytes};
 
-use super::{
-    sequencer::{Sequencer, TxResponse},
-    transaction::{Rejection, TxDigest},
-};
-
-/// What a client needs to store and read blobs in the current epoch
-/// (`GET /v1/committee`).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct CommitteeInfo {
-    /// The current epoch; confirmations must be signed for it.
-    pub epoch: u32,
-    /// Number of shards `n`.
-    pub n_shards: u16,
-    /// Storage price in FROST per unit (1 MiB of encoded length) per epoch.
-    pub storage_price: u64,
-    /// Write price in FROST per unit.
-    pub write_price: u64,
-    /// Storage may end at most this many epochs after the current one.
-    pub max_epochs_ahead: u32,
-    /// Epoch duration in milliseconds.
-    pub epoch_duration_ms: u64,
-    /// The committee in node-ID order (certificate signer indices refer to it).
-    pub members: Vec<MemberInfo>,
-}
-
-/// One committee member as a client sees it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct MemberInfo {
-    /// The node (its staking pool's ID).
-    pub node_id: ObjectId,
-    /// The node's name.
-    pub name: String,
-    /// Where its API listens (`host:port`).
-    pub network_address: String,
-    /// BLS12-381 min_pk public key, 48 bytes.
-    pub public_key: Vec<u8>,
-    /// Its shards, ascending.
-    pub shards: Vec<u16>,
-}
-
-impl CommitteeInfo {
-    /// The committee info of `chain`'s current state.
-    pub fn of(chain: &super::execution::ChainState) -> Self {
-        let state = &chain.state;
-        let members = state
-            .committee
-            .members
-            .iter()
-            .map(|member| {
-                let pool = state.pools.get(&member.node_id);
-                MemberInfo {
-                    node_id: member.node_id,
-                    name: pool.map(|p| p.name.clone()).unwrap_or_default(),
-                    network_address: pool.map(|p| p.network_address.clone()).unwrap_or_default(),
-                    public_key: member.public_key.clone(),
-                    shards: member.shards.clone(),
-                }
-            })
-            .collect();
-        Self {
-            epoch: state.epoch,
-            n_shards: state.params.n_shards,
-            storage_price: state.storage_price,
-            write_price: state.write_price,
-            max_epochs_ahead: state.params.max_epochs_ahead,
-            epoch_duration_ms: state.params.epoch_duration_ms,
-            members,
-        }
-    }
-}
+use super::sequencer::{Sequencer, SequencerError};
 
 /// Most checkpoints per `/v1/checkpoints` reply.
 pub const MAX_CHECKPOINTS_PER_REPLY: usize = 256;
 /// Longest long poll.
 pub const MAX_WAIT_MS: u64 = 30_000;
 
-fn error(status: StatusCode, message: impl ToString) -> warp::reply::Response {
-    let body = json!({ "error": { "code": status.as_u16(), "status": status.canonical_reason().unwrap_or(""), "message": message.to_string() } });
-    warp::reply::with_status(warp::reply::json(&body), status).into_response()
+fn error_body(body: &ErrorBody) -> warp::reply::Response {
+    let status = StatusCode::from_u16(body.error.code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    warp::reply::with_status(warp::reply::json(body), status).into_response()
 }
 
-fn internal(err: anyhow::Error) -> warp::reply::Response {
+fn error(
+    status: StatusCode,
+    reason: ErrorReason,
+    message: impl Into<String>,
+) -> warp::reply::Response {
+    error_body(&ErrorBody::new(status.as_u16(), reason, message))
+}
+
+fn internal(err: impl std::fmt::Display) -> warp::reply::Response {
     tracing::error!("internal error: {err:#}");
-    error(StatusCode::INTERNAL_SERVER_ERROR, "internal error")
+    error(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        ErrorReason::Internal,
+        "internal error",
+    )
 }
 
 #[derive(Debug, Deserialize)]
@@ -130,10 +77,7 @@ pub fn routes(sequencer: Sequencer) -> warp::filters::BoxedFilter<(warp::reply::
         .then(|body: Bytes, sequencer: Sequencer| async move {
             match sequencer.submit(&body).await {
                 Ok(response) => warp::reply::json(&response).into_response(),
-                Err(Rejection::Unavailable(reason)) => {
-                    error(StatusCode::SERVICE_UNAVAILABLE, reason)
-                }
-                Err(rejection) => error(StatusCode::BAD_REQUEST, rejection),
+                Err(rejection) => error_body(&rejection_error(&rejection).1),
             }
         });
     let transaction = warp::path!("v1" / "transactions" / String)
@@ -143,6 +87,7 @@ pub fn routes(sequencer: Sequencer) -> warp::filters::BoxedFilter<(warp::reply::
             let Ok(digest) = digest.parse::<TxDigest>() else {
                 return error(
                     StatusCode::BAD_REQUEST,
+                    ErrorReason::InvalidDigest,
                     "digest must be 0x and 64 hex digits",
                 );
             };
@@ -150,6 +95,7 @@ pub fn routes(sequencer: Sequencer) -> warp::filters::BoxedFilter<(warp::reply::
                 Ok(Some(response)) => warp::reply::json(&response).into_response(),
                 Ok(None) => error(
                     StatusCode::NOT_FOUND,
+                    ErrorReason::TransactionNotFound,
                     format!("transaction {digest} not found"),
                 ),
                 Err(err) => internal(err),
@@ -177,12 +123,17 @@ pub fn routes(sequencer: Sequencer) -> warp::filters::BoxedFilter<(warp::reply::
             let Ok(id) = id.parse::<ObjectId>() else {
                 return error(
                     StatusCode::BAD_REQUEST,
+                    ErrorReason::InvalidObjectId,
                     "object ID must be 0x and 64 hex digits",
                 );
             };
-            match sequencer.with_chain(|chain| object_json(chain, &id)) {
+            match sequencer.with_chain(|chain| ChainObject::of(chain, &id)) {
                 Some(value) => warp::reply::json(&value).into_response(),
-                None => error(StatusCode::NOT_FOUND, format!("object {id} not found")),
+                None => error(
+                    StatusCode::NOT_FOUND,
+                    ErrorReason::ObjectNotFound,
+                    format!("object {id} not found"),
+                ),
             }
         });
     let account = warp::path!("v1" / "accounts" / String)
@@ -192,10 +143,11 @@ pub fn routes(sequencer: Sequencer) -> warp::filters::BoxedFilter<(warp::reply::
             let Ok(address) = address.parse::<Address>() else {
                 return error(
                     StatusCode::BAD_REQUEST,
+                    ErrorReason::InvalidAddress,
                     "address must be 0x and 64 hex digits",
                 );
             };
-            warp::reply::json(&sequencer.with_chain(|chain| account_json(chain, &address)))
+            warp::reply::json(&sequencer.with_chain(|chain| AccountInfo::of(chain, &address)))
                 .into_response()
         });
     let system = warp::path!("v1" / "system")
@@ -203,20 +155,7 @@ pub fn routes(sequencer: Sequencer) -> warp::filters::BoxedFilter<(warp::reply::
         .and(with.clone())
         .map(|sequencer: Sequencer| {
             let count = sequencer.checkpoint_count();
-            let value = sequencer.with_chain(|chain| {
-                let state = &chain.state;
-                json!({
-                    "epoch": state.epoch,
-                    "epochState": state.epoch_state,
-                    "epochStartMs": chain.epoch_start_ms,
-                    "committee": state.committee,
-                    "storagePrice": state.storage_price,
-                    "writePrice": state.write_price,
-                    "capacity": state.capacity,
-                    "params": state.params,
-                    "checkpoints": count,
-                })
-            });
+            let value = sequencer.with_chain(|chain| SystemInfo::of(chain, count));
             warp::reply::json(&value).into_response()
         });
     let committee = warp::path!("v1" / "committee")
@@ -225,10 +164,19 @@ pub fn routes(sequencer: Sequencer) -> warp::filters::BoxedFilter<(warp::reply::
         .map(|sequencer: Sequencer| {
             warp::reply::json(&sequencer.with_chain(CommitteeInfo::of)).into_response()
         });
-    let health = warp::path!("v1" / "health").and(warp::get()).and(with).map(|sequencer: Sequencer| {
-        let epoch = sequencer.with_chain(|chain| chain.state.epoch);
-        warp::reply::json(&json!({ "status": "ok", "checkpoints": sequencer.checkpoint_count(), "epoch": epoch })).into_response()
-    });
+    let health =
+        warp::path!("v1" / "health")
+            .and(warp::get())
+            .and(with)
+            .map(|sequencer: Sequencer| {
+                let epoch = sequencer.with_chain(|chain| chain.state.epoch);
+                let health = ChainHealth {
+                    status: "ok".to_owned(),
+                    checkpoints: sequencer.checkpoint_count(),
+                    epoch,
+                };
+                warp::reply::json(&health).into_response()
+            });
     submit
         .or(transaction)
         .unify()
@@ -253,17 +201,37 @@ pub fn routes(sequencer: Sequencer) -> warp::filters::BoxedFilter<(warp::reply::
 
 fn rejection_reply(rejection: &WarpRejection) -> warp::reply::Response {
     if rejection.is_not_found() {
-        error(StatusCode::NOT_FOUND, "no such route")
+        error(StatusCode::NOT_FOUND, ErrorReason::NoRoute, "no such route")
     } else if rejection.find::<warp::reject::PayloadTooLarge>().is_some() {
-        error(StatusCode::PAYLOAD_TOO_LARGE, "body too large")
+        error(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            ErrorReason::BodyTooLarge,
+            "body too large",
+        )
     } else if rejection.find::<warp::reject::InvalidQuery>().is_some() {
-        error(StatusCode::BAD_REQUEST, "invalid query parameters")
+        error(
+            StatusCode::BAD_REQUEST,
+            ErrorReason::InvalidQuery,
+            "invalid query parameters",
+        )
     } else if rejection.find::<warp::reject::MethodNotAllowed>().is_some() {
-        error(StatusCode::METHOD_NOT_ALLOWED, "method not allowed")
+        error(
+            StatusCode::METHOD_NOT_ALLOWED,
+            ErrorReason::MethodNotAllowed,
+            "method not allowed",
+        )
     } else if rejection.find::<warp::reject::LengthRequired>().is_some() {
-        error(StatusCode::LENGTH_REQUIRED, "content length required")
+        error(
+            StatusCode::LENGTH_REQUIRED,
+            ErrorReason::LengthRequired,
+            "content length required",
+        )
     } else {
-        error(StatusCode::BAD_REQUEST, format!("{rejection:?}"))
+        error(
+            StatusCode::BAD_REQUEST,
+            ErrorReason::BadRequest,
+            format!("{rejection:?}"),
+        )
     }
 }
 
@@ -271,87 +239,28 @@ fn bcs_reply<T: Serialize>(value: &T) -> warp::reply::Response {
     match bcs::to_bytes(value) {
         Ok(bytes) => warp::reply::with_header(bytes, "content-type", "application/octet-stream")
             .into_response(),
-        Err(err) => internal(err.into()),
+        Err(err) => internal(err),
     }
 }
 
 async fn find_transaction(
     sequencer: &Sequencer,
     digest: TxDigest,
-) -> anyhow::Result<Option<TxResponse>> {
+) -> Result<Option<TxResponse>, SequencerError> {
     let shared = sequencer.shared.clone();
-    tokio::task::spawn_blocking(move || {
-        let store = shared
+    let found = tokio::task::spawn_blocking(move || {
+        shared
             .reader
             .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        let Some((sequence, position)) = store.locate(&digest)? else {
-            return Ok(None);
-        };
-        let checkpoint = store
-            .range(sequence, 1)?
-            .pop()
-            .ok_or_else(|| anyhow::anyhow!("indexed checkpoint {sequence} missing"))?;
-        let executed = checkpoint
-            .transactions
-            .get(position)
-            .ok_or_else(|| anyhow::anyhow!("indexed position missing"))?;
-        Ok(Some(TxResponse {
-            digest,
-            checkpoint: sequence,
-            outcome: executed.outcome.clone(),
-        }))
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .find(&digest)
     })
-    .await?
-}
-
-fn object_json(chain: &super::execution::ChainState, id: &ObjectId) -> Option<serde_json::Value> {
-    let state = &chain.state;
-    if let Some((owner, storage)) = state.storages.get(id) {
-        return Some(json!({ "id": id, "type": "storage", "owner": owner, "storage": storage }));
-    }
-    if let Some(blob) = state.blobs.get(id) {
-        return Some(json!({ "id": id, "type": "blob", "owner": blob.owner, "blob": blob }));
-    }
-    if let Some(shared) = state.shared_blobs.get(id) {
-        return Some(json!({ "id": id, "type": "sharedBlob", "sharedBlob": shared }));
-    }
-    if let Some(staked) = state.staked.get(id) {
-        return Some(
-            json!({ "id": id, "type": "stakedWal", "owner": staked.owner, "stakedWal": staked }),
-        );
-    }
-    state.pools.get(id).map(|pool| json!({ "id": id, "type": "stakingPool", "owner": pool.operator, "stakingPool": pool }))
-}
-
-fn account_json(chain: &super::execution::ChainState, address: &Address) -> serde_json::Value {
-    let state = &chain.state;
-    let storages: Vec<_> = state
-        .storages
-        .iter()
-        .filter(|(_, (o, _))| o == address)
-        .map(|(id, _)| *id)
-        .collect();
-    let blobs: Vec<_> = state
-        .blobs
-        .iter()
-        .filter(|(_, b)| &b.owner == address)
-        .map(|(id, _)| *id)
-        .collect();
-    let staked: Vec<_> = state
-        .staked
-        .iter()
-        .filter(|(_, s)| &s.owner == address)
-        .map(|(id, _)| *id)
-        .collect();
-    json!({
-        "address": address,
-        "balance": state.balance(address),
-        "nextNonce": chain.next_nonce(address),
-        "storages": storages,
-        "blobs": blobs,
-        "stakedWal": staked,
-    })
+    .await??;
+    Ok(found.map(|(checkpoint, executed)| TxResponse {
+        digest,
+        checkpoint,
+        outcome: executed.outcome,
+    }))
 }
 
 /// Serves the API on `listener` until `shutdown` completes; returns the bound address.
@@ -362,7 +271,7 @@ pub fn serve(
     sequencer: Sequencer,
     listener: tokio::net::TcpListener,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
-) -> anyhow::Result<(SocketAddr, tokio::task::JoinHandle<()>)> {
+) -> std::io::Result<(SocketAddr, tokio::task::JoinHandle<()>)> {
     let address = listener.local_addr()?;
     let server = warp::serve(routes(sequencer))
         .incoming(listener)

@@ -13,20 +13,38 @@ use std::{
     collections::HashMap,
     path::PathBuf,
     sync::{Arc, Mutex, MutexGuard},
-    time::{Duration, SystemTime, UNIX_EPOCH},
+    time::Duration,
 };
 
-use anyhow::Context;
-use serde::{Deserialize, Serialize};
 use tokio::sync::{Notify, oneshot, watch};
-use walrus_contracts::{Address, due_system_calls};
-
-use super::{
-    execution::{ChainState, Checkpoint, Outcome},
-    genesis::GenesisConfig,
-    store::Store,
-    transaction::{Rejection, SignedTransaction, TxDigest},
+use walrus_contracts::{
+    Address, TxError, due_system_calls,
+    ledger::{
+        execution::{ChainState, Checkpoint, Divergence},
+        genesis::GenesisConfig,
+        transaction::{Rejection, SignedTransaction, TxDigest},
+    },
 };
+use walrus_types::{Clock, SystemClock, chain::TxResponse};
+
+use super::store::{Store, StoreError};
+
+/// Why the sequencer could not start or had to stop.
+#[derive(Debug, thiserror::Error)]
+pub enum SequencerError {
+    /// The checkpoint log failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The genesis does not build.
+    #[error("invalid genesis: {0}")]
+    Genesis(#[from] TxError),
+    /// The stored log does not re-execute to its own roots.
+    #[error("the stored log does not re-execute: {0}")]
+    Replay(#[from] Divergence),
+    /// A blocking task panicked or was cancelled.
+    #[error("sequencer task failed: {0}")]
+    Task(#[from] tokio::task::JoinError),
+}
 
 /// How the sequencer runs.
 #[derive(Debug, Clone)]
@@ -43,6 +61,8 @@ pub struct SequencerConfig {
     pub max_transaction_bytes: usize,
     /// How often to check for due epoch transitions without traffic.
     pub tick: Duration,
+    /// Where checkpoint timestamps come from.
+    pub clock: Arc<dyn Clock>,
 }
 
 impl SequencerConfig {
@@ -56,20 +76,9 @@ impl SequencerConfig {
             max_batch: 2000,
             max_transaction_bytes: 1 << 20,
             tick: Duration::from_millis(100),
+            clock: Arc::new(SystemClock),
         }
     }
-}
-
-/// The answer to a submitted transaction, once ordered and stored.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct TxResponse {
-    /// The transaction digest.
-    pub digest: TxDigest,
-    /// The checkpoint that holds it.
-    pub checkpoint: u64,
-    /// What happened.
-    pub outcome: Outcome,
 }
 
 type Responder = oneshot::Sender<Result<TxResponse, Rejection>>;
@@ -89,6 +98,8 @@ pub(crate) struct Shared {
     pub(crate) head: watch::Sender<u64>,
     pub(crate) reader: Mutex<Store>,
     writer: Mutex<Store>,
+    /// Set once when the sequencer had to stop (a failed append).
+    fatal: watch::Sender<Option<Arc<SequencerError>>>,
 }
 
 /// A handle on a running sequencer.
@@ -103,13 +114,6 @@ fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
         .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
-fn now_ms() -> u64 {
-    let elapsed = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap_or_default();
-    u64::try_from(elapsed.as_millis()).unwrap_or(u64::MAX)
-}
-
 impl Sequencer {
     /// Opens the log, re-executes it to rebuild the state (checking every
     /// state root), and starts the batcher on the current tokio runtime.
@@ -117,27 +121,26 @@ impl Sequencer {
     /// # Errors
     /// The log cannot be opened, belongs to another genesis, or does not
     /// re-execute to the stored roots.
-    pub async fn start(config: SequencerConfig) -> anyhow::Result<Self> {
+    pub async fn start(config: SequencerConfig) -> Result<Self, SequencerError> {
         let genesis_digest = config.genesis.digest();
         let config_clone = config.clone();
-        let (chain, writer, reader) = tokio::task::spawn_blocking(move || -> anyhow::Result<_> {
-            let writer = Store::open(&config_clone.db_path, genesis_digest)?;
-            let reader = Store::open(&config_clone.db_path, genesis_digest)?;
-            let mut chain = ChainState::genesis(&config_clone.genesis)?;
-            loop {
-                let batch = reader.range(chain.next_sequence, 1000)?;
-                if batch.is_empty() {
-                    break;
+        let (chain, writer, reader) =
+            tokio::task::spawn_blocking(move || -> Result<_, SequencerError> {
+                let writer = Store::open(&config_clone.db_path, genesis_digest)?;
+                let reader = Store::open(&config_clone.db_path, genesis_digest)?;
+                let mut chain = ChainState::genesis(&config_clone.genesis)?;
+                loop {
+                    let batch = reader.range(chain.next_sequence, 1000)?;
+                    if batch.is_empty() {
+                        break;
+                    }
+                    for checkpoint in &batch {
+                        chain.replay(checkpoint)?;
+                    }
                 }
-                for checkpoint in &batch {
-                    chain
-                        .replay(checkpoint)
-                        .with_context(|| "the stored log does not re-execute")?;
-                }
-            }
-            Ok((chain, writer, reader))
-        })
-        .await??;
+                Ok((chain, writer, reader))
+            })
+            .await??;
         tracing::info!(
             checkpoints = chain.next_sequence,
             epoch = chain.state.epoch,
@@ -156,6 +159,7 @@ impl Sequencer {
             head,
             reader: Mutex::new(reader),
             writer: Mutex::new(writer),
+            fatal: watch::channel(None).0,
         });
         tokio::spawn(run_batcher(shared.clone()));
         Ok(Self { shared })
@@ -169,6 +173,9 @@ impl Sequencer {
         let signed =
             SignedTransaction::from_bytes(bytes, self.shared.config.max_transaction_bytes)?;
         signed.verify()?;
+        if self.shared.fatal.borrow().is_some() {
+            return Err(Rejection::Unavailable("the sequencer stopped"));
+        }
         let (sender, receiver) = oneshot::channel();
         {
             let mut mempool = lock(&self.shared.mempool);
@@ -206,19 +213,34 @@ impl Sequencer {
     /// first one if none exists yet.
     ///
     /// # Errors
-    /// SQLite errors.
+    /// [`SequencerError::Store`], or the reading task failed.
     pub async fn checkpoints(
         &self,
         from: u64,
         limit: usize,
         wait: Duration,
-    ) -> anyhow::Result<Vec<Checkpoint>> {
+    ) -> Result<Vec<Checkpoint>, SequencerError> {
         let mut head = self.shared.head.subscribe();
         if *head.borrow() <= from {
             let _ = tokio::time::timeout(wait, head.wait_for(|count| *count > from)).await;
         }
         let shared = self.shared.clone();
-        tokio::task::spawn_blocking(move || lock(&shared.reader).range(from, limit)).await?
+        Ok(tokio::task::spawn_blocking(move || lock(&shared.reader).range(from, limit)).await??)
+    }
+
+    /// Completes with the error that stopped the sequencer, if one ever
+    /// does (a checkpoint that could not be stored: memory would be ahead
+    /// of the log). The binary then exits; library code never does.
+    pub async fn stopped(&self) -> Arc<SequencerError> {
+        let mut fatal = self.shared.fatal.subscribe();
+        loop {
+            if let Some(error) = fatal.borrow_and_update().clone() {
+                return error;
+            }
+            if fatal.changed().await.is_err() {
+                return std::future::pending().await;
+            }
+        }
     }
 }
 
@@ -243,25 +265,25 @@ async fn run_batcher(shared: Arc<Shared>) {
                 shared.head.send_replace(count);
             }
             Ok(Ok(None)) => {}
-            Ok(Err(error)) => {
-                tracing::error!("cannot store checkpoint, stopping the sequencer: {error:#}");
-                std::process::exit(70);
-            }
-            Err(error) => {
-                tracing::error!("batcher panicked, stopping the sequencer: {error}");
-                std::process::exit(70);
-            }
+            Ok(Err(error)) => return stop(&shared, error),
+            Err(error) => return stop(&shared, error.into()),
         }
     }
+}
+
+/// Records the fatal `error`; the batcher then ends and admissions stop.
+fn stop(shared: &Shared, error: SequencerError) {
+    tracing::error!("cannot store checkpoint, stopping the sequencer: {error}");
+    shared.fatal.send_replace(Some(Arc::new(error)));
 }
 
 /// Builds, stores and answers one checkpoint; `None` if there was nothing to do.
 fn seal_batch(
     shared: &Shared,
     batch: Vec<(SignedTransaction, Responder)>,
-) -> anyhow::Result<Option<u64>> {
+) -> Result<Option<u64>, SequencerError> {
     let mut chain = lock(&shared.chain);
-    let now = now_ms();
+    let now = shared.config.clock.now_ms();
     if batch.is_empty()
         && due_system_calls(
             &chain.state,

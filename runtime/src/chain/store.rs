@@ -9,10 +9,39 @@
 
 use std::path::Path;
 
-use anyhow::{Context, bail};
 use rusqlite::{Connection, OptionalExtension, params};
+use walrus_contracts::ledger::{
+    execution::{Checkpoint, ExecutedTransaction},
+    transaction::TxDigest,
+};
 
-use super::{execution::Checkpoint, transaction::TxDigest};
+/// Why the checkpoint log failed.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The file cannot be opened as SQLite.
+    #[error("cannot open {path}: {source}")]
+    Open {
+        /// The file.
+        path: std::path::PathBuf,
+        /// SQLite's error.
+        source: rusqlite::Error,
+    },
+    /// The file holds the log of another chain.
+    #[error("{0} belongs to another genesis")]
+    OtherGenesis(std::path::PathBuf),
+    /// A SQLite error (busy, IO, constraint such as a reused sequence number).
+    #[error("SQLite: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+    /// A stored checkpoint does not decode, or one does not encode.
+    #[error("checkpoint BCS: {0}")]
+    Bcs(#[from] bcs::Error),
+    /// The transaction index names a checkpoint position that is not stored.
+    #[error("transaction index points at missing checkpoint {0}")]
+    Inconsistent(u64),
+    /// A stored number is out of range.
+    #[error("stored value out of range: {0}")]
+    Range(#[from] std::num::TryFromIntError),
+}
 
 /// A connection to the checkpoint log.
 pub struct Store {
@@ -25,9 +54,11 @@ impl Store {
     ///
     /// # Errors
     /// SQLite errors, or a log that belongs to another genesis.
-    pub fn open(path: &Path, genesis_digest: [u8; 32]) -> anyhow::Result<Self> {
-        let conn =
-            Connection::open(path).with_context(|| format!("cannot open {}", path.display()))?;
+    pub fn open(path: &Path, genesis_digest: [u8; 32]) -> Result<Self, StoreError> {
+        let conn = Connection::open(path).map_err(|source| StoreError::Open {
+            path: path.to_owned(),
+            source,
+        })?;
         conn.pragma_update(None, "journal_mode", "WAL")?;
         conn.pragma_update(None, "synchronous", "FULL")?;
         conn.busy_timeout(std::time::Duration::from_secs(5))?;
@@ -43,7 +74,7 @@ impl Store {
             .optional()?;
         match stored {
             Some(digest) if digest == genesis_digest => {}
-            Some(_) => bail!("{} belongs to another genesis", path.display()),
+            Some(_) => return Err(StoreError::OtherGenesis(path.to_owned())),
             None => {
                 conn.execute(
                     "INSERT INTO meta (key, value) VALUES ('genesis', ?1)",
@@ -58,8 +89,8 @@ impl Store {
     ///
     /// # Errors
     /// SQLite errors, including a sequence number that already exists.
-    pub fn append(&mut self, checkpoint: &Checkpoint) -> anyhow::Result<()> {
-        let sequence = i64::try_from(checkpoint.sequence).context("sequence")?;
+    pub fn append(&mut self, checkpoint: &Checkpoint) -> Result<(), StoreError> {
+        let sequence = i64::try_from(checkpoint.sequence)?;
         let tx = self.conn.transaction()?;
         tx.execute(
             "INSERT INTO checkpoints (sequence, digest, data) VALUES (?1, ?2, ?3)",
@@ -87,7 +118,7 @@ impl Store {
     ///
     /// # Errors
     /// SQLite or decoding errors.
-    pub fn range(&self, from: u64, limit: usize) -> anyhow::Result<Vec<Checkpoint>> {
+    pub fn range(&self, from: u64, limit: usize) -> Result<Vec<Checkpoint>, StoreError> {
         let mut query = self.conn.prepare_cached(
             "SELECT data FROM checkpoints WHERE sequence >= ?1 ORDER BY sequence LIMIT ?2",
         )?;
@@ -102,7 +133,7 @@ impl Store {
     ///
     /// # Errors
     /// SQLite errors.
-    pub fn len(&self) -> anyhow::Result<u64> {
+    pub fn len(&self) -> Result<u64, StoreError> {
         let count: i64 = self
             .conn
             .query_row("SELECT COUNT(*) FROM checkpoints", [], |row| row.get(0))?;
@@ -113,7 +144,7 @@ impl Store {
     ///
     /// # Errors
     /// SQLite errors.
-    pub fn is_empty(&self) -> anyhow::Result<bool> {
+    pub fn is_empty(&self) -> Result<bool, StoreError> {
         Ok(self.len()? == 0)
     }
 
@@ -121,7 +152,7 @@ impl Store {
     ///
     /// # Errors
     /// SQLite errors.
-    pub fn locate(&self, digest: &TxDigest) -> anyhow::Result<Option<(u64, usize)>> {
+    pub fn locate(&self, digest: &TxDigest) -> Result<Option<(u64, usize)>, StoreError> {
         let row: Option<(i64, i64)> = self
             .conn
             .query_row(
@@ -132,5 +163,28 @@ impl Store {
             .optional()?;
         row.map(|(s, p)| Ok((u64::try_from(s)?, usize::try_from(p)?)))
             .transpose()
+    }
+
+    /// Transaction `digest` as ordered: its checkpoint and execution.
+    ///
+    /// # Errors
+    /// SQLite or decoding errors, or [`StoreError::Inconsistent`].
+    pub fn find(
+        &self,
+        digest: &TxDigest,
+    ) -> Result<Option<(u64, ExecutedTransaction)>, StoreError> {
+        let Some((sequence, position)) = self.locate(digest)? else {
+            return Ok(None);
+        };
+        let checkpoint = self
+            .range(sequence, 1)?
+            .pop()
+            .ok_or(StoreError::Inconsistent(sequence))?;
+        let executed = checkpoint
+            .transactions
+            .into_iter()
+            .nth(position)
+            .ok_or(StoreError::Inconsistent(sequence))?;
+        Ok(Some((sequence, executed)))
     }
 }

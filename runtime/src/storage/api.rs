@@ -10,30 +10,41 @@
 //! once (recovering a whole node's slivers is then O(n) expansions per
 //! peer, not O(n^2)).
 
-use std::{convert::Infallible, net::SocketAddr, sync::Arc, time::Duration};
+use std::{net::SocketAddr, sync::Arc, time::Duration};
 
-use base64::{Engine, engine::general_purpose::STANDARD as BASE64};
-use serde::Deserialize;
-use serde_json::{Value, json};
+use serde::Serialize;
 use walrus_codec::{BlobId, SliverType, UnverifiedBlobMetadataWithId, VerifiedBlobMetadataWithId};
 use walrus_contracts::{ObjectId, certificate};
-use warp::{Filter, Rejection as WarpRejection, Reply, http::StatusCode, hyper::body::Bytes};
+use walrus_types::{
+    error::{ErrorBody, ErrorReason},
+    node::{
+        ChainProgress, NodeHealth, ShardSummary, SignedMessage, SignedReply, StoredStatus,
+        SuccessBody,
+    },
+};
+use warp::{Reply, http::StatusCode};
 
-use super::{NodeShared, View, lock, store::BlobInfo};
+use super::{
+    NodeShared, View, lock,
+    rules::{self, Refusal},
+    store::StoreError,
+};
 
+mod recovery;
+mod routes;
 mod upload;
-use upload::{put_metadata, put_sliver, put_sliver_batch};
+pub use routes::routes;
 
 /// A failed request: HTTP status, machine-readable reason, message.
 #[derive(Debug)]
 pub struct ApiError {
     status: StatusCode,
-    reason: &'static str,
+    reason: ErrorReason,
     message: String,
 }
 
 impl ApiError {
-    fn new(status: StatusCode, reason: &'static str, message: impl Into<String>) -> Self {
+    fn new(status: StatusCode, reason: ErrorReason, message: impl Into<String>) -> Self {
         Self {
             status,
             reason,
@@ -41,43 +52,58 @@ impl ApiError {
         }
     }
 
-    fn bad(reason: &'static str, message: impl Into<String>) -> Self {
+    fn bad(reason: ErrorReason, message: impl Into<String>) -> Self {
         Self::new(StatusCode::BAD_REQUEST, reason, message)
     }
 
-    fn not_found(reason: &'static str, message: impl Into<String>) -> Self {
+    fn not_found(reason: ErrorReason, message: impl Into<String>) -> Self {
         Self::new(StatusCode::NOT_FOUND, reason, message)
     }
 }
 
-impl From<anyhow::Error> for ApiError {
-    fn from(error: anyhow::Error) -> Self {
-        tracing::error!("internal error: {error:#}");
+impl ApiError {
+    fn internal(error: &dyn std::fmt::Display) -> Self {
+        tracing::error!("internal error: {error}");
         Self::new(
             StatusCode::INTERNAL_SERVER_ERROR,
-            "INTERNAL",
+            ErrorReason::Internal,
             "internal error",
         )
     }
 }
 
+impl From<StoreError> for ApiError {
+    fn from(error: StoreError) -> Self {
+        Self::internal(&error)
+    }
+}
+
+impl From<Refusal> for ApiError {
+    fn from(refusal: Refusal) -> Self {
+        Self::bad(refusal.reason(), refusal.to_string())
+    }
+}
+
 fn error_reply(error: &ApiError) -> warp::reply::Response {
-    let body = json!({ "error": {
-        "code": error.status.as_u16(),
-        "status": error.status.canonical_reason().unwrap_or(""),
-        "message": error.message,
-        "details": [{ "reason": error.reason }],
-    }});
+    let body = ErrorBody::new(error.status.as_u16(), error.reason, error.message.clone());
     warp::reply::with_status(warp::reply::json(&body), error.status).into_response()
 }
 
-fn success(status: StatusCode, data: Value) -> warp::reply::Response {
-    let body = json!({ "success": { "code": status.as_u16(), "data": data } });
+fn success<T: Serialize>(status: StatusCode, data: T) -> warp::reply::Response {
+    let body = SuccessBody::new(status.as_u16(), data);
     warp::reply::with_status(warp::reply::json(&body), status).into_response()
 }
 
+fn signed(status: StatusCode, message: Vec<u8>, signature: Vec<u8>) -> warp::reply::Response {
+    let signed = SignedMessage {
+        serialized_message: message,
+        signature,
+    };
+    success(status, SignedReply { signed })
+}
+
 fn bcs_reply<T: serde::Serialize>(value: &T) -> Result<warp::reply::Response, ApiError> {
-    let bytes = bcs::to_bytes(value).map_err(anyhow::Error::from)?;
+    let bytes = bcs::to_bytes(value).map_err(|e| ApiError::internal(&e))?;
     Ok(octet_stream(bytes))
 }
 
@@ -91,12 +117,12 @@ fn finish(result: Result<warp::reply::Response, ApiError>) -> warp::reply::Respo
 
 fn parse_blob_id(text: &str) -> Result<BlobId, ApiError> {
     text.parse()
-        .map_err(|e| ApiError::bad("INVALID_BLOB_ID", format!("invalid blob ID: {e}")))
+        .map_err(|e| ApiError::bad(ErrorReason::InvalidBlobId, format!("invalid blob ID: {e}")))
 }
 
 fn parse_type(text: &str) -> Result<SliverType, ApiError> {
     text.parse()
-        .map_err(|e| ApiError::bad("INVALID_SLIVER_TYPE", format!("{e}")))
+        .map_err(|e| ApiError::bad(ErrorReason::InvalidSliverType, format!("{e}")))
 }
 
 async fn blocking<T: Send + 'static>(
@@ -104,30 +130,19 @@ async fn blocking<T: Send + 'static>(
 ) -> Result<T, ApiError> {
     tokio::task::spawn_blocking(f)
         .await
-        .map_err(|e| ApiError::from(anyhow::anyhow!("worker failed: {e}")))?
+        .map_err(|e| ApiError::internal(&format!("worker failed: {e}")))?
 }
 
-/// Checks that the blob is registered, not invalid and not expired.
-fn live_info(shared: &NodeShared, blob_id: &BlobId, view: &View) -> Result<BlobInfo, ApiError> {
-    let info = shared.blob_info(blob_id)?.ok_or_else(|| {
-        ApiError::bad(
-            "NOT_REGISTERED",
-            format!("blob {blob_id} is not registered"),
-        )
-    })?;
-    if info.invalid {
-        return Err(ApiError::bad(
-            "INVALID_BLOB",
-            format!("blob {blob_id} is invalid"),
-        ));
-    }
-    if info.end_epoch <= view.epoch {
-        return Err(ApiError::bad(
-            "EXPIRED",
-            format!("blob {blob_id} expired at epoch {}", info.end_epoch),
-        ));
-    }
-    Ok(info)
+/// Checks that the blob is registered, not invalid and not expired
+/// ([`rules::live`]); returns what the store knows of it.
+fn live_facts(
+    shared: &NodeShared,
+    blob_id: &BlobId,
+    view: &View,
+) -> Result<rules::BlobFacts, ApiError> {
+    let facts = shared.blob_facts(blob_id)?;
+    rules::live(blob_id, &facts, view.epoch)?;
+    Ok(facts)
 }
 
 /// The stored metadata of `blob_id`, verified.
@@ -137,13 +152,13 @@ fn verified_metadata(
 ) -> Result<VerifiedBlobMetadataWithId, ApiError> {
     let metadata = lock(&shared.store).metadata(blob_id)?.ok_or_else(|| {
         ApiError::bad(
-            "METADATA_MISSING",
+            ErrorReason::MetadataMissing,
             format!("metadata of {blob_id} is not stored here; upload it first"),
         )
     })?;
     UnverifiedBlobMetadataWithId::new(*blob_id, metadata)
         .verify(&shared.encoding)
-        .map_err(|e| ApiError::from(anyhow::anyhow!("stored metadata does not verify: {e}")))
+        .map_err(|e| ApiError::internal(&format!("stored metadata does not verify: {e}")))
 }
 
 async fn get_sliver(
@@ -157,7 +172,7 @@ async fn get_sliver(
     let sliver_type = parse_type(&sliver_type)?;
     if pair >= shared.encoding.n_shards() {
         return Err(ApiError::bad(
-            "INDEX_OUT_OF_RANGE",
+            ErrorReason::IndexOutOfRange,
             format!("pair {pair} out of range"),
         ));
     }
@@ -165,17 +180,14 @@ async fn get_sliver(
         let store = lock(&shared.store);
         if status_only {
             let stored = store.has_sliver(&blob_id, pair, sliver_type)?;
-            return Ok(success(
-                StatusCode::OK,
-                json!(if stored { "stored" } else { "nonexistent" }),
-            ));
+            return Ok(success(StatusCode::OK, StoredStatus::from(stored)));
         }
         // Stored as the BCS bytes of a verified sliver: served as they are.
         let sliver = store
             .sliver_bytes(&blob_id, pair, sliver_type)?
             .ok_or_else(|| {
                 ApiError::not_found(
-                    "SLIVER_NOT_FOUND",
+                    ErrorReason::SliverNotFound,
                     format!("{sliver_type} sliver of pair {pair} of {blob_id} is not stored here"),
                 )
             })?;
@@ -193,11 +205,11 @@ async fn get_metadata(
     blocking(move || {
         let metadata = lock(&shared.store).metadata(&blob_id)?;
         match (metadata, status_only) {
-            (Some(_), true) => Ok(success(StatusCode::OK, json!("stored"))),
-            (None, true) => Ok(success(StatusCode::OK, json!("nonexistent"))),
+            (Some(_), true) => Ok(success(StatusCode::OK, StoredStatus::Stored)),
+            (None, true) => Ok(success(StatusCode::OK, StoredStatus::Nonexistent)),
             (Some(metadata), false) => bcs_reply(&metadata),
             (None, false) => Err(ApiError::not_found(
-                "METADATA_NOT_FOUND",
+                ErrorReason::MetadataNotFound,
                 format!("metadata of {blob_id} is not stored here"),
             )),
         }
@@ -215,7 +227,7 @@ async fn confirmation(
         .map(|o| {
             o.parse::<ObjectId>().map_err(|_| {
                 ApiError::bad(
-                    "INVALID_OBJECT_ID",
+                    ErrorReason::InvalidObjectId,
                     "object ID must be 0x and 64 hex digits",
                 )
             })
@@ -223,30 +235,28 @@ async fn confirmation(
         .transpose()?;
     blocking(move || {
         let view = shared.view();
-        let info = live_info(&shared, &blob_id, &view)?;
-        match object {
-            None if !info.has_permanent => return Err(ApiError::bad("NOT_REGISTERED", format!("no permanent registration of {blob_id}"))),
-            Some(id) => {
-                let registered = lock(&shared.store).object(&id)?;
-                if !registered.is_some_and(|o| o.blob_id == blob_id && o.deletable && o.end_epoch > view.epoch) {
-                    return Err(ApiError::bad("NOT_REGISTERED", format!("{id} is not a live deletable registration of {blob_id}")));
-                }
-            }
-            None => {}
-        }
         let store = lock(&shared.store);
-        if store.metadata(&blob_id)?.is_none() {
-            return Err(ApiError::bad("NOT_STORED", "metadata not stored yet"));
-        }
-        let complete: std::collections::BTreeSet<u16> = store.complete_pairs(&blob_id)?.into_iter().collect();
-        let missing = shared.pairs_of(&blob_id, &view).into_iter().filter(|p| !complete.contains(p)).count();
+        let facts = store.blob_facts(&blob_id)?;
+        let has_metadata = store.metadata(&blob_id)?.is_some();
+        let complete: std::collections::BTreeSet<u16> =
+            store.complete_pairs(&blob_id)?.into_iter().collect();
         drop(store);
-        if missing > 0 {
-            return Err(ApiError::bad("NOT_STORED", format!("{missing} sliver pairs of this node's shards are not stored yet")));
-        }
+        let missing = shared
+            .pairs_of(&blob_id, &view)
+            .into_iter()
+            .filter(|p| !complete.contains(p))
+            .count();
+        rules::may_confirm(
+            &blob_id,
+            &facts,
+            view.epoch,
+            object.as_ref(),
+            has_metadata,
+            missing,
+        )?;
         let message = certificate::confirmation_message(view.epoch, &blob_id, object);
         let signature = shared.sign(&message);
-        Ok(success(StatusCode::OK, json!({ "signed": { "serializedMessage": BASE64.encode(&message), "signature": BASE64.encode(signature) } })))
+        Ok(signed(StatusCode::OK, message, signature))
     })
     .await
 }
@@ -257,376 +267,28 @@ async fn blob_status(
 ) -> Result<warp::reply::Response, ApiError> {
     let blob_id = parse_blob_id(&blob_id)?;
     let epoch = shared.view().epoch;
-    let info = blocking(move || Ok(shared.blob_info(&blob_id)?)).await?;
-    let status = match info {
-        None => json!("nonexistent"),
-        Some(info) if info.invalid => json!({ "invalid": {} }),
-        Some(info) if info.end_epoch <= epoch => json!("nonexistent"),
-        Some(info) => {
-            let counts = json!({ "countDeletableTotal": info.deletable_counts.0, "countDeletableCertified": info.deletable_counts.1 });
-            if info.has_permanent {
-                json!({ "permanent": {
-                    "endEpoch": info.end_epoch,
-                    "isCertified": info.certified_end_epoch.is_some(),
-                    "initialCertifiedEpoch": info.initial_certified_epoch,
-                    "deletableCounts": counts,
-                }})
-            } else {
-                // Beyond upstream: the end epoch and certification, which
-                // upstream's deletable status leaves out.
-                json!({ "deletable": {
-                    "initialCertifiedEpoch": info.initial_certified_epoch,
-                    "deletableCounts": counts,
-                    "endEpoch": info.end_epoch,
-                    "isCertified": info.certified_end_epoch.is_some(),
-                }})
-            }
-        }
-    };
+    let facts = blocking(move || Ok(shared.blob_facts(&blob_id)?)).await?;
+    let status = facts.status(epoch);
     Ok(success(StatusCode::OK, status))
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct RecoveryQuery {
-    target_sliver: u16,
-    target_type: String,
-    #[serde(default)]
-    proofs: bool,
-    limit: Option<usize>,
-}
-
-async fn recovery_symbols(
-    shared: Arc<NodeShared>,
-    blob_id: String,
-    query: RecoveryQuery,
-) -> Result<warp::reply::Response, ApiError> {
-    let blob_id = parse_blob_id(&blob_id)?;
-    let target_type = parse_type(&query.target_type)?;
-    let n = shared.encoding.n_shards();
-    if query.target_sliver >= n {
-        return Err(ApiError::bad(
-            "INDEX_OUT_OF_RANGE",
-            format!("target sliver {} out of range", query.target_sliver),
-        ));
-    }
-    blocking(move || {
-        let view = shared.view();
-        let info = live_info(&shared, &blob_id, &view)?;
-        if info.certified_end_epoch.is_none() {
-            return Err(ApiError::bad(
-                "NOT_CERTIFIED",
-                "recovery symbols are served for certified blobs only",
-            ));
-        }
-        let source_type = target_type.orthogonal();
-        let limit = query.limit.unwrap_or(usize::MAX);
-        let mut symbols = Vec::new();
-        for pair in shared.pairs_of(&blob_id, &view) {
-            if symbols.len() >= limit {
-                break;
-            }
-            let Some(sliver) = lock(&shared.store).sliver(&blob_id, pair, source_type)? else {
-                continue;
-            };
-            let target = [query.target_sliver];
-            let out_of_range = |e: walrus_codec::error::RecoveryError| {
-                ApiError::bad("INDEX_OUT_OF_RANGE", e.to_string())
-            };
-            let symbol = if query.proofs {
-                sliver
-                    .recovery_symbols(&shared.encoding, &target)
-                    .map_err(out_of_range)?
-                    .remove(0)
-            } else {
-                // The honest fast path: no Merkle tree, an empty proof.
-                let data = sliver
-                    .recovery_symbol_data(&shared.encoding, &target)
-                    .map_err(out_of_range)?
-                    .remove(0);
-                let proof = walrus_codec::merkle::MerkleProof { path: Vec::new() };
-                walrus_codec::RecoverySymbol {
-                    source_index: sliver.index,
-                    data,
-                    proof,
-                }
-            };
-            symbols.push(symbol);
-        }
-        if symbols.is_empty() {
-            return Err(ApiError::not_found(
-                "SLIVER_NOT_FOUND",
-                "no sliver here can provide that symbol",
-            ));
-        }
-        bcs_reply(&symbols)
-    })
-    .await
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct BatchRecoveryQuery {
-    target_type: String,
-    /// Comma-separated target sliver indices.
-    targets: String,
-    /// At most this many symbols per target.
-    limit: Option<usize>,
-}
-
-/// Recovery symbols without proofs for many targets at once: each of this
-/// node's slivers is expanded once. BCS `Vec<(u16, Vec<RecoverySymbol>)>`,
-/// one entry per target, each symbol with an empty proof.
-async fn recovery_symbols_batch(
-    shared: Arc<NodeShared>,
-    blob_id: String,
-    query: BatchRecoveryQuery,
-) -> Result<warp::reply::Response, ApiError> {
-    let blob_id = parse_blob_id(&blob_id)?;
-    let target_type = parse_type(&query.target_type)?;
-    let n = shared.encoding.n_shards();
-    let targets: Vec<u16> = query
-        .targets
-        .split(',')
-        .map(|t| t.trim().parse::<u16>().ok().filter(|t| *t < n))
-        .collect::<Option<_>>()
-        .ok_or_else(|| {
-            ApiError::bad(
-                "INDEX_OUT_OF_RANGE",
-                "targets must be sliver indices below n, comma-separated",
-            )
-        })?;
-    blocking(move || {
-        let view = shared.view();
-        let info = live_info(&shared, &blob_id, &view)?;
-        if info.certified_end_epoch.is_none() {
-            return Err(ApiError::bad(
-                "NOT_CERTIFIED",
-                "recovery symbols are served for certified blobs only",
-            ));
-        }
-        let mut answer: Vec<(u16, Vec<walrus_codec::RecoverySymbol>)> =
-            targets.iter().map(|t| (*t, Vec::new())).collect();
-        let limit = query.limit.unwrap_or(usize::MAX);
-        for pair in shared.pairs_of(&blob_id, &view).into_iter().take(limit) {
-            let Some(sliver) =
-                lock(&shared.store).sliver(&blob_id, pair, target_type.orthogonal())?
-            else {
-                continue;
-            };
-            let data = sliver
-                .recovery_symbol_data(&shared.encoding, &targets)
-                .map_err(|e| ApiError::bad("INDEX_OUT_OF_RANGE", e.to_string()))?;
-            for ((_, symbols), data) in answer.iter_mut().zip(data) {
-                let proof = walrus_codec::merkle::MerkleProof { path: Vec::new() };
-                symbols.push(walrus_codec::RecoverySymbol {
-                    source_index: sliver.index,
-                    data,
-                    proof,
-                });
-            }
-        }
-        bcs_reply(&answer)
-    })
-    .await
-}
-
-async fn inconsistency_proof(
-    shared: Arc<NodeShared>,
-    blob_id: String,
-    kind: String,
-    body: Bytes,
-) -> Result<warp::reply::Response, ApiError> {
-    let blob_id = parse_blob_id(&blob_id)?;
-    let kind = parse_type(&kind)?;
-    let proof: walrus_codec::InconsistencyProof = bcs::from_bytes(&body)
-        .map_err(|e| ApiError::bad("INVALID_BODY", format!("proof is not BCS: {e}")))?;
-    blocking(move || {
-        let metadata = verified_metadata(&shared, &blob_id)?;
-        proof
-            .verify(&shared.encoding, &metadata, kind)
-            .map_err(|e| ApiError::bad("INVALID_PROOF", format!("the inconsistency proof does not hold: {e}")))?;
-        let message = certificate::invalid_blob_message(shared.view().epoch, &blob_id);
-        let signature = shared.sign(&message);
-        Ok(success(StatusCode::OK, json!({ "signed": { "serializedMessage": BASE64.encode(&message), "signature": BASE64.encode(signature) } })))
-    })
-    .await
 }
 
 fn health(shared: &NodeShared) -> warp::reply::Response {
     let view = shared.view();
-    let stored = lock(&shared.store).stored_blob_count().unwrap_or(0);
-    success(
-        StatusCode::OK,
-        json!({
-            "epoch": view.epoch,
-            "nodeId": shared.config.node_id,
-            "publicKey": BASE64.encode(shared.public_key()),
-            "shardSummary": { "owned": view.shards.len(), "shards": view.shards },
-            "storedBlobs": stored,
-            "chain": { "checkpoints": view.checkpoints },
-        }),
-    )
-}
-
-/// The node's routes.
-pub fn routes(shared: Arc<NodeShared>) -> warp::filters::BoxedFilter<(warp::reply::Response,)> {
-    let limit = shared.config.max_body_bytes;
-    let with = warp::any().map(move || shared.clone());
-    let blobs = warp::path("v1").and(warp::path("blobs"));
-    let metadata_put = blobs
-        .and(warp::path!(String / "metadata"))
-        .and(warp::put())
-        .and(warp::body::content_length_limit(limit))
-        .and(warp::body::bytes())
-        .and(with.clone())
-        .then(|id, body, shared| async move { finish(put_metadata(shared, id, body).await) });
-    let metadata_get = blobs
-        .and(warp::path!(String / "metadata"))
-        .and(warp::get())
-        .and(with.clone())
-        .then(|id, shared| async move { finish(get_metadata(shared, id, false).await) });
-    let metadata_status = blobs
-        .and(warp::path!(String / "metadata" / "status"))
-        .and(warp::get())
-        .and(with.clone())
-        .then(|id, shared| async move { finish(get_metadata(shared, id, true).await) });
-    let sliver_put = blobs
-        .and(warp::path!(String / "slivers" / u16 / String))
-        .and(warp::put())
-        .and(warp::body::content_length_limit(limit))
-        .and(warp::body::bytes())
-        .and(with.clone())
-        .then(|id, pair, kind, body, shared| async move {
-            finish(put_sliver(shared, id, pair, kind, body).await)
-        });
-    let batch_put = blobs
-        .and(warp::path!(String / "slivers"))
-        .and(warp::put())
-        .and(warp::body::content_length_limit(limit))
-        .and(warp::body::bytes())
-        .and(with.clone())
-        .then(|id, body, shared| async move { finish(put_sliver_batch(shared, id, body).await) });
-    let sliver_get = blobs
-        .and(warp::path!(String / "slivers" / u16 / String))
-        .and(warp::get())
-        .and(with.clone())
-        .then(|id, pair, kind, shared| async move {
-            finish(get_sliver(shared, id, pair, kind, false).await)
-        });
-    let sliver_status = blobs
-        .and(warp::path!(String / "slivers" / u16 / String / "status"))
-        .and(warp::get())
-        .and(with.clone())
-        .then(|id, pair, kind, shared| async move {
-            finish(get_sliver(shared, id, pair, kind, true).await)
-        });
-    let permanent = blobs
-        .and(warp::path!(String / "confirmation" / "permanent"))
-        .and(warp::get())
-        .and(with.clone())
-        .then(|id, shared| async move { finish(confirmation(shared, id, None).await) });
-    let deletable =
-        blobs
-            .and(warp::path!(String / "confirmation" / "deletable" / String))
-            .and(warp::get())
-            .and(with.clone())
-            .then(|id, object, shared| async move {
-                finish(confirmation(shared, id, Some(object)).await)
-            });
-    let status = blobs
-        .and(warp::path!(String / "status"))
-        .and(warp::get())
-        .and(with.clone())
-        .then(|id, shared| async move { finish(blob_status(shared, id).await) });
-    let recovery = blobs
-        .and(warp::path!(String / "recoverySymbols"))
-        .and(warp::get())
-        .and(warp::query::<RecoveryQuery>())
-        .and(with.clone())
-        .then(|id, query, shared| async move { finish(recovery_symbols(shared, id, query).await) });
-    let recovery_batch = blobs
-        .and(warp::path!(String / "recoverySymbols" / "batch"))
-        .and(warp::get())
-        .and(warp::query::<BatchRecoveryQuery>())
-        .and(with.clone())
-        .then(|id, query, shared| async move {
-            finish(recovery_symbols_batch(shared, id, query).await)
-        });
-    let inconsistency = blobs
-        .and(warp::path!(String / "inconsistencyProof" / String))
-        .and(warp::post())
-        .and(warp::body::content_length_limit(limit))
-        .and(warp::body::bytes())
-        .and(with.clone())
-        .then(|id, kind, body, shared| async move {
-            finish(inconsistency_proof(shared, id, kind, body).await)
-        });
-    let health = warp::path!("v1" / "health")
-        .and(warp::get())
-        .and(with)
-        .map(|shared: Arc<NodeShared>| health(&shared));
-    metadata_put
-        .or(metadata_get)
-        .unify()
-        .or(metadata_status)
-        .unify()
-        .or(sliver_put)
-        .unify()
-        .or(batch_put)
-        .unify()
-        .or(sliver_get)
-        .unify()
-        .or(sliver_status)
-        .unify()
-        .or(permanent)
-        .unify()
-        .or(deletable)
-        .unify()
-        .or(status)
-        .unify()
-        .or(recovery)
-        .unify()
-        .or(recovery_batch)
-        .unify()
-        .or(inconsistency)
-        .unify()
-        .or(health)
-        .unify()
-        .recover(|rejection: WarpRejection| async move {
-            Ok::<_, Infallible>(rejection_reply(&rejection))
-        })
-        .unify()
-        .boxed()
-}
-
-fn rejection_reply(rejection: &WarpRejection) -> warp::reply::Response {
-    let error = if rejection.is_not_found() {
-        ApiError::not_found("NO_ROUTE", "no such route")
-    } else if rejection.find::<warp::reject::PayloadTooLarge>().is_some() {
-        ApiError::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "BODY_TOO_LARGE",
-            "request body too large",
-        )
-    } else if rejection.find::<warp::reject::InvalidQuery>().is_some() {
-        ApiError::bad("INVALID_QUERY", "invalid query parameters")
-    } else if rejection.find::<warp::reject::MethodNotAllowed>().is_some() {
-        ApiError::new(
-            StatusCode::METHOD_NOT_ALLOWED,
-            "METHOD_NOT_ALLOWED",
-            "method not allowed",
-        )
-    } else if rejection.find::<warp::reject::LengthRequired>().is_some() {
-        ApiError::new(
-            StatusCode::LENGTH_REQUIRED,
-            "LENGTH_REQUIRED",
-            "content length required",
-        )
-    } else {
-        ApiError::bad("BAD_REQUEST", format!("{rejection:?}"))
+    let stored_blobs = lock(&shared.store).stored_blob_count().unwrap_or(0);
+    let health = NodeHealth {
+        epoch: view.epoch,
+        node_id: shared.config.node_id,
+        public_key: shared.public_key(),
+        shard_summary: ShardSummary {
+            owned: view.shards.len(),
+            shards: view.shards.iter().copied().collect(),
+        },
+        stored_blobs,
+        chain: ChainProgress {
+            checkpoints: view.checkpoints,
+        },
     };
-    error_reply(&error)
+    success(StatusCode::OK, health)
 }
 
 /// Serves the API on `listener` until `shutdown` completes.
@@ -637,7 +299,7 @@ pub fn serve(
     shared: Arc<NodeShared>,
     listener: tokio::net::TcpListener,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
-) -> anyhow::Result<(SocketAddr, tokio::task::JoinHandle<()>)> {
+) -> std::io::Result<(SocketAddr, tokio::task::JoinHandle<()>)> {
     let address = listener.local_addr()?;
     let server = warp::serve(routes(shared))
         .incoming(listener)

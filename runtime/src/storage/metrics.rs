@@ -124,7 +124,7 @@ pub fn serve(
     metrics: std::sync::Arc<Metrics>,
     listener: tokio::net::TcpListener,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
-) -> anyhow::Result<(SocketAddr, tokio::task::JoinHandle<()>)> {
+) -> std::io::Result<(SocketAddr, tokio::task::JoinHandle<()>)> {
     let address = listener.local_addr()?;
     let route = warp::path!("metrics").and(warp::get()).map(move || {
         warp::reply::with_header(

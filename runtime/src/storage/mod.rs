@@ -2,14 +2,17 @@
 //! slivers of its shards, signs storage confirmations, serves reads and
 //! recovery symbols, and follows the chain to learn which blobs exist.
 //!
-//! `store` is the SQLite sliver store; `api` the HTTP API (warp); `sync`
-//! follows the chain (registrations, certifications, deletions, expiry,
-//! epoch changes). The shared [`NodeShared`] holds the store, the node's
-//! view of the committee and its keys.
+//! `rules` holds the node's protocol decisions, pure; `store` is the
+//! SQLite sliver store; `api` the HTTP API (warp); `sync` follows the chain
+//! (registrations, certifications, deletions, expiry, epoch changes);
+//! `recovery` rebuilds missing slivers from peers. The shared
+//! [`NodeShared`] holds the store, the node's view of the committee and its
+//! keys.
 
 pub mod api;
 pub mod metrics;
 pub mod recovery;
+pub mod rules;
 pub mod store;
 pub mod sync;
 
@@ -20,12 +23,35 @@ use std::{
     time::Duration,
 };
 
-use anyhow::Context;
 use walrus_codec::{BlobId, EncodingConfig};
-use walrus_contracts::{Committee, ObjectId, certificate};
+use walrus_contracts::{Committee, ObjectId, TxError, certificate, ledger::genesis::GenesisConfig};
+use walrus_types::{Clock, RetryPolicy};
 
-use crate::chain::genesis::GenesisConfig;
-use store::{BlobInfo, NodeStore};
+use rules::BlobFacts;
+use store::{NodeStore, StoreError};
+
+/// Why a storage node could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// The BLS secret key is not a valid 32-byte scalar.
+    #[error("invalid BLS secret key in the node configuration")]
+    BlsKey,
+    /// The genesis does not build.
+    #[error("invalid genesis: {0}")]
+    Genesis(#[from] TxError),
+    /// The genesis's shard count has no code.
+    #[error("unsupported shard count: {0}")]
+    Encoding(#[from] walrus_codec::error::ConfigError),
+    /// The sliver store cannot be opened.
+    #[error("sliver store: {0}")]
+    Store(#[from] StoreError),
+    /// The HTTP client cannot be built.
+    #[error("HTTP client: {0}")]
+    Http(#[from] reqwest::Error),
+    /// The listener's address cannot be read.
+    #[error("listener: {0}")]
+    Listen(#[from] std::io::Error),
+}
 
 /// How a storage node runs.
 #[derive(Clone)]
@@ -46,6 +72,10 @@ pub struct NodeConfig {
     pub max_body_bytes: u64,
     /// How long a metadata upload waits for the blob's registration.
     pub registration_wait: Duration,
+    /// How requests to the chain and to peers are retried.
+    pub retry: RetryPolicy,
+    /// Where wall-clock time comes from.
+    pub clock: Arc<dyn Clock>,
 }
 
 /// The committee as this node sees it.
@@ -105,16 +135,12 @@ impl NodeShared {
     /// Opens the store and the keys; the view starts at genesis.
     ///
     /// # Errors
-    /// Bad keys, a bad genesis, or SQLite errors.
-    pub fn open(config: NodeConfig) -> anyhow::Result<Arc<Self>> {
+    /// [`StartError`]: bad keys, a bad genesis, or SQLite errors.
+    pub fn open(config: NodeConfig) -> Result<Arc<Self>, StartError> {
         let key = blst::min_pk::SecretKey::from_bytes(&config.bls_secret)
-            .map_err(|e| anyhow::anyhow!("invalid BLS secret key: {e:?}"))?;
-        let state = config
-            .genesis
-            .genesis
-            .build()
-            .map_err(|e| anyhow::anyhow!("invalid genesis: {e}"))?;
-        let encoding = EncodingConfig::new(state.params.n_shards).context("shard count")?;
+            .map_err(|_| StartError::BlsKey)?;
+        let state = config.genesis.genesis.build()?;
+        let encoding = EncodingConfig::new(state.params.n_shards)?;
         let store = NodeStore::open(&config.db_path)?;
         let view = View::of(&state, &config.node_id, 0);
         let http = reqwest::Client::builder()
@@ -165,8 +191,13 @@ impl NodeShared {
     ///
     /// # Errors
     /// SQLite errors.
-    pub fn blob_info(&self, blob_id: &BlobId) -> anyhow::Result<Option<BlobInfo>> {
-        lock(&self.store).blob_info(blob_id)
+    pub fn blob_facts(&self, blob_id: &BlobId) -> Result<BlobFacts, StoreError> {
+        lock(&self.store).blob_facts(blob_id)
+    }
+
+    /// A client of the peer node at `address` (`host:port`).
+    pub fn peer(&self, address: &str) -> walrus_types::NodeClient {
+        walrus_types::NodeClient::new(self.http.clone(), address, self.config.retry)
     }
 }
 
@@ -189,7 +220,7 @@ pub struct RunningNode {
     /// The API server; ends on shutdown.
     pub server: tokio::task::JoinHandle<()>,
     /// The chain follower; ends only on divergence or a store failure.
-    pub follower: tokio::task::JoinHandle<anyhow::Error>,
+    pub follower: tokio::task::JoinHandle<sync::FollowStop>,
 }
 
 /// Starts a storage node on `listener`: the API and the chain follower.
@@ -200,7 +231,7 @@ pub fn start(
     config: NodeConfig,
     listener: tokio::net::TcpListener,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
-) -> anyhow::Result<RunningNode> {
+) -> Result<RunningNode, StartError> {
     let shared = NodeShared::open(config)?;
     let (certified, certified_events) = tokio::sync::mpsc::unbounded_channel();
     let follower = tokio::spawn(sync::follow_chain(shared.clone(), certified));

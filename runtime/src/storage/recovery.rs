@@ -11,24 +11,52 @@
 
 use std::{collections::BTreeMap, sync::Arc, time::Duration};
 
-use anyhow::{Context, bail};
-use base64::{Engine, engine::general_purpose::STANDARD as BASE64};
 use blst::min_pk::{AggregateSignature, Signature};
+use bytes::Bytes;
 use walrus_codec::{
-    BlobId, BlobMetadata, InconsistencyProof, RecoverySymbol, Sliver, SliverType,
-    UnverifiedBlobMetadataWithId, VerifiedBlobMetadataWithId, error::RecoveryError, recover_sliver,
+    BlobId, InconsistencyProof, RecoverySymbol, Sliver, SliverType, UnverifiedBlobMetadataWithId,
+    VerifiedBlobMetadataWithId, error::RecoveryError, recover_sliver,
 };
 use walrus_contracts::{Call, ObjectId, certificate};
+use walrus_types::{ChainClient, ChainError, NodeClient};
 
-use super::{NodeShared, View, lock};
-use crate::chain::client::ChainClient;
+use super::{NodeShared, View, lock, store::StoreError};
+
+/// Why a blob's slivers could not be recovered.
+#[derive(Debug, thiserror::Error)]
+pub enum RecoveryFailure {
+    /// The sliver store failed.
+    #[error("sliver store: {0}")]
+    Store(#[from] StoreError),
+    /// Stored metadata does not verify against the blob ID.
+    #[error("stored metadata does not verify: {0}")]
+    StoredMetadata(walrus_codec::error::MetadataVerificationError),
+    /// No peer served metadata that verifies.
+    #[error("no peer served valid metadata")]
+    NoMetadata,
+    /// Too few (verified) symbols, or a rebuild that failed otherwise.
+    #[error("{0}")]
+    NotEnoughSymbols(String),
+    /// Too few shards attested the blob's inconsistency.
+    #[error("only {weight} shards signed the invalid-blob message")]
+    NotEnoughAttestations {
+        /// Shards that signed.
+        weight: u32,
+    },
+    /// This node's own inconsistency proof or signatures do not check out.
+    #[error("own inconsistency evidence is broken: {0}")]
+    OwnEvidence(String),
+    /// The invalid-blob certificate could not be submitted.
+    #[error("chain: {0}")]
+    Chain(#[from] ChainError),
+}
 
 /// Runs recovery once at start and again after each certification (events
 /// are coalesced), retrying every 30 s while anything is missing.
 pub async fn run(shared: Arc<NodeShared>, mut certified: tokio::sync::mpsc::UnboundedReceiver<()>) {
     loop {
         if let Err(error) = recover_all(&shared).await {
-            tracing::warn!("recovery pass failed: {error:#}");
+            tracing::warn!("recovery pass failed: {error}");
         }
         tokio::select! {
             event = certified.recv() => if event.is_none() { return },
@@ -38,7 +66,7 @@ pub async fn run(shared: Arc<NodeShared>, mut certified: tokio::sync::mpsc::Unbo
     }
 }
 
-async fn recover_all(shared: &Arc<NodeShared>) -> anyhow::Result<()> {
+async fn recover_all(shared: &Arc<NodeShared>) -> Result<(), RecoveryFailure> {
     let view = shared.view();
     let blobs = {
         let store = lock(&shared.store);
@@ -46,14 +74,14 @@ async fn recover_all(shared: &Arc<NodeShared>) -> anyhow::Result<()> {
     };
     for blob_id in blobs {
         if let Err(error) = recover_blob(shared, &view, &blob_id).await {
-            tracing::warn!(%blob_id, "cannot recover slivers: {error:#}");
+            tracing::warn!(%blob_id, "cannot recover slivers: {error}");
         }
     }
     Ok(())
 }
 
-/// The API base URLs of the other committee members, in committee order.
-fn peers(shared: &NodeShared, view: &View) -> Vec<(ObjectId, String)> {
+/// Clients of the other committee members, in committee order.
+fn peers(shared: &NodeShared, view: &View) -> Vec<(ObjectId, NodeClient)> {
     view.committee
         .members
         .iter()
@@ -62,7 +90,7 @@ fn peers(shared: &NodeShared, view: &View) -> Vec<(ObjectId, String)> {
             view.addresses
                 .get(&m.node_id)
                 .filter(|a| !a.is_empty())
-                .map(|a| (m.node_id, format!("http://{a}")))
+                .map(|a| (m.node_id, shared.peer(a)))
         })
         .collect()
 }
@@ -71,26 +99,14 @@ async fn metadata(
     shared: &NodeShared,
     view: &View,
     blob_id: &BlobId,
-) -> anyhow::Result<VerifiedBlobMetadataWithId> {
+) -> Result<VerifiedBlobMetadataWithId, RecoveryFailure> {
     if let Some(stored) = lock(&shared.store).metadata(blob_id)? {
-        return Ok(UnverifiedBlobMetadataWithId::new(*blob_id, stored).verify(&shared.encoding)?);
+        return UnverifiedBlobMetadataWithId::new(*blob_id, stored)
+            .verify(&shared.encoding)
+            .map_err(RecoveryFailure::StoredMetadata);
     }
-    for (_, base) in peers(shared, view) {
-        let Ok(response) = shared
-            .http
-            .get(format!("{base}/v1/blobs/{blob_id}/metadata"))
-            .send()
-            .await
-        else {
-            continue;
-        };
-        if !response.status().is_success() {
-            continue;
-        }
-        let Ok(bytes) = response.bytes().await else {
-            continue;
-        };
-        let Ok(metadata) = bcs::from_bytes::<BlobMetadata>(&bytes) else {
+    for (_, peer) in peers(shared, view) {
+        let Ok(metadata) = peer.metadata(blob_id).await else {
             continue;
         };
         if let Ok(verified) =
@@ -100,14 +116,14 @@ async fn metadata(
             return Ok(verified);
         }
     }
-    bail!("no peer served valid metadata")
+    Err(RecoveryFailure::NoMetadata)
 }
 
 async fn recover_blob(
     shared: &Arc<NodeShared>,
     view: &View,
     blob_id: &BlobId,
-) -> anyhow::Result<()> {
+) -> Result<(), RecoveryFailure> {
     let pairs = shared.pairs_of(blob_id, view);
     let mut missing: BTreeMap<SliverType, Vec<(u16, u16)>> = BTreeMap::new();
     {
@@ -155,7 +171,9 @@ async fn recover_blob(
                     Err(Recovery::Inconsistent(proof)) => {
                         return report_inconsistency(shared, view, &metadata, kind, proof).await;
                     }
-                    Err(other) => bail!("{other}"),
+                    Err(Recovery::Failed(message)) => {
+                        return Err(RecoveryFailure::NotEnoughSymbols(message));
+                    }
                 },
             }
         }
@@ -201,7 +219,7 @@ async fn gather_batch(
             }
         }
     }
-    for (_, base) in peers(shared, view) {
+    for (_, peer) in peers(shared, view) {
         let short: Vec<(u16, usize)> = found
             .iter()
             .filter(|(_, s)| s.len() < needed)
@@ -212,27 +230,17 @@ async fn gather_batch(
         }
         // Ask only for what the neediest target still lacks.
         let limit = short.iter().map(|(_, lack)| *lack).max().unwrap_or(0);
-        let list: Vec<String> = short.iter().map(|(t, _)| t.to_string()).collect();
-        let url = format!(
-            "{base}/v1/blobs/{blob_id}/recoverySymbols/batch?targetType={kind}&targets={}&limit={limit}",
-            list.join(",")
-        );
-        let Ok(response) = shared.http.get(url).send().await else {
-            continue;
-        };
-        if !response.status().is_success() {
-            continue;
-        }
-        let Ok(bytes) = response.bytes().await else {
+        let list: Vec<u16> = short.iter().map(|(t, _)| *t).collect();
+        let Ok((answer, size)) = peer
+            .recovery_symbols_batch(blob_id, kind, &list, limit)
+            .await
+        else {
             continue;
         };
         shared
             .metrics
             .recovery_bytes_downloaded
-            .inc_by(u64::try_from(bytes.len()).unwrap_or(u64::MAX));
-        let Ok(answer) = bcs::from_bytes::<Vec<(u16, Vec<RecoverySymbol>)>>(&bytes) else {
-            continue;
-        };
+            .inc_by(u64::try_from(size).unwrap_or(u64::MAX));
         for (target, symbols) in answer {
             let Some(slot) = found.get_mut(&target) else {
                 continue;
@@ -288,30 +296,18 @@ async fn recover_with_proofs(
             symbols.insert(symbol.source_index, symbol);
         }
     }
-    for (_, base) in peers(shared, view) {
+    for (_, peer) in peers(shared, view) {
         if symbols.len() >= needed {
             break;
         }
         let limit = needed - symbols.len();
-        let url = format!(
-            "{base}/v1/blobs/{blob_id}/recoverySymbols?targetSliver={target}&targetType={kind}&proofs=true&limit={limit}"
-        );
-        let Ok(response) = shared.http.get(url).send().await else {
-            continue;
-        };
-        if !response.status().is_success() {
-            continue;
-        }
-        let Ok(bytes) = response.bytes().await else {
+        let Ok((list, size)) = peer.recovery_symbols(blob_id, kind, target, limit).await else {
             continue;
         };
         shared
             .metrics
             .recovery_bytes_downloaded
-            .inc_by(u64::try_from(bytes.len()).unwrap_or(u64::MAX));
-        let Ok(list) = bcs::from_bytes::<Vec<RecoverySymbol>>(&bytes) else {
-            continue;
-        };
+            .inc_by(u64::try_from(size).unwrap_or(u64::MAX));
         for symbol in list {
             if symbol
                 .verify(&shared.encoding, metadata, kind, target)
@@ -353,85 +349,32 @@ async fn recover_with_proofs(
     }
 }
 
-/// Collects invalid-blob signatures for `proof` until they are f+1 shards,
-/// then submits the certificate.
+/// Collects invalid-blob signatures for `proof` until they are f+1 shards
+/// (validity), then submits the certificate.
 async fn report_inconsistency(
     shared: &NodeShared,
     view: &View,
     metadata: &VerifiedBlobMetadataWithId,
     kind: SliverType,
     proof: InconsistencyProof,
-) -> anyhow::Result<()> {
+) -> Result<(), RecoveryFailure> {
     let blob_id = *metadata.blob_id();
     proof
         .verify(&shared.encoding, metadata, kind)
-        .context("own inconsistency proof does not verify")?;
+        .map_err(|e| RecoveryFailure::OwnEvidence(e.to_string()))?;
     tracing::warn!(%blob_id, "blob is inconsistent; collecting invalid-blob signatures");
     let message = certificate::invalid_blob_message(view.epoch, &blob_id);
-    let mut signers: Vec<(usize, Signature)> = Vec::new();
-    if let Some(me) = view.committee.position(&shared.config.node_id) {
-        let own = Signature::from_bytes(&shared.sign(&message))
-            .map_err(|e| anyhow::anyhow!("own signature: {e:?}"))?;
-        signers.push((me, own));
-    }
-    let body = bcs::to_bytes(&proof)?;
-    for (node_id, base) in peers(shared, view) {
-        let weight: u32 = signers
-            .iter()
-            .map(|(i, _)| u32::from(view.committee.weight(*i)))
-            .sum();
-        if 3 * weight > u32::from(shared.encoding.n_shards()) {
-            break;
-        }
-        let Some(position) = view.committee.position(&node_id) else {
-            continue;
-        };
-        let Ok(response) = shared
-            .http
-            .post(format!(
-                "{base}/v1/blobs/{blob_id}/inconsistencyProof/{kind}"
-            ))
-            .body(body.clone())
-            .send()
-            .await
-        else {
-            continue;
-        };
-        if !response.status().is_success() {
-            continue;
-        }
-        let Ok(reply) = response.json::<serde_json::Value>().await else {
-            continue;
-        };
-        let signed = &reply["success"]["data"]["signed"];
-        let (Some(serialized), Some(signature)) = (
-            signed["serializedMessage"].as_str(),
-            signed["signature"].as_str(),
-        ) else {
-            continue;
-        };
-        if BASE64.decode(serialized).ok().as_deref() != Some(message.as_slice()) {
-            continue;
-        }
-        let Ok(signature) = BASE64
-            .decode(signature)
-            .map_err(|_| ())
-            .and_then(|b| Signature::from_bytes(&b).map_err(|_| ()))
-        else {
-            continue;
-        };
-        signers.push((position, signature));
-    }
+    let signers = collect_attestations(shared, view, &message, &blob_id, (&proof, kind)).await?;
     let weight: u32 = signers
         .iter()
         .map(|(i, _)| u32::from(view.committee.weight(*i)))
         .sum();
-    if 3 * weight <= u32::from(shared.encoding.n_shards()) {
-        bail!("only {weight} shards signed the invalid-blob message");
+    if !walrus_codec::is_validity(weight, u32::from(shared.encoding.n_shards())) {
+        return Err(RecoveryFailure::NotEnoughAttestations { weight });
     }
     let refs: Vec<&Signature> = signers.iter().map(|(_, s)| s).collect();
     let aggregate = AggregateSignature::aggregate(&refs, true)
-        .map_err(|e| anyhow::anyhow!("aggregation: {e:?}"))?
+        .map_err(|e| RecoveryFailure::OwnEvidence(format!("aggregation: {e:?}")))?
         .to_signature();
     let positions: Vec<usize> = signers.iter().map(|(i, _)| *i).collect();
     let certificate = certificate::Certificate {
@@ -440,15 +383,57 @@ async fn report_inconsistency(
         signature: aggregate.to_bytes().to_vec(),
     };
     let chain = ChainClient::new(shared.config.chain_url.clone());
+    let call = Call::InvalidateBlobId {
+        blob_id,
+        certificate,
+    };
     let response = chain
-        .execute(
-            &shared.config.operator_key,
-            vec![Call::InvalidateBlobId {
-                blob_id,
-                certificate,
-            }],
-        )
+        .execute(&shared.config.operator_key, vec![call])
         .await?;
     tracing::warn!(%blob_id, outcome = ?response.outcome, "submitted the invalid-blob certificate");
     Ok(())
+}
+
+/// This node's signature and the peers' over the invalid-blob `message`,
+/// as (committee position, signature), until they reach validity. Peers
+/// whose reply is not a signature of `message` are skipped; the chain
+/// checks the aggregate.
+async fn collect_attestations(
+    shared: &NodeShared,
+    view: &View,
+    message: &[u8],
+    blob_id: &BlobId,
+    (proof, kind): (&InconsistencyProof, SliverType),
+) -> Result<Vec<(usize, Signature)>, RecoveryFailure> {
+    let mut signers: Vec<(usize, Signature)> = Vec::new();
+    if let Some(me) = view.committee.position(&shared.config.node_id) {
+        let own = Signature::from_bytes(&shared.sign(message))
+            .map_err(|e| RecoveryFailure::OwnEvidence(format!("own signature: {e:?}")))?;
+        signers.push((me, own));
+    }
+    let body =
+        Bytes::from(bcs::to_bytes(proof).map_err(|e| RecoveryFailure::OwnEvidence(e.to_string()))?);
+    let n = u32::from(shared.encoding.n_shards());
+    for (node_id, peer) in peers(shared, view) {
+        let weight: u32 = signers
+            .iter()
+            .map(|(i, _)| u32::from(view.committee.weight(*i)))
+            .sum();
+        if walrus_codec::is_validity(weight, n) {
+            break;
+        }
+        let Some(position) = view.committee.position(&node_id) else {
+            continue;
+        };
+        let Ok(signed) = peer.inconsistency_proof(blob_id, kind, &body).await else {
+            continue;
+        };
+        if signed.serialized_message != message {
+            continue;
+        }
+        if let Ok(signature) = Signature::from_bytes(&signed.signature) {
+            signers.push((position, signature));
+        }
+    }
+    Ok(signers)
 }

@@ -1,181 +1,142 @@
 //! Following the chain: applies each verified checkpoint's events to the
 //! sliver store and the node's view (SPEC.md sections 5, 6 and 9).
 //!
-//! Registrations, certifications, extensions, deletions and invalidations
-//! update `blob_objects`; an epoch change updates the view, drops expired
-//! blobs and, once this node holds its shards' data (in a committee whose
-//! shards do not move, at once), sends epoch sync done. Checkpoints below the
-//! store's cursor are re-executed for state but their events are not applied
-//! twice. A divergence stops the process.
+//! The decisions are pure, in [`super::rules`]: which store updates a
+//! checkpoint's events make ([`rules::store_updates`]) and what to do after
+//! a batch ([`rules::after_batch`]: expire on an epoch change, send epoch
+//! sync done). Epoch sync done is sent as soon as this node is a member of a
+//! syncing epoch: shards do not move yet (shard sync is its own issue), so
+//! the node already holds its shards' data. This loop fetches (retrying the
+//! chain forever with backoff), applies, and carries the decisions out.
+//! Checkpoints below the store's cursor are re-executed for state but their
+//! events are not applied twice. A divergence stops the node.
 
 use std::{sync::Arc, time::Duration};
 
-use walrus_contracts::{Call, EpochState, Event};
-
-use super::{NodeShared, View, lock, store::BlobObject};
-use crate::chain::{
-    client::ChainClient,
-    execution::{Checkpoint, Outcome},
-    follower::{FollowError, Follower},
+use walrus_contracts::{
+    Call, Epoch, TxError,
+    ledger::execution::{Checkpoint, Divergence},
 };
+use walrus_types::{ChainClient, FollowError, Follower, RetryPolicy};
 
-fn apply_events(shared: &NodeShared, checkpoint: &Checkpoint) -> anyhow::Result<bool> {
+use super::{NodeShared, View, lock, rules, store::StoreError};
+
+/// Why the follower stopped; the node must stop too.
+#[derive(Debug, thiserror::Error)]
+pub enum FollowStop {
+    /// The chain served a checkpoint that does not re-execute.
+    #[error("chain divergence: {0}")]
+    Diverged(#[from] Divergence),
+    /// The genesis does not build.
+    #[error("invalid genesis: {0}")]
+    Genesis(#[from] TxError),
+    /// The sliver store failed.
+    #[error("sliver store: {0}")]
+    Store(#[from] StoreError),
+}
+
+/// Applies the events of checkpoints at or above `cursor`; returns whether
+/// any blob was certified.
+fn apply_batch(shared: &NodeShared, batch: &[Checkpoint], cursor: u64) -> Result<bool, StoreError> {
     let mut certified = false;
     let mut store = lock(&shared.store);
-    for tx in &checkpoint.transactions {
-        let Outcome::Success { events, .. } = &tx.outcome else {
-            continue;
-        };
-        for event in events {
-            match event {
-                Event::BlobRegistered {
-                    blob_id,
-                    end_epoch,
-                    deletable,
-                    object_id,
-                    ..
-                } => {
-                    let object = BlobObject {
-                        blob_id: *blob_id,
-                        end_epoch: *end_epoch,
-                        deletable: *deletable,
-                        certified_epoch: None,
-                    };
-                    store.register(object_id, &object)?;
-                }
-                Event::BlobCertified {
-                    object_id, epoch, ..
-                } => {
-                    store.certify(object_id, *epoch)?;
-                    certified = true;
-                }
-                Event::BlobExtended {
-                    object_id,
-                    end_epoch,
-                    ..
-                } => store.extend(object_id, *end_epoch)?,
-                Event::BlobDeleted {
-                    object_id, blob_id, ..
-                } => store.delete_object(object_id, blob_id)?,
-                Event::InvalidBlobId { blob_id, .. } => store.invalidate(blob_id)?,
-                _ => {}
-            }
+    for checkpoint in batch.iter().filter(|c| c.sequence >= cursor) {
+        for update in rules::store_updates(checkpoint) {
+            certified |= matches!(update, rules::StoreUpdate::Certify { .. });
+            store.apply(&update)?;
         }
     }
     Ok(certified)
 }
 
-/// Follows the chain until the process ends. Returns only on divergence
-/// (after logging it); the caller must stop the node.
+/// Publishes the new view and the cursor; returns the previous epoch.
+fn publish_view(shared: &NodeShared, view: View) -> Result<Epoch, StoreError> {
+    lock(&shared.store).set_cursor(view.checkpoints)?;
+    let checkpoints = i64::try_from(view.checkpoints).unwrap_or(i64::MAX);
+    shared.metrics.chain_checkpoints.set(checkpoints);
+    shared.metrics.epoch.set(i64::from(view.epoch));
+    let mut current = shared
+        .view
+        .write()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let previous = current.epoch;
+    *current = view;
+    drop(current);
+    shared.registered.notify_waiters();
+    Ok(previous)
+}
+
+fn send_sync_done(shared: &NodeShared, chain: &ChainClient, epoch: Epoch) {
+    let call = Call::EpochSyncDone {
+        node_id: shared.config.node_id,
+        epoch,
+    };
+    let (chain, key) = (chain.clone(), shared.config.operator_key.clone());
+    tokio::spawn(async move {
+        match chain.execute(&key, vec![call]).await {
+            Ok(response) => {
+                tracing::info!(epoch, outcome = ?response.outcome, "sent epoch sync done")
+            }
+            Err(error) => tracing::warn!(epoch, "cannot send epoch sync done: {error}"),
+        }
+    });
+}
+
+/// Follows the chain until the process ends. Returns only when following
+/// cannot go on (after logging why); the caller must stop the node.
 pub async fn follow_chain(
     shared: Arc<NodeShared>,
     certified: tokio::sync::mpsc::UnboundedSender<()>,
-) -> anyhow::Error {
-    let mut follower = match Follower::new(shared.config.chain_url.clone(), &shared.config.genesis)
-    {
-        Ok(follower) => follower,
-        Err(error) => return error,
-    };
-    let cursor = match lock(&shared.store).cursor() {
-        Ok(cursor) => cursor,
-        Err(error) => return error,
-    };
-    let chain = ChainClient::new(shared.config.chain_url.clone());
-    let mut signalled_epoch = None;
-    let mut failures = 0u32;
+) -> FollowStop {
+    match follow(&shared, &certified).await {
+        Ok(never) => match never {},
+        Err(stop) => {
+            tracing::error!("chain follower stopped: {stop}");
+            stop
+        }
+    }
+}
+
+async fn follow(
+    shared: &NodeShared,
+    certified: &tokio::sync::mpsc::UnboundedSender<()>,
+) -> Result<std::convert::Infallible, FollowStop> {
+    let url = shared.config.chain_url.clone();
+    let retry = RetryPolicy::forever(Duration::from_millis(200), Duration::from_secs(5));
+    let mut follower = Follower::new(url.clone(), &shared.config.genesis)?.with_retry(retry);
+    let cursor = lock(&shared.store).cursor()?;
+    let chain = ChainClient::new(url);
+    let mut sync_done_sent = None;
     loop {
         let batch = match follower.next_batch(Duration::from_secs(5)).await {
-            Ok(batch) => {
-                failures = 0;
-                batch
-            }
-            Err(FollowError::Diverged(divergence)) => {
-                tracing::error!("the chain diverged from local re-execution: {divergence}");
-                return anyhow::anyhow!("chain divergence: {divergence}");
-            }
+            Ok(batch) => batch,
+            Err(FollowError::Diverged(divergence)) => return Err(divergence.into()),
             Err(FollowError::Transport(error)) => {
-                failures = failures.saturating_add(1);
-                tracing::warn!(
-                    "cannot reach the chain at {}: {error:#}",
-                    shared.config.chain_url
-                );
-                tokio::time::sleep(Duration::from_millis(200 * u64::from(failures.min(25)))).await;
+                // Only a permanent error ends the retries (a 4xx): say so, go on.
+                tracing::warn!("cannot follow the chain: {error}");
                 continue;
             }
         };
-        for checkpoint in &batch {
-            if checkpoint.sequence < cursor {
-                continue;
-            }
-            match apply_events(&shared, checkpoint) {
-                Ok(true) => {
-                    let _ = certified.send(());
-                }
-                Ok(false) => {}
-                Err(error) => return error,
-            }
+        if apply_batch(shared, &batch, cursor)? {
+            let _ = certified.send(());
         }
-        let state = &follower.chain().state;
-        let view = View::of(
+        let (state, next) = (&follower.chain().state, follower.chain().next_sequence);
+        let previous_epoch = publish_view(shared, View::of(state, &shared.config.node_id, next))?;
+        let plan = rules::after_batch(
+            previous_epoch,
             state,
             &shared.config.node_id,
-            follower.chain().next_sequence,
+            sync_done_sent,
         );
-        let epoch_changed = view.epoch != shared.view().epoch;
-        shared
-            .metrics
-            .chain_checkpoints
-            .set(i64::try_from(view.checkpoints).unwrap_or(i64::MAX));
-        shared.metrics.epoch.set(i64::from(view.epoch));
-        *shared
-            .view
-            .write()
-            .unwrap_or_else(std::sync::PoisonError::into_inner) = view;
-        {
-            let store = lock(&shared.store);
-            if let Err(error) = store.set_cursor(follower.chain().next_sequence) {
-                return error;
+        if let Some(epoch) = plan.expire_through {
+            let dropped = lock(&shared.store).expire(epoch)?;
+            if dropped > 0 {
+                tracing::info!(epoch, dropped, "expired blobs deleted");
             }
         }
-        shared.registered.notify_waiters();
-        if epoch_changed {
-            match lock(&shared.store).expire(state.epoch) {
-                Ok(dropped) if dropped > 0 => {
-                    tracing::info!(epoch = state.epoch, dropped, "expired blobs deleted")
-                }
-                Ok(_) => {}
-                Err(error) => return error,
-            }
-        }
-        // Shards stay in place while stake does not change, so this node
-        // holds what its shards need as soon as the epoch starts.
-        if let EpochState::Syncing { signalled, .. } = &state.epoch_state {
-            let member = state.committee.position(&shared.config.node_id).is_some();
-            if member
-                && !signalled.contains(&shared.config.node_id)
-                && signalled_epoch != Some(state.epoch)
-            {
-                signalled_epoch = Some(state.epoch);
-                let call = Call::EpochSyncDone {
-                    node_id: shared.config.node_id,
-                    epoch: state.epoch,
-                };
-                let (chain, key, epoch) = (
-                    chain.clone(),
-                    shared.config.operator_key.clone(),
-                    state.epoch,
-                );
-                tokio::spawn(async move {
-                    match chain.execute(&key, vec![call]).await {
-                        Ok(response) => {
-                            tracing::info!(epoch, outcome = ?response.outcome, "sent epoch sync done")
-                        }
-                        Err(error) => {
-                            tracing::warn!(epoch, "cannot send epoch sync done: {error:#}")
-                        }
-                    }
-                });
-            }
+        if let Some(epoch) = plan.send_sync_done {
+            sync_done_sent = Some(epoch);
+            send_sync_done(shared, &chain, epoch);
         }
     }
 }

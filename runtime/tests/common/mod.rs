@@ -5,21 +5,26 @@
 
 use std::{path::PathBuf, time::Duration};
 
-use base64::{Engine, engine::general_purpose::STANDARD as BASE64};
 use blst::min_pk::{AggregateSignature, Signature};
 use walrus_codec::{BlobId, BlobMetadata, EncodingConfig, Sliver};
 use walrus_contracts::{
-    Call, Genesis, ObjectId, ObjectRef, Registration, certificate, money::FROST_PER_WAL,
+    Call, Genesis, ObjectId, ObjectRef, Registration, certificate,
+    ledger::{
+        execution::Outcome,
+        genesis::{GenesisSecrets, GenesisSpec},
+    },
+    money::FROST_PER_WAL,
 };
 use walrus_runtime::{
     chain::{
         api,
-        client::ChainClient,
-        execution::Outcome,
-        genesis::{GenesisSecrets, GenesisSpec},
         sequencer::{Sequencer, SequencerConfig},
     },
-    node::{self, NodeConfig, RunningNode},
+    storage::{self, NodeConfig, RunningNode},
+};
+use walrus_types::{
+    ChainClient, NodeClient, RetryPolicy, SystemClock,
+    error::{ErrorBody, ErrorReason},
 };
 
 pub fn temp_dir(name: &str) -> PathBuf {
@@ -30,23 +35,16 @@ pub fn temp_dir(name: &str) -> PathBuf {
     dir
 }
 
-pub fn now_ms() -> u64 {
-    u64::try_from(
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .expect("clock")
-            .as_millis(),
-    )
-    .expect("fits")
-}
+pub use walrus_types::now_ms;
 
-pub async fn json(response: reqwest::Response) -> (u16, serde_json::Value) {
+/// The status of `response` and the reason of its error body, if any.
+pub async fn reason(response: reqwest::Response) -> (u16, Option<ErrorReason>) {
     let status = response.status().as_u16();
     let body = response.bytes().await.expect("body");
-    (
-        status,
-        serde_json::from_slice(&body).unwrap_or(serde_json::Value::Null),
-    )
+    let reason = serde_json::from_slice::<ErrorBody>(&body)
+        .ok()
+        .and_then(|b| b.reason());
+    (status, reason)
 }
 
 pub struct Cluster {
@@ -106,8 +104,12 @@ impl Cluster {
                 genesis: genesis.clone(),
                 max_body_bytes: 4 << 20,
                 registration_wait: Duration::from_millis(300),
+                retry: RetryPolicy::default(),
+                clock: std::sync::Arc::new(SystemClock),
             };
-            nodes.push(node::start(config, listener, std::future::pending()).expect("node starts"));
+            nodes.push(
+                storage::start(config, listener, std::future::pending()).expect("node starts"),
+            );
         }
         Self {
             nodes,
@@ -120,6 +122,15 @@ impl Cluster {
 
     pub fn url(&self, node: usize, path: &str) -> String {
         format!("http://{}{path}", self.nodes[node].address)
+    }
+
+    /// A typed client of node `index`'s API.
+    pub fn node(&self, index: usize) -> NodeClient {
+        NodeClient::new(
+            self.http.clone(),
+            &self.nodes[index].address.to_string(),
+            RetryPolicy::ONCE,
+        )
     }
 
     /// Reserves storage and registers a permanent blob; returns the Blob object.
@@ -159,31 +170,19 @@ impl Cluster {
         metadata: &BlobMetadata,
         sliver_of: impl Fn(u16) -> (Sliver, Sliver),
     ) {
-        let (status, body) = json(
-            self.http
-                .put(self.url(index, &format!("/v1/blobs/{blob_id}/metadata")))
-                .body(bcs::to_bytes(metadata).expect("bcs"))
-                .send()
-                .await
-                .expect("put"),
-        )
-        .await;
-        assert_eq!(status, 201, "{body}");
+        let node = self.node(index);
+        node.store_metadata(&blob_id, metadata)
+            .await
+            .expect("metadata stored");
         let mut slivers = Vec::new();
         for shard in self.nodes[index].shared.view().shards {
             let (primary, secondary) = sliver_of(self.config.pair_for_shard(shard, &blob_id));
             slivers.extend([primary, secondary]);
         }
-        let (status, body) = json(
-            self.http
-                .put(self.url(index, &format!("/v1/blobs/{blob_id}/slivers")))
-                .body(bcs::to_bytes(&slivers).expect("bcs"))
-                .send()
-                .await
-                .expect("put"),
-        )
-        .await;
-        assert_eq!(status, 201, "{body}");
+        let body = bytes::Bytes::from(bcs::to_bytes(&slivers).expect("bcs"));
+        node.store_slivers(&blob_id, &body)
+            .await
+            .expect("slivers stored");
     }
 
     /// Collects permanent confirmations from `signers` and certifies the blob.
@@ -193,26 +192,13 @@ impl Cluster {
         let mut signatures = Vec::new();
         let mut positions = Vec::new();
         for index in signers {
-            let (status, body) = json(
-                self.http
-                    .get(self.url(
-                        *index,
-                        &format!("/v1/blobs/{blob_id}/confirmation/permanent"),
-                    ))
-                    .send()
-                    .await
-                    .expect("get"),
-            )
-            .await;
-            assert_eq!(status, 200, "{body}");
-            let signature = BASE64
-                .decode(
-                    body["success"]["data"]["signed"]["signature"]
-                        .as_str()
-                        .expect("signature"),
-                )
-                .expect("base64");
-            signatures.push(Signature::from_bytes(&signature).expect("signature"));
+            let signed = self
+                .node(*index)
+                .confirmation(&blob_id, None)
+                .await
+                .expect("confirmation");
+            assert_eq!(signed.serialized_message, message);
+            signatures.push(Signature::from_bytes(&signed.signature).expect("signature"));
             positions.push(
                 self.nodes[0]
                     .shared

@@ -4,12 +4,12 @@
 
 use std::sync::Arc;
 
-use serde_json::json;
 use walrus_codec::{BlobId, BlobMetadata, SliverRef, SliverType, UnverifiedBlobMetadataWithId};
+use walrus_types::error::ErrorReason;
 use warp::{http::StatusCode, hyper::body::Bytes};
 
 use super::{
-    ApiError, NodeShared, View, blocking, live_info, lock, parse_blob_id, parse_type, success,
+    ApiError, NodeShared, View, blocking, live_facts, lock, parse_blob_id, parse_type, success,
     verified_metadata,
 };
 
@@ -19,16 +19,20 @@ pub(super) async fn put_metadata(
     body: Bytes,
 ) -> Result<warp::reply::Response, ApiError> {
     let blob_id = parse_blob_id(&blob_id)?;
-    let metadata: BlobMetadata = bcs::from_bytes(&body)
-        .map_err(|e| ApiError::bad("INVALID_BODY", format!("metadata is not BCS: {e}")))?;
+    let metadata: BlobMetadata = bcs::from_bytes(&body).map_err(|e| {
+        ApiError::bad(
+            ErrorReason::InvalidBody,
+            format!("metadata is not BCS: {e}"),
+        )
+    })?;
     // The client may upload right after registering: wait for the event.
     let deadline = tokio::time::Instant::now() + shared.config.registration_wait;
     loop {
         let notified = shared.registered.notified();
         let view = shared.view();
-        match live_info(&shared, &blob_id, &view) {
+        match live_facts(&shared, &blob_id, &view) {
             Err(ApiError {
-                reason: "NOT_REGISTERED",
+                reason: ErrorReason::NotRegistered,
                 ..
             }) if tokio::time::Instant::now() < deadline => {
                 let _ = tokio::time::timeout_at(deadline, notified).await;
@@ -41,13 +45,13 @@ pub(super) async fn put_metadata(
         .verify(&shared.encoding)
         .map_err(|e| {
             ApiError::bad(
-                "INVALID_METADATA",
+                ErrorReason::InvalidMetadata,
                 format!("metadata does not match blob ID: {e}"),
             )
         })?;
     blocking(move || {
         lock(&shared.store).put_metadata(&blob_id, &metadata)?;
-        Ok(success(StatusCode::CREATED, json!("metadata stored")))
+        Ok(success(StatusCode::CREATED, "metadata stored"))
     })
     .await
 }
@@ -63,7 +67,7 @@ fn check_placement(
     let n = shared.encoding.n_shards();
     if sliver.index >= n {
         return Err(ApiError::bad(
-            "INDEX_OUT_OF_RANGE",
+            ErrorReason::IndexOutOfRange,
             format!("sliver index {} out of range for {n} shards", sliver.index),
         ));
     }
@@ -71,7 +75,7 @@ fn check_placement(
     let shard = shared.encoding.shard_for_pair(pair, blob_id);
     if !view.shards.contains(&shard) {
         return Err(ApiError::bad(
-            "SHARD_NOT_ASSIGNED",
+            ErrorReason::ShardNotAssigned,
             format!(
                 "pair {pair} is stored by shard {shard}, which this node does not hold in epoch {}",
                 view.epoch
@@ -99,11 +103,12 @@ fn decode_upload<'a>(
 ) -> Result<(Vec<SliverRef<'a>>, usize), ApiError> {
     match upload {
         Upload::One { pair, sliver_type } => {
-            let sliver: SliverRef<'a> = bcs::from_bytes(body)
-                .map_err(|e| ApiError::bad("INVALID_BODY", format!("sliver is not BCS: {e}")))?;
+            let sliver: SliverRef<'a> = bcs::from_bytes(body).map_err(|e| {
+                ApiError::bad(ErrorReason::InvalidBody, format!("sliver is not BCS: {e}"))
+            })?;
             if sliver.sliver_type != sliver_type {
                 return Err(ApiError::bad(
-                    "TYPE_MISMATCH",
+                    ErrorReason::TypeMismatch,
                     "the sliver's type differs from the path",
                 ));
             }
@@ -112,15 +117,19 @@ fn decode_upload<'a>(
                 || sliver.pair_index(&shared.encoding) != pair
             {
                 return Err(ApiError::bad(
-                    "INDEX_MISMATCH",
+                    ErrorReason::IndexMismatch,
                     format!("the sliver does not belong to pair {pair}"),
                 ));
             }
             Ok((vec![sliver], 0))
         }
         Upload::Batch => {
-            let slivers: Vec<SliverRef<'a>> = bcs::from_bytes(body)
-                .map_err(|e| ApiError::bad("INVALID_BODY", format!("slivers are not BCS: {e}")))?;
+            let slivers: Vec<SliverRef<'a>> = bcs::from_bytes(body).map_err(|e| {
+                ApiError::bad(
+                    ErrorReason::InvalidBody,
+                    format!("slivers are not BCS: {e}"),
+                )
+            })?;
             let prefix = length_prefix_size(slivers.len());
             Ok((slivers, prefix))
         }
@@ -140,31 +149,35 @@ async fn put_slivers(
     blocking(move || {
         let (slivers, prefix) = decode_upload(&shared, &body, upload)?;
         let view = shared.view();
-        live_info(&shared, &blob_id, &view)?;
+        live_facts(&shared, &blob_id, &view)?;
         let metadata = verified_metadata(&shared, &blob_id)?;
         let mut placed = Vec::with_capacity(slivers.len());
         let mut offset = prefix;
         for sliver in &slivers {
             let pair = check_placement(&shared, &view, &blob_id, sliver)?;
             // BCS is canonical: a decoded sliver's bytes are exactly its span.
-            let size = bcs::serialized_size(sliver)
-                .map_err(|e| ApiError::bad("INVALID_BODY", format!("sliver size: {e}")))?;
+            let size = bcs::serialized_size(sliver).map_err(|e| {
+                ApiError::bad(ErrorReason::InvalidBody, format!("sliver size: {e}"))
+            })?;
             let bytes = body.get(offset..offset + size).ok_or_else(|| {
-                ApiError::bad("INVALID_BODY", "the slivers do not fill the body exactly")
+                ApiError::bad(
+                    ErrorReason::InvalidBody,
+                    "the slivers do not fill the body exactly",
+                )
             })?;
             offset += size;
             placed.push((pair, sliver.sliver_type, bytes));
         }
         if offset != body.len() {
             return Err(ApiError::bad(
-                "INVALID_BODY",
+                ErrorReason::InvalidBody,
                 "the slivers do not fill the body exactly",
             ));
         }
         let verdicts = SliverRef::verify_many(&slivers, &shared.encoding, &metadata);
         if let Some(error) = verdicts.into_iter().find_map(Result::err) {
             return Err(ApiError::bad(
-                "INVALID_SLIVER",
+                ErrorReason::InvalidSliver,
                 format!("sliver does not verify: {error}"),
             ));
         }
@@ -175,7 +188,7 @@ async fn put_slivers(
             .inc_by(u64::try_from(placed.len()).unwrap_or(u64::MAX));
         Ok(success(
             StatusCode::CREATED,
-            json!(format!("{} slivers stored", placed.len())),
+            format!("{} slivers stored", placed.len()),
         ))
     })
     .await

@@ -1,6 +1,7 @@
 //! Tests of the node store: real SQLite files and sliver files in scratch directories.
 
-use walrus_codec::{EncodedBlob, EncodingConfig};
+use std::fs::OpenOptions;
+use walrus_codec::{EncodedBlob, EncodingConfig, Sliver};
 
 use super::*;
 

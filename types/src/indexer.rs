@@ -1,45 +1,12 @@
-//! The JSON shapes the indexer serves (camelCase; IDs and addresses as `0x`
+//! The JSON shapes the indexer serves (SPEC.md section 12) (camelCase; IDs and addresses as `0x`
 //! and 64 hex digits, blob IDs in their 43-character text form, amounts in
 //! FROST as numbers). `/v1/api` documents the same shapes.
 
 use serde::{Deserialize, Serialize};
 use walrus_codec::BlobId;
-use walrus_contracts::{Address, ObjectId, StakingPool, State};
+use walrus_contracts::{Address, Event, ObjectId, StakingPool, State};
 
-/// Where a Blob object (or a blob ID) stands, from most to least final.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub enum BlobState {
-    /// Proven inconsistent by an f+1 certificate.
-    Invalid,
-    /// Certified and not expired.
-    Certified,
-    /// Registered, not certified, not expired.
-    Registered,
-    /// Its end epoch has passed.
-    Expired,
-    /// Deleted by its owner.
-    Deleted,
-}
-
-impl BlobState {
-    /// Parses the `status` query parameter.
-    ///
-    /// # Errors
-    /// The allowed values, for a 400 reply.
-    pub fn parse(text: &str) -> Result<Self, String> {
-        match text {
-            "invalid" => Ok(Self::Invalid),
-            "certified" => Ok(Self::Certified),
-            "registered" => Ok(Self::Registered),
-            "expired" => Ok(Self::Expired),
-            "deleted" => Ok(Self::Deleted),
-            other => Err(format!(
-                "status {other:?} is not one of registered, certified, expired, deleted, invalid"
-            )),
-        }
-    }
-}
+pub use walrus_contracts::blob_status::BlobState;
 
 /// One Blob object as indexed.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -143,7 +110,7 @@ impl CommitteeView {
                     .map(|p| p.name.clone())
                     .unwrap_or_default(),
                 shards: u16::try_from(m.shards.len()).unwrap_or(u16::MAX),
-                public_key: hex(&m.public_key),
+                public_key: hex::encode(&m.public_key),
             })
             .collect();
         Self {
@@ -151,11 +118,6 @@ impl CommitteeView {
             members,
         }
     }
-}
-
-/// Lower-case hex of `bytes`.
-pub fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// A certification in a blob's history: who signed, against which committee.
@@ -193,7 +155,7 @@ pub struct HistoryEntry {
     /// The event name (`BlobRegistered`, `BlobCertified`, ...).
     pub kind: String,
     /// The event, as the state machine emitted it.
-    pub event: serde_json::Value,
+    pub event: Event,
     /// For `BlobCertified`: the epoch, committee and signers.
     pub certification: Option<CertificationView>,
 }

@@ -1,0 +1,11 @@
+//! The chain's ledger (SPEC.md section 11), pure like the rest of this
+//! crate: signed transactions ([`transaction`]), checkpoints and their
+//! deterministic execution and replay ([`execution`]), and the genesis
+//! configuration that names a chain ([`genesis`]). The chain service
+//! (`walrus-runtime`) orders transactions and stores checkpoints; every
+//! follower (storage nodes, the indexer, `walrus audit`) re-executes them
+//! with this same code.
+
+pub mod execution;
+pub mod genesis;
+pub mod transaction;

@@ -1,0 +1,177 @@
+//! The node's warp routes: paths, methods and body limits, each mapped to
+//! its handler; unmatched requests become typed errors.
+
+use std::{convert::Infallible, sync::Arc};
+
+use walrus_types::error::ErrorReason;
+use warp::{Filter, Rejection as WarpRejection, http::StatusCode};
+
+use super::{
+    ApiError, NodeShared, blob_status, confirmation, error_reply, finish, get_metadata, get_sliver,
+    health,
+    recovery::{
+        BatchRecoveryQuery, RecoveryQuery, inconsistency_proof, recovery_symbols,
+        recovery_symbols_batch,
+    },
+    upload::{put_metadata, put_sliver, put_sliver_batch},
+};
+
+/// The node's routes.
+pub fn routes(shared: Arc<NodeShared>) -> warp::filters::BoxedFilter<(warp::reply::Response,)> {
+    let limit = shared.config.max_body_bytes;
+    let with = warp::any().map(move || shared.clone());
+    let blobs = warp::path("v1").and(warp::path("blobs"));
+    let metadata_put = blobs
+        .and(warp::path!(String / "metadata"))
+        .and(warp::put())
+        .and(warp::body::content_length_limit(limit))
+        .and(warp::body::bytes())
+        .and(with.clone())
+        .then(|id, body, shared| async move { finish(put_metadata(shared, id, body).await) });
+    let metadata_get = blobs
+        .and(warp::path!(String / "metadata"))
+        .and(warp::get())
+        .and(with.clone())
+        .then(|id, shared| async move { finish(get_metadata(shared, id, false).await) });
+    let metadata_status = blobs
+        .and(warp::path!(String / "metadata" / "status"))
+        .and(warp::get())
+        .and(with.clone())
+        .then(|id, shared| async move { finish(get_metadata(shared, id, true).await) });
+    let sliver_put = blobs
+        .and(warp::path!(String / "slivers" / u16 / String))
+        .and(warp::put())
+        .and(warp::body::content_length_limit(limit))
+        .and(warp::body::bytes())
+        .and(with.clone())
+        .then(|id, pair, kind, body, shared| async move {
+            finish(put_sliver(shared, id, pair, kind, body).await)
+        });
+    let batch_put = blobs
+        .and(warp::path!(String / "slivers"))
+        .and(warp::put())
+        .and(warp::body::content_length_limit(limit))
+        .and(warp::body::bytes())
+        .and(with.clone())
+        .then(|id, body, shared| async move { finish(put_sliver_batch(shared, id, body).await) });
+    let sliver_get = blobs
+        .and(warp::path!(String / "slivers" / u16 / String))
+        .and(warp::get())
+        .and(with.clone())
+        .then(|id, pair, kind, shared| async move {
+            finish(get_sliver(shared, id, pair, kind, false).await)
+        });
+    let sliver_status = blobs
+        .and(warp::path!(String / "slivers" / u16 / String / "status"))
+        .and(warp::get())
+        .and(with.clone())
+        .then(|id, pair, kind, shared| async move {
+            finish(get_sliver(shared, id, pair, kind, true).await)
+        });
+    let permanent = blobs
+        .and(warp::path!(String / "confirmation" / "permanent"))
+        .and(warp::get())
+        .and(with.clone())
+        .then(|id, shared| async move { finish(confirmation(shared, id, None).await) });
+    let deletable =
+        blobs
+            .and(warp::path!(String / "confirmation" / "deletable" / String))
+            .and(warp::get())
+            .and(with.clone())
+            .then(|id, object, shared| async move {
+                finish(confirmation(shared, id, Some(object)).await)
+            });
+    let status = blobs
+        .and(warp::path!(String / "status"))
+        .and(warp::get())
+        .and(with.clone())
+        .then(|id, shared| async move { finish(blob_status(shared, id).await) });
+    let recovery = blobs
+        .and(warp::path!(String / "recoverySymbols"))
+        .and(warp::get())
+        .and(warp::query::<RecoveryQuery>())
+        .and(with.clone())
+        .then(|id, query, shared| async move { finish(recovery_symbols(shared, id, query).await) });
+    let recovery_batch = blobs
+        .and(warp::path!(String / "recoverySymbols" / "batch"))
+        .and(warp::get())
+        .and(warp::query::<BatchRecoveryQuery>())
+        .and(with.clone())
+        .then(|id, query, shared| async move {
+            finish(recovery_symbols_batch(shared, id, query).await)
+        });
+    let inconsistency = blobs
+        .and(warp::path!(String / "inconsistencyProof" / String))
+        .and(warp::post())
+        .and(warp::body::content_length_limit(limit))
+        .and(warp::body::bytes())
+        .and(with.clone())
+        .then(|id, kind, body, shared| async move {
+            finish(inconsistency_proof(shared, id, kind, body).await)
+        });
+    let health = warp::path!("v1" / "health")
+        .and(warp::get())
+        .and(with)
+        .map(|shared: Arc<NodeShared>| health(&shared));
+    metadata_put
+        .or(metadata_get)
+        .unify()
+        .or(metadata_status)
+        .unify()
+        .or(sliver_put)
+        .unify()
+        .or(batch_put)
+        .unify()
+        .or(sliver_get)
+        .unify()
+        .or(sliver_status)
+        .unify()
+        .or(permanent)
+        .unify()
+        .or(deletable)
+        .unify()
+        .or(status)
+        .unify()
+        .or(recovery)
+        .unify()
+        .or(recovery_batch)
+        .unify()
+        .or(inconsistency)
+        .unify()
+        .or(health)
+        .unify()
+        .recover(|rejection: WarpRejection| async move {
+            Ok::<_, Infallible>(rejection_reply(&rejection))
+        })
+        .unify()
+        .boxed()
+}
+
+fn rejection_reply(rejection: &WarpRejection) -> warp::reply::Response {
+    let error = if rejection.is_not_found() {
+        ApiError::not_found(ErrorReason::NoRoute, "no such route")
+    } else if rejection.find::<warp::reject::PayloadTooLarge>().is_some() {
+        ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            ErrorReason::BodyTooLarge,
+            "request body too large",
+        )
+    } else if rejection.find::<warp::reject::InvalidQuery>().is_some() {
+        ApiError::bad(ErrorReason::InvalidQuery, "invalid query parameters")
+    } else if rejection.find::<warp::reject::MethodNotAllowed>().is_some() {
+        ApiError::new(
+            StatusCode::METHOD_NOT_ALLOWED,
+            ErrorReason::MethodNotAllowed,
+            "method not allowed",
+        )
+    } else if rejection.find::<warp::reject::LengthRequired>().is_some() {
+        ApiError::new(
+            StatusCode::LENGTH_REQUIRED,
+            ErrorReason::LengthRequired,
+            "content length required",
+        )
+    } else {
+        ApiError::bad(ErrorReason::BadRequest, format!("{rejection:?}"))
+    };
+    error_reply(&error)
+}

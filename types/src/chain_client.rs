@@ -1,0 +1,288 @@
+//! An HTTP client of the chain API (SPEC.md section 11): submit
+//! transactions, read objects, accounts, the committee and checkpoints.
+
+use std::time::Duration;
+
+use ed25519_dalek::SigningKey;
+use serde::de::DeserializeOwned;
+use walrus_contracts::{
+    Address, Blob, Call, ObjectId,
+    ledger::{
+        execution::Checkpoint,
+        transaction::{Transaction, address_of},
+    },
+};
+
+use crate::{
+    RetryPolicy,
+    chain::{AccountInfo, ChainHealth, ChainObject, CommitteeInfo, SystemInfo, TxResponse},
+    error::{ErrorBody, ErrorReason},
+};
+
+/// Why a chain API request failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ChainError {
+    /// The chain could not be reached (refused, reset, timed out).
+    #[error("chain at {url} unreachable: {message}")]
+    Unreachable {
+        /// The chain's base URL.
+        url: String,
+        /// Transport error.
+        message: String,
+    },
+    /// The chain answered with an error.
+    #[error("{path}: HTTP {status}: {}", body.error.message)]
+    Status {
+        /// The request path.
+        path: String,
+        /// HTTP status.
+        status: u16,
+        /// The error body (reason and details).
+        body: Box<ErrorBody>,
+    },
+    /// The reply does not parse.
+    #[error("{path}: malformed reply: {message}")]
+    Malformed {
+        /// The request path.
+        path: String,
+        /// What was wrong.
+        message: String,
+    },
+}
+
+impl ChainError {
+    /// The reason the chain gave, if it answered with one.
+    pub fn reason(&self) -> Option<ErrorReason> {
+        match self {
+            Self::Status { body, .. } => body.reason(),
+            _ => None,
+        }
+    }
+
+    /// With a wrong-nonce rejection: the sender's next nonce.
+    pub fn expected_nonce(&self) -> Option<u64> {
+        match self {
+            Self::Status { body, .. } => body
+                .detail()
+                .filter(|d| d.reason == ErrorReason::WrongNonce)
+                .and_then(|d| d.expected_nonce),
+            _ => None,
+        }
+    }
+
+    /// Worth retrying: transport errors and 5xx.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            Self::Unreachable { .. } => true,
+            Self::Status { status, .. } => *status >= 500,
+            Self::Malformed { .. } => false,
+        }
+    }
+
+    /// A 404 answer.
+    pub fn is_not_found(&self) -> bool {
+        matches!(self, Self::Status { status: 404, .. })
+    }
+}
+
+/// An HTTP client of one chain API.
+#[derive(Debug, Clone)]
+pub struct ChainClient {
+    base: String,
+    http: reqwest::Client,
+}
+
+impl ChainClient {
+    /// A client of the API at `base` (e.g. `http://127.0.0.1:9100`).
+    pub fn new(base: impl Into<String>) -> Self {
+        let http = reqwest::Client::builder()
+            .timeout(Duration::from_secs(60))
+            .build()
+            .expect("a default HTTP client builds");
+        Self {
+            base: base.into().trim_end_matches('/').to_owned(),
+            http,
+        }
+    }
+
+    /// The base URL.
+    pub fn base_url(&self) -> &str {
+        &self.base
+    }
+
+    async fn send(
+        &self,
+        request: reqwest::RequestBuilder,
+        path: &str,
+    ) -> Result<Vec<u8>, ChainError> {
+        let unreachable = |e: reqwest::Error| ChainError::Unreachable {
+            url: self.base.clone(),
+            message: e.to_string(),
+        };
+        let response = request.send().await.map_err(unreachable)?;
+        let status = response.status();
+        let bytes = response.bytes().await.map_err(unreachable)?;
+        if status.is_success() {
+            return Ok(bytes.to_vec());
+        }
+        let body = serde_json::from_slice::<ErrorBody>(&bytes).unwrap_or_else(|_| {
+            ErrorBody::new(
+                status.as_u16(),
+                ErrorReason::Unknown,
+                String::from_utf8_lossy(&bytes),
+            )
+        });
+        Err(ChainError::Status {
+            path: path.to_owned(),
+            status: status.as_u16(),
+            body: Box::new(body),
+        })
+    }
+
+    async fn get_json<T: DeserializeOwned>(&self, path: &str) -> Result<T, ChainError> {
+        let request = self.http.get(format!("{}{path}", self.base));
+        let bytes = self.send(request, path).await?;
+        serde_json::from_slice(&bytes).map_err(|e| ChainError::Malformed {
+            path: path.to_owned(),
+            message: e.to_string(),
+        })
+    }
+
+    /// Submits signed transaction bytes and waits for the outcome.
+    ///
+    /// # Errors
+    /// [`ChainError`]; a refused transaction is a [`ChainError::Status`]
+    /// whose reason says why ([`ChainError::expected_nonce`] for a wrong nonce).
+    pub async fn submit_bytes(&self, bytes: Vec<u8>) -> Result<TxResponse, ChainError> {
+        let path = "/v1/transactions";
+        let request = self.http.post(format!("{}{path}", self.base)).body(bytes);
+        let body = self.send(request, path).await?;
+        serde_json::from_slice(&body).map_err(|e| ChainError::Malformed {
+            path: path.to_owned(),
+            message: e.to_string(),
+        })
+    }
+
+    /// Signs `calls` with `key` at the sender's next nonce, submits, waits.
+    ///
+    /// # Errors
+    /// As [`ChainClient::submit_bytes`], or the account cannot be read.
+    pub async fn execute(
+        &self,
+        key: &SigningKey,
+        calls: Vec<Call>,
+    ) -> Result<TxResponse, ChainError> {
+        let sender = address_of(&key.verifying_key());
+        let nonce = self.account(&sender).await?.next_nonce;
+        let signed = Transaction {
+            sender,
+            nonce,
+            calls,
+        }
+        .sign(key);
+        self.submit_bytes(signed.to_bytes()).await
+    }
+
+    /// The account `address` (an unknown address is an empty account).
+    ///
+    /// # Errors
+    /// [`ChainError`].
+    pub async fn account(&self, address: &Address) -> Result<AccountInfo, ChainError> {
+        self.get_json(&format!("/v1/accounts/{address}")).await
+    }
+
+    /// Object `id`, or `None` if it does not exist.
+    ///
+    /// # Errors
+    /// [`ChainError`] other than a 404.
+    pub async fn object(&self, id: &ObjectId) -> Result<Option<ChainObject>, ChainError> {
+        match self.get_json(&format!("/v1/objects/{id}")).await {
+            Ok(object) => Ok(Some(object)),
+            Err(error) if error.is_not_found() => Ok(None),
+            Err(error) => Err(error),
+        }
+    }
+
+    /// The Blob object `id`, or `None` if no such blob exists (deleted, or
+    /// another kind of object).
+    ///
+    /// # Errors
+    /// [`ChainError`] other than a 404.
+    pub async fn blob(&self, id: &ObjectId) -> Result<Option<Blob>, ChainError> {
+        Ok(match self.object(id).await? {
+            Some(ChainObject::Blob { blob, .. }) => Some(blob),
+            _ => None,
+        })
+    }
+
+    /// The system state.
+    ///
+    /// # Errors
+    /// [`ChainError`].
+    pub async fn system(&self) -> Result<SystemInfo, ChainError> {
+        self.get_json("/v1/system").await
+    }
+
+    /// The chain's health.
+    ///
+    /// # Errors
+    /// [`ChainError`].
+    pub async fn health(&self) -> Result<ChainHealth, ChainError> {
+        self.get_json("/v1/health").await
+    }
+
+    /// The current committee, prices and parameters.
+    ///
+    /// # Errors
+    /// [`ChainError`].
+    pub async fn committee(&self) -> Result<CommitteeInfo, ChainError> {
+        self.get_json("/v1/committee").await
+    }
+
+    /// The ordered transaction `digest` (as `0x` hex), or `None` if unknown.
+    ///
+    /// # Errors
+    /// [`ChainError`] other than a 404.
+    pub async fn transaction(&self, digest: &str) -> Result<Option<TxResponse>, ChainError> {
+        match self.get_json(&format!("/v1/transactions/{digest}")).await {
+            Ok(response) => Ok(Some(response)),
+            Err(error) if error.is_not_found() => Ok(None),
+            Err(error) => Err(error),
+        }
+    }
+
+    /// Checkpoints from `from`, waiting up to `wait` for the first.
+    ///
+    /// # Errors
+    /// [`ChainError`].
+    pub async fn checkpoints(
+        &self,
+        from: u64,
+        wait: Duration,
+    ) -> Result<Vec<Checkpoint>, ChainError> {
+        let wait_ms = wait.as_millis();
+        let path = format!("/v1/checkpoints?from={from}&wait_ms={wait_ms}");
+        let request = self.http.get(format!("{}{path}", self.base));
+        let bytes = self.send(request, &path).await?;
+        bcs::from_bytes(&bytes).map_err(|e| ChainError::Malformed {
+            path,
+            message: format!("invalid BCS: {e}"),
+        })
+    }
+
+    /// [`ChainClient::checkpoints`], retried with `policy` while the chain
+    /// is unreachable or answers 5xx (followers that must not give up).
+    ///
+    /// # Errors
+    /// The last [`ChainError`] once `policy` is spent.
+    pub async fn checkpoints_retrying(
+        &self,
+        from: u64,
+        wait: Duration,
+        policy: RetryPolicy,
+    ) -> Result<Vec<Checkpoint>, ChainError> {
+        policy
+            .run(|| self.checkpoints(from, wait), ChainError::is_transient)
+            .await
+    }
+}
