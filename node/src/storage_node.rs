@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use walrus_contracts::ledger::transaction::address_of;
 use walrus_contracts::{Genesis, ObjectId, parse_hex};
 use walrus_runtime::storage::{self, NodeConfig};
-use walrus_types::{RetryPolicy, SystemClock, genesis_file};
+use walrus_types::{RetryPolicy, genesis_file};
 
 /// `walrus node ...`.
 #[derive(Debug, clap::Subcommand)]
@@ -191,7 +191,6 @@ pub async fn run(args: &RunArgs) -> anyhow::Result<()> {
         max_body_bytes: file.max_body_bytes.unwrap_or(1 << 30),
         registration_wait: Duration::from_secs(10),
         retry: RetryPolicy::default(),
-        clock: std::sync::Arc::new(SystemClock),
     };
     let listener = tokio::net::TcpListener::bind(file.listen)
         .await

@@ -22,7 +22,7 @@ use walrus_runtime::{
     },
     storage::{self, NodeConfig, RunningNode},
 };
-use walrus_types::{ChainClient, NodeClient, RetryPolicy, SystemClock};
+use walrus_types::{ChainClient, NodeClient, RetryPolicy};
 
 struct Bench {
     nodes: Vec<RunningNode>,
@@ -233,7 +233,6 @@ async fn main() -> anyhow::Result<()> {
             max_body_bytes: 1 << 30,
             registration_wait: Duration::from_secs(10),
             retry: RetryPolicy::default(),
-            clock: std::sync::Arc::new(SystemClock),
         };
         nodes.push(storage::start(config, listener, std::future::pending())?);
     }

@@ -366,3 +366,43 @@ async fn epochs_advance_with_checkpoint_time() {
     }
     assert!(done, "a quorum of sync-done signals ends the epoch change");
 }
+
+/// Time is an input: with a manual clock, checkpoints carry its time and the
+/// epoch changes exactly when the clock passes the epoch's end.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_sequencer_takes_time_from_its_clock() {
+    let dir = temp_dir("clock");
+    let (genesis, secrets) = spec(60_000).generate().expect("genesis");
+    let start_ms = genesis.start_ms;
+    let clock = std::sync::Arc::new(walrus_types::ManualClock::new(start_ms + 1_000));
+    let mut config = SequencerConfig::new(genesis.clone(), dir.join("chain.db"));
+    config.clock = clock.clone();
+    let sequencer = Sequencer::start(config).await.expect("starts");
+    let alice = &secrets.accounts[0];
+    let faucet = |nonce| {
+        Transaction {
+            sender: address_of(&alice.verifying_key()),
+            nonce,
+            calls: vec![Call::Faucet { amount: 1 }],
+        }
+        .sign(alice)
+        .to_bytes()
+    };
+    let first = sequencer.submit(&faucet(0)).await.expect("ordered");
+    let wait = Duration::from_secs(30);
+    let stored = sequencer
+        .checkpoints(first.checkpoint, 1, wait)
+        .await
+        .expect("read");
+    assert_eq!(stored[0].timestamp_ms, start_ms + 1_000);
+    assert_eq!(sequencer.with_chain(|c| c.state.epoch), 0);
+
+    // Past the epoch's end the next checkpoint starts epoch 1, even with no
+    // user transaction: the batcher's tick finds the transition due.
+    clock.set(start_ms + 61_000);
+    let next = sequencer.checkpoint_count();
+    let stored = sequencer.checkpoints(next, 1, wait).await.expect("read");
+    assert_eq!(stored.len(), 1, "a checkpoint follows within the wait");
+    assert_eq!(stored[0].timestamp_ms, start_ms + 61_000);
+    assert_eq!(sequencer.with_chain(|c| c.state.epoch), 1);
+}

@@ -25,7 +25,7 @@ use std::{
 
 use walrus_codec::{BlobId, EncodingConfig};
 use walrus_contracts::{Committee, ObjectId, TxError, certificate, ledger::genesis::GenesisConfig};
-use walrus_types::{Clock, RetryPolicy};
+use walrus_types::RetryPolicy;
 
 use rules::BlobFacts;
 use store::{NodeStore, StoreError};
@@ -72,10 +72,8 @@ pub struct NodeConfig {
     pub max_body_bytes: u64,
     /// How long a metadata upload waits for the blob's registration.
     pub registration_wait: Duration,
-    /// How requests to the chain and to peers are retried.
+    /// How requests to peers are retried.
     pub retry: RetryPolicy,
-    /// Where wall-clock time comes from.
-    pub clock: Arc<dyn Clock>,
 }
 
 /// The committee as this node sees it.

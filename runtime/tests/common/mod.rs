@@ -23,7 +23,7 @@ use walrus_runtime::{
     storage::{self, NodeConfig, RunningNode},
 };
 use walrus_types::{
-    ChainClient, NodeClient, RetryPolicy, SystemClock,
+    ChainClient, NodeClient, RetryPolicy,
     error::{ErrorBody, ErrorReason},
 };
 
@@ -105,7 +105,6 @@ impl Cluster {
                 max_body_bytes: 4 << 20,
                 registration_wait: Duration::from_millis(300),
                 retry: RetryPolicy::default(),
-                clock: std::sync::Arc::new(SystemClock),
             };
             nodes.push(
                 storage::start(config, listener, std::future::pending()).expect("node starts"),
