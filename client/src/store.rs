@@ -190,7 +190,7 @@ impl Client {
             .map_err(|e| ClientError::InvalidArgument(e.to_string()))?;
         let mut timings = StoreTimings::default();
         let start = Instant::now();
-        let encoded = self.encode(config.clone(), blob).await?;
+        let encoded = self.encode(config, blob).await?;
         let blob_id = *encoded.blob_id();
         timings.encode_ms = millis(start.elapsed());
         let outcome = |result, timings| StoreOutcome {

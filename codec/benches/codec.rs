@@ -8,16 +8,7 @@ use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use walrus_codec::{EncodingConfig, Sliver, SliverType};
 
 fn random_blob(len: usize) -> Vec<u8> {
-    let mut state = 0x2545_f491_4f6c_dd1d_u64;
-    let mut blob = Vec::with_capacity(len + 8);
-    while blob.len() < len {
-        state ^= state << 13;
-        state ^= state >> 7;
-        state ^= state << 17;
-        blob.extend_from_slice(&state.to_le_bytes());
-    }
-    blob.truncate(len);
-    blob
+    walrus_codec::pseudo_random_bytes(len, 0x2545_f491_4f6c_dd1d)
 }
 
 fn codec(c: &mut Criterion) {

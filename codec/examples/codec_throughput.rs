@@ -14,18 +14,6 @@ use std::time::Instant;
 
 use walrus_codec::{EncodingConfig, Sliver, SliverType};
 
-fn random_blob(len: usize, mut state: u64) -> Vec<u8> {
-    let mut blob = Vec::with_capacity(len + 8);
-    while blob.len() < len {
-        state ^= state << 13;
-        state ^= state >> 7;
-        state ^= state << 17;
-        blob.extend_from_slice(&state.to_le_bytes());
-    }
-    blob.truncate(len);
-    blob
-}
-
 fn peak_rss_mib() -> f64 {
     let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
     status
@@ -53,7 +41,7 @@ fn main() {
         .build()
         .expect("thread pool");
     let config = EncodingConfig::new(n_shards).expect("valid shard count");
-    let blob = random_blob(size_bytes, 0x9e37_79b9_7f4a_7c15);
+    let blob = walrus_codec::pseudo_random_bytes(size_bytes, 0x9e37_79b9_7f4a_7c15);
     let blob_size = u64::try_from(blob.len()).expect("fits");
 
     let slivers: Vec<Sliver> = if mode.starts_with("decode") {

@@ -18,6 +18,7 @@ mod blob_id;
 mod config;
 mod decode;
 mod encode;
+mod encoded;
 pub mod error;
 pub mod hash;
 mod huge_pages;
@@ -28,8 +29,10 @@ mod rs;
 #[cfg(target_arch = "x86_64")]
 mod rs_avx512;
 mod sliver;
+mod test_data;
 
 pub use blob_id::BlobId;
+pub use test_data::pseudo_random_bytes;
 
 /// Says loudly that this CPU lacks AVX-512, so that a test checks only
 /// `instead` and not `simd`: a green run here has not run that path. Written
@@ -57,7 +60,7 @@ pub fn warm_up() {
     hash::SmallLeafTable::get();
 }
 pub use config::{BYTES_PER_UNIT, EncodingConfig, MAX_SYMBOL_SIZE, is_quorum, is_validity};
-pub use encode::EncodedBlob;
+pub use encoded::EncodedBlob;
 pub use hash::Node;
 pub use metadata::{
     BlobMetadata, BlobMetadataV1, EncodingType, SliverPairMetadata, UnverifiedBlobMetadataWithId,

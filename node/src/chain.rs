@@ -156,7 +156,7 @@ pub fn genesis(args: &GenesisArgs, json: bool) -> anyhow::Result<()> {
     let (config, _) = write_genesis(&spec, &args.dir)?;
     let genesis_path = args.dir.join("genesis.json");
     let keys_path = args.dir.join("keys.json");
-    let digest = hex::encode(&config.digest());
+    let digest = hex::encode(config.digest());
     if json {
         println!(
             "{}",

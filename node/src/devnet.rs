@@ -19,10 +19,11 @@
 //! Default ports: chain 9100, storage nodes 9101.., their metrics 9201..,
 //! indexer and explorer 9300, publisher/aggregator 31415.
 
+mod processes;
+
 use std::{
     net::SocketAddr,
     path::{Path, PathBuf},
-    process::{Child, Command, Stdio},
     time::{Duration, Instant},
 };
 
@@ -34,6 +35,8 @@ use walrus_client::{
 };
 use walrus_contracts::ledger::genesis::GenesisSpec;
 use walrus_contracts::{Genesis, money::FROST_PER_WAL};
+
+use processes::{Running, spawn, stop_all, wait_ready};
 
 use crate::storage_node::NodeFile;
 
@@ -210,103 +213,57 @@ fn node_port(settings: &Settings, index: usize) -> u16 {
     u16::try_from(usize::from(settings.node_port) + index).expect("checked at creation")
 }
 
-/// A child process and how to reach it.
-struct Running {
-    service: Service,
-    child: Child,
-    exited: bool,
-}
-
-fn spawn(dir: &Path, name: &str, args: &[String], url: String) -> anyhow::Result<Running> {
-    let exe = std::env::current_exe().context("cannot find the walrus executable")?;
-    let log_path = dir.join("logs").join(format!("{name}.log"));
-    let log = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(&log_path)
-        .with_context(|| format!("cannot open {}", log_path.display()))?;
-    let child = Command::new(exe)
-        .args(args)
-        .stdin(Stdio::null())
-        .stdout(log.try_clone()?)
-        .stderr(log)
-        .spawn()
-        .with_context(|| format!("cannot start {name}"))?;
-    Ok(Running {
-        service: Service {
-            name: name.to_owned(),
-            url,
-            pid: child.id(),
-            log: log_path,
-            metrics_url: None,
-        },
-        child,
-        exited: false,
-    })
-}
-
-/// Polls `url` until it answers 200, the child exits, or 60 s pass.
-async fn wait_ready(
-    http: &reqwest::Client,
-    running: &mut Running,
-    path: &str,
-) -> anyhow::Result<()> {
-    let deadline = Instant::now() + Duration::from_secs(60);
-    let url = format!("{}{path}", running.service.url);
-    loop {
-        if let Ok(response) = http.get(&url).send().await
-            && response.status().is_success()
-        {
-            return Ok(());
-        }
-        if let Some(status) = running.child.try_wait()? {
-            bail!(
-                "{} exited during start-up ({status}); see {}",
-                running.service.name,
-                running.service.log.display()
-            );
-        }
-        if Instant::now() > deadline {
-            bail!(
-                "{} not ready after 60 s; see {}",
-                running.service.name,
-                running.service.log.display()
-            );
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
-
-/// Sends SIGTERM to every child still running, waits up to 10 s, then SIGKILLs.
-fn stop_all(children: &mut [Running]) {
-    use nix::{sys::signal, unistd::Pid};
-    for running in children.iter_mut().rev() {
-        if let Ok(pid) = i32::try_from(running.child.id()) {
-            let _ = signal::kill(Pid::from_raw(pid), signal::Signal::SIGTERM);
-        }
-    }
-    let deadline = Instant::now() + Duration::from_secs(10);
-    for running in children.iter_mut() {
-        loop {
-            match running.child.try_wait() {
-                Ok(Some(_)) | Err(_) => break,
-                Ok(None) if Instant::now() > deadline => {
-                    let _ = running.child.kill();
-                    let _ = running.child.wait();
-                    break;
-                }
-                Ok(None) => std::thread::sleep(Duration::from_millis(20)),
-            }
-        }
-    }
-}
-
 /// Writes a line to stderr, ignoring a closed stderr (like the summary on stdout).
 macro_rules! report {
     ($($arg:tt)*) => {{
         use std::io::Write as _;
         let _ = writeln!(std::io::stderr(), $($arg)*);
     }};
+}
+
+/// Where this run's services listen.
+struct Urls {
+    chain: String,
+    daemon: String,
+    indexer: String,
+}
+
+/// The running services, by role.
+#[derive(Default)]
+struct Services {
+    chain: Option<Running>,
+    nodes: Vec<Running>,
+    indexer: Option<Running>,
+    daemon: Option<Running>,
+}
+
+impl Services {
+    /// Every started service, in start order.
+    fn all(&mut self) -> Vec<&mut Running> {
+        let mut all: Vec<&mut Running> = self.chain.iter_mut().collect();
+        all.extend(self.nodes.iter_mut());
+        all.extend(self.indexer.iter_mut());
+        all.extend(self.daemon.iter_mut());
+        all
+    }
+
+    fn stop(&mut self) {
+        stop_all(&mut self.all());
+    }
+
+    /// `devnet.json` of a devnet whose services all started.
+    fn file(&self, dir: &Path, client_config: &Path, wallet: &WalletFile) -> Option<DevnetFile> {
+        Some(DevnetFile {
+            dir: dir.to_owned(),
+            client_config: client_config.to_owned(),
+            wallet_address: wallet.address.to_string(),
+            chain: self.chain.as_ref()?.service.clone(),
+            nodes: self.nodes.iter().map(|r| r.service.clone()).collect(),
+            indexer: self.indexer.as_ref()?.service.clone(),
+            daemon: self.daemon.as_ref()?.service.clone(),
+            supervisor_pid: std::process::id(),
+        })
+    }
 }
 
 /// Runs `walrus devnet` until Ctrl-C or SIGTERM.
@@ -323,265 +280,272 @@ pub async fn run(args: &Args, json: bool) -> anyhow::Result<()> {
     let dir = dir.canonicalize()?;
     let resumed = dir.join("genesis.json").is_file();
     let settings = create_or_load(args, &dir)?;
-    let chain_url = format!("http://{}", local(args.chain_port));
-    let daemon_url = format!("http://{}", local(args.daemon_port));
-    let indexer_url = format!("http://{}", local(args.indexer_port));
-
-    // The client configuration points at this run's ports.
-    let client_config_path = dir.join(CONFIG_FILE_NAME);
-    ClientConfig {
-        chain_url: chain_url.clone(),
-        wallet: Some(PathBuf::from("wallet.yaml")),
-        publisher_url: Some(daemon_url.clone()),
-        indexer_url: Some(indexer_url.clone()),
-        genesis: Some(PathBuf::from("genesis.json")),
-        communication: CommunicationConfig::default(),
-    }
-    .save(&client_config_path)?;
+    let urls = Urls {
+        chain: format!("http://{}", local(args.chain_port)),
+        daemon: format!("http://{}", local(args.daemon_port)),
+        indexer: format!("http://{}", local(args.indexer_port)),
+    };
+    let client_config = write_client_config(&dir, &urls)?;
     let wallet: WalletFile =
         serde_yaml_ng::from_str(&std::fs::read_to_string(dir.join("wallet.yaml"))?)?;
 
     let started = Instant::now();
-    let http = reqwest::Client::builder()
-        .timeout(Duration::from_secs(2))
-        .build()?;
-    let mut children: Vec<Running> = Vec::new();
-    let result = start_services(
-        &dir,
-        args,
-        &settings,
-        &chain_url,
-        &daemon_url,
-        &indexer_url,
-        &client_config_path,
-        &http,
-        &mut children,
-    )
-    .await;
-    if let Err(error) = result {
-        stop_all(&mut children);
-        return Err(error);
-    }
-    let devnet = DevnetFile {
-        dir: dir.clone(),
-        client_config: client_config_path.clone(),
-        wallet_address: wallet.address.to_string(),
-        chain: children[0].service.clone(),
-        nodes: children[1..=settings.nodes]
-            .iter()
-            .map(|r| r.service.clone())
-            .collect(),
-        indexer: children[settings.nodes + 1].service.clone(),
-        daemon: children[settings.nodes + 2].service.clone(),
-        supervisor_pid: std::process::id(),
-    };
+    let mut services = Services::default();
+    let devnet =
+        match start_services(&dir, args, &settings, &urls, &client_config, &mut services).await {
+            Ok(()) => services
+                .file(&dir, &client_config, &wallet)
+                .context("a service is missing after start-up")?,
+            Err(error) => {
+                services.stop();
+                return Err(error);
+            }
+        };
     let devnet_path = dir.join("devnet.json");
     let temporary = dir.join("devnet.json.tmp");
     std::fs::write(&temporary, serde_json::to_string_pretty(&devnet)?)?;
     std::fs::rename(&temporary, &devnet_path)?;
 
-    let seconds = started.elapsed().as_secs_f64();
-    // Scripts may stop reading after the ready line: a closed stdout must
-    // not stop the devnet, so the summary is written once, errors ignored.
-    let mut summary = String::new();
-    macro_rules! say {
-        ($($arg:tt)*) => {{
-            summary.push_str(&format!($($arg)*));
-            summary.push('\n');
-        }};
-    }
-    if json {
-        say!("{}", serde_json::to_string(&devnet)?);
+    let summary = if json {
+        serde_json::to_string(&devnet)? + "\n"
     } else {
-        let config_flag = if args.dir.is_none() {
-            String::new()
-        } else {
-            format!(" --config {}", client_config_path.display())
+        let ready = Ready {
+            seconds: started.elapsed().as_secs_f64(),
+            resumed,
+            settings: &settings,
+            urls: &urls,
+            config_flag: args.dir.is_some(),
         };
-        say!(
-            "Devnet ready in {seconds:.1} s ({}): {} storage nodes, {} shards, epochs of {}",
-            if resumed { "resumed" } else { "created" },
-            settings.nodes,
-            settings.n_shards,
-            humantime::format_duration(Duration::from_millis(settings.epoch_duration_ms))
-        );
-        say!(
-            "  chain:      {} (pid {})",
-            devnet.chain.url,
-            devnet.chain.pid
-        );
-        for node in &devnet.nodes {
-            say!(
-                "  {:<11} {} (pid {}, metrics {})",
-                format!("{}:", node.name),
-                node.url,
-                node.pid,
-                node.metrics_url.as_deref().unwrap_or("-")
-            );
-        }
-        say!(
-            "  indexer:    {} (explorer page; pid {})",
-            devnet.indexer.url,
-            devnet.indexer.pid
-        );
-        say!(
-            "  publisher/aggregator: {} (pid {})",
-            devnet.daemon.url,
-            devnet.daemon.pid
-        );
-        say!(
-            "  wallet:     {} (1,000,000 WAL at creation)",
-            wallet.address
-        );
-        say!(
-            "  files:      {} (logs in logs/, services in devnet.json)",
-            dir.display()
-        );
-        say!("");
-        say!("Try:");
-        say!("  walrus{config_flag} store README.md --epochs 2");
-        say!("  walrus{config_flag} read BLOB_ID --out copy");
-        say!("  walrus{config_flag} blob-status BLOB_ID");
-        say!("  walrus{config_flag} health");
-        say!("  walrus{config_flag} audit BLOB_ID");
-        say!("  open {indexer_url}/?q=BLOB_ID");
-        say!("  curl -X PUT --data-binary @README.md '{daemon_url}/v1/blobs?epochs=2'");
-        say!("  curl {daemon_url}/v1/blobs/BLOB_ID");
-        say!("Ctrl-C stops every service; run the same command again to resume.");
-    }
+        ready.summary(&devnet)
+    };
     {
+        // Scripts may stop reading after the ready line: a closed stdout
+        // must not stop the devnet, so the summary is written once, errors
+        // ignored.
         use std::io::Write as _;
         let mut stdout = std::io::stdout().lock();
         let _ = stdout
             .write_all(summary.as_bytes())
             .and_then(|()| stdout.flush());
     }
-
-    // Supervise: report children that exit; the others keep running.
-    let mut tick = tokio::time::interval(Duration::from_millis(500));
-    let stop = crate::chain::shutdown_signal();
-    tokio::pin!(stop);
-    loop {
-        tokio::select! {
-            () = &mut stop => break,
-            _ = tick.tick() => {
-                for running in children.iter_mut().filter(|r| !r.exited) {
-                    if let Ok(Some(status)) = running.child.try_wait() {
-                        running.exited = true;
-                        report!("{} (pid {}) exited: {status}; the others keep running (see {})", running.service.name, running.service.pid, running.service.log.display());
-                    }
-                }
-            }
-        }
-    }
+    supervise(&mut services).await;
     report!("stopping the devnet...");
-    stop_all(&mut children);
+    services.stop();
     let _ = std::fs::remove_file(&devnet_path);
     report!("devnet stopped; data kept in {}", dir.display());
     Ok(())
 }
 
-#[allow(clippy::too_many_arguments)]
+/// Writes the client configuration pointing at this run's ports.
+fn write_client_config(dir: &Path, urls: &Urls) -> anyhow::Result<PathBuf> {
+    let path = dir.join(CONFIG_FILE_NAME);
+    ClientConfig {
+        chain_url: urls.chain.clone(),
+        wallet: Some(PathBuf::from("wallet.yaml")),
+        publisher_url: Some(urls.daemon.clone()),
+        indexer_url: Some(urls.indexer.clone()),
+        genesis: Some(PathBuf::from("genesis.json")),
+        communication: CommunicationConfig::default(),
+    }
+    .save(&path)?;
+    Ok(path)
+}
+
+/// Reports services that exit (the others keep running) until Ctrl-C or
+/// SIGTERM.
+async fn supervise(services: &mut Services) {
+    let mut tick = tokio::time::interval(Duration::from_millis(500));
+    let stop = crate::chain::shutdown_signal();
+    tokio::pin!(stop);
+    loop {
+        tokio::select! {
+            () = &mut stop => return,
+            _ = tick.tick() => {
+                for running in services.all().into_iter().filter(|r| !r.exited) {
+                    if let Ok(Some(status)) = running.child.try_wait() {
+                        running.exited = true;
+                        let service = &running.service;
+                        report!("{} (pid {}) exited: {status}; the others keep running (see {})", service.name, service.pid, service.log.display());
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// What the ready summary says.
+struct Ready<'a> {
+    seconds: f64,
+    resumed: bool,
+    settings: &'a Settings,
+    urls: &'a Urls,
+    /// Whether commands need `--config` (a devnet outside the default dir).
+    config_flag: bool,
+}
+
+impl Ready<'_> {
+    /// The text printed once the devnet is ready.
+    fn summary(&self, devnet: &DevnetFile) -> String {
+        let (settings, urls) = (self.settings, self.urls);
+        let config_flag = if self.config_flag {
+            format!(" --config {}", devnet.client_config.display())
+        } else {
+            String::new()
+        };
+        let mut lines = vec![
+            format!(
+                "Devnet ready in {:.1} s ({}): {} storage nodes, {} shards, epochs of {}",
+                self.seconds,
+                if self.resumed { "resumed" } else { "created" },
+                settings.nodes,
+                settings.n_shards,
+                humantime::format_duration(Duration::from_millis(settings.epoch_duration_ms))
+            ),
+            format!(
+                "  chain:      {} (pid {})",
+                devnet.chain.url, devnet.chain.pid
+            ),
+        ];
+        for node in &devnet.nodes {
+            let metrics = node.metrics_url.as_deref().unwrap_or("-");
+            let name = format!("{}:", node.name);
+            lines.push(format!(
+                "  {name:<11} {} (pid {}, metrics {metrics})",
+                node.url, node.pid
+            ));
+        }
+        let (indexer, daemon) = (&devnet.indexer, &devnet.daemon);
+        lines.extend([
+            format!(
+                "  indexer:    {} (explorer page; pid {})",
+                indexer.url, indexer.pid
+            ),
+            format!(
+                "  publisher/aggregator: {} (pid {})",
+                daemon.url, daemon.pid
+            ),
+            format!(
+                "  wallet:     {} (1,000,000 WAL at creation)",
+                devnet.wallet_address
+            ),
+            format!(
+                "  files:      {} (logs in logs/, services in devnet.json)",
+                devnet.dir.display()
+            ),
+            String::new(),
+            "Try:".to_owned(),
+            format!("  walrus{config_flag} store README.md --epochs 2"),
+            format!("  walrus{config_flag} read BLOB_ID --out copy"),
+            format!("  walrus{config_flag} blob-status BLOB_ID"),
+            format!("  walrus{config_flag} health"),
+            format!("  walrus{config_flag} audit BLOB_ID"),
+            format!("  open {}/?q=BLOB_ID", urls.indexer),
+            format!(
+                "  curl -X PUT --data-binary @README.md '{}/v1/blobs?epochs=2'",
+                urls.daemon
+            ),
+            format!("  curl {}/v1/blobs/BLOB_ID", urls.daemon),
+            "Ctrl-C stops every service; run the same command again to resume.".to_owned(),
+        ]);
+        lines.join("\n") + "\n"
+    }
+}
+
+fn path_arg(path: &Path) -> String {
+    path.display().to_string()
+}
+
+/// Starts the chain, the storage nodes, the indexer and the daemon, each
+/// once the one before answers; every started service is in `services`
+/// even on failure, so the caller can stop it.
 async fn start_services(
     dir: &Path,
     args: &Args,
     settings: &Settings,
-    chain_url: &str,
-    daemon_url: &str,
-    indexer_url: &str,
+    urls: &Urls,
     client_config: &Path,
-    http: &reqwest::Client,
-    children: &mut Vec<Running>,
+    services: &mut Services,
 ) -> anyhow::Result<()> {
-    let path = |p: &Path| p.display().to_string();
+    let http = reqwest::Client::builder()
+        .timeout(Duration::from_secs(2))
+        .build()?;
     std::fs::create_dir_all(dir.join("chain"))?;
-    let mut chain = spawn(
-        dir,
-        "chain",
-        &[
-            "chain".into(),
-            "run".into(),
-            "--genesis".into(),
-            path(&dir.join("genesis.json")),
-            "--db".into(),
-            path(&dir.join("chain").join("chain.db")),
-            "--listen".into(),
-            local(args.chain_port).to_string(),
-            // One machine, few clients: short batches keep a store's two
-            // transactions (register, certify) quick.
-            "--batch-interval".into(),
-            "5ms".into(),
-        ],
-        chain_url.to_owned(),
-    )?;
-    let ready = wait_ready(http, &mut chain, "/v1/health").await;
-    children.push(chain);
-    ready?;
-
+    let chain_args = [
+        "chain".into(),
+        "run".into(),
+        "--genesis".into(),
+        path_arg(&dir.join("genesis.json")),
+        "--db".into(),
+        path_arg(&dir.join("chain").join("chain.db")),
+        "--listen".into(),
+        local(args.chain_port).to_string(),
+        // One machine, few clients: short batches keep a store's two
+        // transactions (register, certify) quick.
+        "--batch-interval".into(),
+        "5ms".into(),
+    ];
+    let chain = services
+        .chain
+        .insert(spawn(dir, "chain", &chain_args, urls.chain.clone())?);
+    wait_ready(&http, chain, "/v1/health").await?;
     for index in 0..settings.nodes {
-        let node_dir = dir.join("nodes").join(format!("node-{index}"));
-        let config_path = node_dir.join("config.toml");
-        let mut file: NodeFile = toml::from_str(&std::fs::read_to_string(&config_path)?)
-            .with_context(|| format!("invalid {}", config_path.display()))?;
-        // The chain and metrics ports may differ between runs.
-        file.chain_url = chain_url.to_owned();
-        let metrics_port = usize::from(args.metrics_port) + index;
-        file.metrics_listen = u16::try_from(metrics_port).ok().map(local);
-        crate::storage_node::write_private(&config_path, &toml::to_string_pretty(&file)?)?;
-        let name = format!("node-{index}");
-        let mut running = spawn(
-            dir,
-            &name,
-            &[
-                "node".into(),
-                "run".into(),
-                "--config".into(),
-                path(&config_path),
-            ],
-            format!("http://{}", file.listen),
-        )?;
-        running.service.metrics_url = file.metrics_listen.map(|a| format!("http://{a}/metrics"));
-        children.push(running);
+        services
+            .nodes
+            .push(spawn_node(dir, args, index, &urls.chain)?);
     }
-    for index in 0..settings.nodes {
-        wait_ready(http, &mut children[index + 1], "/v1/health").await?;
+    for node in &mut services.nodes {
+        wait_ready(&http, node, "/v1/health").await?;
     }
-
     std::fs::create_dir_all(dir.join("indexer"))?;
-    let mut indexer = spawn(
-        dir,
-        "indexer",
-        &[
-            "indexer".into(),
-            "run".into(),
-            "--genesis".into(),
-            path(&dir.join("genesis.json")),
-            "--chain-url".into(),
-            chain_url.to_owned(),
-            "--db".into(),
-            path(&dir.join("indexer").join("index.db")),
-            "--listen".into(),
-            local(args.indexer_port).to_string(),
-        ],
-        indexer_url.to_owned(),
-    )?;
-    let ready = wait_ready(http, &mut indexer, "/v1/health").await;
-    children.push(indexer);
-    ready?;
+    let indexer_args = [
+        "indexer".into(),
+        "run".into(),
+        "--genesis".into(),
+        path_arg(&dir.join("genesis.json")),
+        "--chain-url".into(),
+        urls.chain.clone(),
+        "--db".into(),
+        path_arg(&dir.join("indexer").join("index.db")),
+        "--listen".into(),
+        local(args.indexer_port).to_string(),
+    ];
+    let indexer =
+        services
+            .indexer
+            .insert(spawn(dir, "indexer", &indexer_args, urls.indexer.clone())?);
+    wait_ready(&http, indexer, "/v1/health").await?;
+    let daemon_args = [
+        "--config".into(),
+        path_arg(client_config),
+        "daemon".into(),
+        "--bind-address".into(),
+        local(args.daemon_port).to_string(),
+    ];
+    let daemon = services
+        .daemon
+        .insert(spawn(dir, "daemon", &daemon_args, urls.daemon.clone())?);
+    wait_ready(&http, daemon, "/v1/health").await
+}
 
-    let mut daemon = spawn(
-        dir,
-        "daemon",
-        &[
-            "--config".into(),
-            path(client_config),
-            "daemon".into(),
-            "--bind-address".into(),
-            local(args.daemon_port).to_string(),
-        ],
-        daemon_url.to_owned(),
-    )?;
-    let ready = wait_ready(http, &mut daemon, "/v1/health").await;
-    children.push(daemon);
-    ready
+/// Starts storage node `index` with this run's chain and metrics ports.
+fn spawn_node(dir: &Path, args: &Args, index: usize, chain_url: &str) -> anyhow::Result<Running> {
+    let node_dir = dir.join("nodes").join(format!("node-{index}"));
+    let config_path = node_dir.join("config.toml");
+    let mut file: NodeFile = toml::from_str(&std::fs::read_to_string(&config_path)?)
+        .with_context(|| format!("invalid {}", config_path.display()))?;
+    // The chain and metrics ports may differ between runs.
+    file.chain_url = chain_url.to_owned();
+    let metrics_port = usize::from(args.metrics_port) + index;
+    file.metrics_listen = u16::try_from(metrics_port).ok().map(local);
+    crate::storage_node::write_private(&config_path, &toml::to_string_pretty(&file)?)?;
+    let node_args = [
+        "node".into(),
+        "run".into(),
+        "--config".into(),
+        path_arg(&config_path),
+    ];
+    let name = format!("node-{index}");
+    let mut running = spawn(dir, &name, &node_args, format!("http://{}", file.listen))?;
+    running.service.metrics_url = file.metrics_listen.map(|a| format!("http://{a}/metrics"));
+    Ok(running)
 }

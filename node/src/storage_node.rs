@@ -114,11 +114,11 @@ pub fn keygen(args: &KeygenArgs, json: bool) -> anyhow::Result<()> {
     let mut seed = [0u8; 32];
     getrandom::fill(&mut seed).map_err(|e| anyhow::anyhow!("no OS randomness: {e}"))?;
     let operator = ed25519_dalek::SigningKey::from_bytes(&seed);
-    let public_key = hex::encode(&bls.sk_to_pk().to_bytes());
+    let public_key = hex::encode(bls.sk_to_pk().to_bytes());
     let address = address_of(&operator.verifying_key()).to_string();
     let text = format!(
         "# Storage node keys. Keep this file private.\nbls_secret = \"{}\"\noperator_secret = \"{}\"\n# bls_public_key = \"{public_key}\"\n# operator_address = \"{address}\"\n",
-        hex::encode(&bls.to_bytes()),
+        hex::encode(bls.to_bytes()),
         hex::encode(operator.as_bytes())
     );
     write_private(&args.out, &text)?;

@@ -174,18 +174,6 @@ impl Bench {
     }
 }
 
-fn random_blob(len: usize, mut state: u64) -> Vec<u8> {
-    let mut blob = Vec::with_capacity(len + 8);
-    while blob.len() < len {
-        state ^= state << 13;
-        state ^= state >> 7;
-        state ^= state << 17;
-        blob.extend_from_slice(&state.to_le_bytes());
-    }
-    blob.truncate(len);
-    blob
-}
-
 #[tokio::main(flavor = "multi_thread")]
 async fn main() -> anyhow::Result<()> {
     let dir = std::env::temp_dir().join(format!("walrus-bench-node-{}", std::process::id()));
@@ -246,7 +234,7 @@ async fn main() -> anyhow::Result<()> {
 
     println!("4 nodes, n = 1000 shards (250 per node); MB = 10^6 bytes of sliver data");
     for size_mib in [1usize, 64] {
-        let data = random_blob(size_mib << 20, 0x1234 + size_mib as u64);
+        let data = walrus_codec::pseudo_random_bytes(size_mib << 20, 0x1234 + size_mib as u64);
         let encoded = bench.encoding.encode(&data)?;
         bench.register(&encoded, data.len() as u64).await?;
         let (written, write_s) = bench.upload(0, &encoded).await?;
@@ -271,7 +259,7 @@ async fn main() -> anyhow::Result<()> {
 
 /// Node 0 misses a blob that nodes 1..3 hold and certify, then recovers it.
 async fn recovery(bench: &Bench, size_mib: usize) -> anyhow::Result<()> {
-    let data = random_blob(size_mib << 20, 99 + size_mib as u64);
+    let data = walrus_codec::pseudo_random_bytes(size_mib << 20, 99 + size_mib as u64);
     let encoded = bench.encoding.encode(&data)?;
     let object = bench.register(&encoded, data.len() as u64).await?;
     for index in 1..4 {

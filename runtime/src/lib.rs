@@ -5,4 +5,5 @@
 //! are `walrus_types`.
 
 pub mod chain;
+pub mod http;
 pub mod storage;

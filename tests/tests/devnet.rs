@@ -368,7 +368,7 @@ fn devnet_stores_and_reads_real_files_with_faulty_nodes() {
     std::fs::write(&big_path, &big).expect("write");
     let (big_id, report) = store(&devnet, &big_path, &["--permanent"]);
     assert_eq!(
-        report["result"]["newlyCreated"]["blob_object"]["deletable"],
+        report["result"]["newlyCreated"]["blobObject"]["deletable"],
         false
     );
     read_back(&devnet, &big_id, &big, &["--strict-consistency-check"]);
@@ -390,7 +390,7 @@ fn devnet_stores_and_reads_real_files_with_faulty_nodes() {
             .await
             .expect("JSON");
         assert_eq!(
-            reply["alreadyCertified"]["blob_id"],
+            reply["alreadyCertified"]["blobId"],
             license_id.as_str(),
             "{reply}"
         );

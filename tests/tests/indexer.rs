@@ -625,6 +625,21 @@ async fn a_killed_indexer_resumes_without_indexing_twice() {
     };
     first.kill().expect("SIGKILL");
     first.wait().expect("reaped");
+    // Where the kill landed: the cursor the first process committed. The
+    // test is about resuming, so the kill must land before the end.
+    let killed_at: i64 = rusqlite::Connection::open(dir.join("index.db"))
+        .expect("the index opens")
+        .query_row(
+            "SELECT value FROM meta WHERE key = 'next_sequence'",
+            [],
+            |row| row.get(0),
+        )
+        .expect("a cursor");
+    let killed_at = u64::try_from(killed_at).expect("a cursor is not negative");
+    assert!(
+        reached <= killed_at && killed_at < u64::try_from(total).expect("fits"),
+        "the kill must land mid-indexing: cursor {killed_at}, {total} checkpoints"
+    );
 
     let (mut second, url) = start_indexer_process(&dir, &chain_url);
     wait_indexed(&http, &url, total).await;
@@ -633,6 +648,6 @@ async fn a_killed_indexer_resumes_without_indexing_twice() {
 
     // Wherever the kill landed (even mid-batch), every checkpoint is
     // indexed exactly once.
-    eprintln!("killed after {reached} of {total} checkpoints");
+    eprintln!("killed at checkpoint {killed_at} of {total}");
     assert_indexed_once(&dir.join("index.db"), &workload.checkpoints);
 }

@@ -61,7 +61,7 @@ fn dependencies() -> BTreeMap<String, BTreeMap<String, Vec<String>>> {
         .collect()
 }
 
-fn workspace_deps<'a>(deps: &'a BTreeMap<String, Vec<String>>) -> BTreeSet<&'a str> {
+fn workspace_deps(deps: &BTreeMap<String, Vec<String>>) -> BTreeSet<&str> {
     deps.keys()
         .map(String::as_str)
         .filter(|name| name.starts_with("walrus-"))

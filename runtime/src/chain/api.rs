@@ -38,13 +38,7 @@ fn error_body(body: &ErrorBody) -> warp::reply::Response {
     warp::reply::with_status(warp::reply::json(body), status).into_response()
 }
 
-fn error(
-    status: StatusCode,
-    reason: ErrorReason,
-    message: impl Into<String>,
-) -> warp::reply::Response {
-    error_body(&ErrorBody::new(status.as_u16(), reason, message))
-}
+use crate::http::{error_reply as error, rejection_reply};
 
 fn internal(err: impl std::fmt::Display) -> warp::reply::Response {
     tracing::error!("internal error: {err:#}");
@@ -197,42 +191,6 @@ pub fn routes(sequencer: Sequencer) -> warp::filters::BoxedFilter<(warp::reply::
         })
         .unify()
         .boxed()
-}
-
-fn rejection_reply(rejection: &WarpRejection) -> warp::reply::Response {
-    if rejection.is_not_found() {
-        error(StatusCode::NOT_FOUND, ErrorReason::NoRoute, "no such route")
-    } else if rejection.find::<warp::reject::PayloadTooLarge>().is_some() {
-        error(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            ErrorReason::BodyTooLarge,
-            "body too large",
-        )
-    } else if rejection.find::<warp::reject::InvalidQuery>().is_some() {
-        error(
-            StatusCode::BAD_REQUEST,
-            ErrorReason::InvalidQuery,
-            "invalid query parameters",
-        )
-    } else if rejection.find::<warp::reject::MethodNotAllowed>().is_some() {
-        error(
-            StatusCode::METHOD_NOT_ALLOWED,
-            ErrorReason::MethodNotAllowed,
-            "method not allowed",
-        )
-    } else if rejection.find::<warp::reject::LengthRequired>().is_some() {
-        error(
-            StatusCode::LENGTH_REQUIRED,
-            ErrorReason::LengthRequired,
-            "content length required",
-        )
-    } else {
-        error(
-            StatusCode::BAD_REQUEST,
-            ErrorReason::BadRequest,
-            format!("{rejection:?}"),
-        )
-    }
 }
 
 fn bcs_reply<T: Serialize>(value: &T) -> warp::reply::Response {

@@ -16,7 +16,7 @@ use serde::Serialize;
 use walrus_codec::{BlobId, SliverType, UnverifiedBlobMetadataWithId, VerifiedBlobMetadataWithId};
 use walrus_contracts::{ObjectId, certificate};
 use walrus_types::{
-    error::{ErrorBody, ErrorReason},
+    error::ErrorReason,
     node::{
         ChainProgress, NodeHealth, ShardSummary, SignedMessage, SignedReply, StoredStatus,
         SuccessBody,
@@ -85,8 +85,7 @@ impl From<Refusal> for ApiError {
 }
 
 fn error_reply(error: &ApiError) -> warp::reply::Response {
-    let body = ErrorBody::new(error.status.as_u16(), error.reason, error.message.clone());
-    warp::reply::with_status(warp::reply::json(&body), error.status).into_response()
+    crate::http::error_reply(error.status, error.reason, error.message.clone())
 }
 
 fn success<T: Serialize>(status: StatusCode, data: T) -> warp::reply::Response {

@@ -181,6 +181,27 @@ async fn recover_blob(
     Ok(())
 }
 
+/// This node's slivers of `blob_id` that are sources of symbols for
+/// `kind` targets (the orthogonal type), those it holds.
+fn own_sources(
+    shared: &NodeShared,
+    view: &View,
+    blob_id: &BlobId,
+    kind: SliverType,
+) -> Vec<Sliver> {
+    let store = lock(&shared.store);
+    shared
+        .pairs_of(blob_id, view)
+        .into_iter()
+        .filter_map(|pair| {
+            store
+                .sliver(blob_id, pair, kind.orthogonal())
+                .ok()
+                .flatten()
+        })
+        .collect()
+}
+
 /// Symbols without proofs for all `targets` (target index -> source index ->
 /// symbol): this node's own slivers first, then peers, one batch request
 /// each, until every target has enough.
@@ -196,19 +217,7 @@ async fn gather_batch(
     let indices: Vec<u16> = targets.iter().map(|(_, t)| *t).collect();
     let mut found: BTreeMap<u16, BTreeMap<u16, Vec<u8>>> =
         indices.iter().map(|t| (*t, BTreeMap::new())).collect();
-    let own: Vec<Sliver> = {
-        let store = lock(&shared.store);
-        shared
-            .pairs_of(blob_id, view)
-            .into_iter()
-            .filter_map(|pair| {
-                store
-                    .sliver(blob_id, pair, kind.orthogonal())
-                    .ok()
-                    .flatten()
-            })
-            .collect()
-    };
+    let own = own_sources(shared, view, blob_id, kind);
     for sliver in own {
         if let Ok(data) = sliver.recovery_symbol_data(&shared.encoding, &indices) {
             for (target, symbol) in indices.iter().zip(data) {
@@ -277,19 +286,7 @@ async fn recover_with_proofs(
     let blob_id = metadata.blob_id();
     let needed = usize::from(shared.encoding.symbols_per_sliver(kind));
     let mut symbols: BTreeMap<u16, RecoverySymbol> = BTreeMap::new();
-    let own: Vec<Sliver> = {
-        let store = lock(&shared.store);
-        shared
-            .pairs_of(blob_id, view)
-            .into_iter()
-            .filter_map(|pair| {
-                store
-                    .sliver(blob_id, pair, kind.orthogonal())
-                    .ok()
-                    .flatten()
-            })
-            .collect()
-    };
+    let own = own_sources(shared, view, blob_id, kind);
     for sliver in own {
         if let Ok(mut list) = sliver.recovery_symbols(&shared.encoding, &[target]) {
             let symbol = list.remove(0);

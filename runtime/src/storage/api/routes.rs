@@ -3,12 +3,12 @@
 
 use std::{convert::Infallible, sync::Arc};
 
-use walrus_types::error::ErrorReason;
-use warp::{Filter, Rejection as WarpRejection, http::StatusCode};
+use warp::{Filter, Rejection as WarpRejection};
+
+use crate::http::rejection_reply;
 
 use super::{
-    ApiError, NodeShared, blob_status, confirmation, error_reply, finish, get_metadata, get_sliver,
-    health,
+    NodeShared, blob_status, confirmation, finish, get_metadata, get_sliver, health,
     recovery::{
         BatchRecoveryQuery, RecoveryQuery, inconsistency_proof, recovery_symbols,
         recovery_symbols_batch,
@@ -145,33 +145,4 @@ pub fn routes(shared: Arc<NodeShared>) -> warp::filters::BoxedFilter<(warp::repl
         })
         .unify()
         .boxed()
-}
-
-fn rejection_reply(rejection: &WarpRejection) -> warp::reply::Response {
-    let error = if rejection.is_not_found() {
-        ApiError::not_found(ErrorReason::NoRoute, "no such route")
-    } else if rejection.find::<warp::reject::PayloadTooLarge>().is_some() {
-        ApiError::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            ErrorReason::BodyTooLarge,
-            "request body too large",
-        )
-    } else if rejection.find::<warp::reject::InvalidQuery>().is_some() {
-        ApiError::bad(ErrorReason::InvalidQuery, "invalid query parameters")
-    } else if rejection.find::<warp::reject::MethodNotAllowed>().is_some() {
-        ApiError::new(
-            StatusCode::METHOD_NOT_ALLOWED,
-            ErrorReason::MethodNotAllowed,
-            "method not allowed",
-        )
-    } else if rejection.find::<warp::reject::LengthRequired>().is_some() {
-        ApiError::new(
-            StatusCode::LENGTH_REQUIRED,
-            ErrorReason::LengthRequired,
-            "content length required",
-        )
-    } else {
-        ApiError::bad(ErrorReason::BadRequest, format!("{rejection:?}"))
-    };
-    error_reply(&error)
 }

@@ -1,0 +1,62 @@
+//! What the chain API and the storage node API share on warp: the typed
+//! error reply, and the replies to requests no route accepted.
+
+use walrus_types::error::{ErrorBody, ErrorReason};
+use warp::{Reply, http::StatusCode};
+
+/// An error reply: [`ErrorBody`] with `status`, `reason` and `message`.
+pub fn error_reply(
+    status: StatusCode,
+    reason: ErrorReason,
+    message: impl Into<String>,
+) -> warp::reply::Response {
+    let body = ErrorBody::new(status.as_u16(), reason, message);
+    warp::reply::with_status(warp::reply::json(&body), status).into_response()
+}
+
+/// The reply to a request that no route accepted: no such path (404), a
+/// body over the limit (413), a malformed query (400), another method
+/// (405), no length (411).
+pub fn rejection_reply(rejection: &warp::Rejection) -> warp::reply::Response {
+    let (status, reason, message) = if rejection.is_not_found() {
+        (
+            StatusCode::NOT_FOUND,
+            ErrorReason::NoRoute,
+            "no such route".to_owned(),
+        )
+    } else if rejection.find::<warp::reject::PayloadTooLarge>().is_some() {
+        let message = "request body too large".to_owned();
+        (
+            StatusCode::PAYLOAD_TOO_LARGE,
+            ErrorReason::BodyTooLarge,
+            message,
+        )
+    } else if let Some(query) = rejection.find::<warp::reject::InvalidQuery>() {
+        (
+            StatusCode::BAD_REQUEST,
+            ErrorReason::InvalidQuery,
+            query.to_string(),
+        )
+    } else if rejection.find::<warp::reject::MethodNotAllowed>().is_some() {
+        let message = "method not allowed".to_owned();
+        (
+            StatusCode::METHOD_NOT_ALLOWED,
+            ErrorReason::MethodNotAllowed,
+            message,
+        )
+    } else if rejection.find::<warp::reject::LengthRequired>().is_some() {
+        let message = "content length required".to_owned();
+        (
+            StatusCode::LENGTH_REQUIRED,
+            ErrorReason::LengthRequired,
+            message,
+        )
+    } else {
+        (
+            StatusCode::BAD_REQUEST,
+            ErrorReason::BadRequest,
+            format!("{rejection:?}"),
+        )
+    };
+    error_reply(status, reason, message)
+}
