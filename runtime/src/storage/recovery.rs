@@ -157,11 +157,7 @@ async fn recover_blob(
                 .collect();
             match recover_sliver(&shared.encoding, &metadata, kind, target, &chosen) {
                 Ok(sliver) => {
-                    shared.metrics.slivers_recovered.inc();
-                    shared
-                        .metrics
-                        .recovery_bytes_recovered
-                        .inc_by(u64::try_from(sliver.symbols.data().len()).unwrap_or(u64::MAX));
+                    count_recovered(shared, &sliver);
                     lock(&shared.store).put_slivers(blob_id, &[(pair, &sliver)])?;
                 }
                 // Too few symbols, or a mismatch: retry this one with proofs,
@@ -179,6 +175,13 @@ async fn recover_blob(
         }
     }
     Ok(())
+}
+
+/// Counts a rebuilt sliver in the metrics.
+fn count_recovered(shared: &NodeShared, sliver: &Sliver) {
+    shared.metrics.slivers_recovered.inc();
+    let bytes = u64::try_from(sliver.symbols.data().len()).unwrap_or(u64::MAX);
+    shared.metrics.recovery_bytes_recovered.inc_by(bytes);
 }
 
 /// This node's slivers of `blob_id` that are sources of symbols for
@@ -329,11 +332,7 @@ async fn recover_with_proofs(
         .collect();
     match recover_sliver(&shared.encoding, metadata, kind, target, &pairs) {
         Ok(sliver) => {
-            shared.metrics.slivers_recovered.inc();
-            shared
-                .metrics
-                .recovery_bytes_recovered
-                .inc_by(u64::try_from(sliver.symbols.data().len()).unwrap_or(u64::MAX));
+            count_recovered(shared, &sliver);
             Ok(sliver)
         }
         Err(RecoveryError::RecoveredHashMismatch { .. }) => {
