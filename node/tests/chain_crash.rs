@@ -5,8 +5,8 @@
 
 use std::{
     io::{BufRead, BufReader},
-    path::{Path, PathBuf},
-    process::{Child, Command, Stdio},
+    path::Path,
+    process::{Child, Stdio},
     sync::{Arc, Mutex},
     time::Duration,
 };
@@ -19,9 +19,9 @@ use walrus_contracts::ledger::{
 use walrus_contracts::{Address, Call};
 use walrus_types::{ChainClient, Follower, genesis_file};
 
-fn walrus() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_walrus"))
-}
+mod common;
+
+use common::{chain_genesis, scratch_dir, walrus};
 
 /// Starts `walrus chain run` on port 0 and returns it with its base URL.
 fn start(dir: &Path) -> (Child, String) {
@@ -117,29 +117,8 @@ async fn submit_until_error(base: String, key: SigningKey, to: Address, acked: A
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigkill_loses_no_acknowledged_transaction() {
-    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
-        .join(format!("chain-crash-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    let status = walrus()
-        .args([
-            "chain",
-            "genesis",
-            "--nodes",
-            "4",
-            "--n-shards",
-            "10",
-            "--accounts",
-            "4",
-            "--epoch-duration",
-            "1h",
-        ])
-        .args(["--seed", &"01".repeat(32)])
-        .arg("--dir")
-        .arg(&dir)
-        .stdout(Stdio::null())
-        .status()
-        .expect("genesis runs");
-    assert!(status.success());
+    let dir = scratch_dir("chain-crash");
+    chain_genesis(&dir, 4, 1);
     let keys = keys(&dir);
     let sink = Address([0x55; 32]);
     let acked = Acked::default();

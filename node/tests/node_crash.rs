@@ -4,8 +4,8 @@
 
 use std::{
     io::{BufRead, BufReader},
-    path::{Path, PathBuf},
-    process::{Child, Command, Stdio},
+    path::Path,
+    process::{Child, Stdio},
 };
 
 use ed25519_dalek::SigningKey;
@@ -14,9 +14,9 @@ use walrus_contracts::ledger::execution::Outcome;
 use walrus_contracts::{Call, ObjectRef, Registration, parse_hex};
 use walrus_types::ChainClient;
 
-fn walrus() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_walrus"))
-}
+mod common;
+
+use common::{chain_genesis, scratch_dir, walrus};
 
 /// Spawns `walrus` with `args` and returns it with the URL of its first stdout line.
 fn spawn(args: &[&str]) -> (Child, String) {
@@ -45,30 +45,8 @@ fn path(dir: &Path, name: &str) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigkill_during_uploads_loses_no_acknowledged_sliver() {
-    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
-        .join(format!("node-crash-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    let genesis = walrus()
-        .args([
-            "chain",
-            "genesis",
-            "--nodes",
-            "4",
-            "--n-shards",
-            "10",
-            "--accounts",
-            "1",
-            "--epoch-duration",
-            "1h",
-            "--seed",
-            &"02".repeat(32),
-            "--dir",
-        ])
-        .arg(&dir)
-        .stdout(Stdio::null())
-        .status()
-        .expect("genesis");
-    assert!(genesis.success());
+    let dir = scratch_dir("node-crash");
+    chain_genesis(&dir, 1, 2);
     let (mut chain, chain_url) = spawn(&[
         "chain",
         "run",
