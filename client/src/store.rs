@@ -8,7 +8,7 @@ use std::{
     time::{Duration, Instant},
 };
 
-use blst::min_pk::{AggregateSignature, PublicKey, Signature};
+use blst::min_pk::{PublicKey, Signature};
 use bytes::Bytes;
 use serde::Serialize;
 use walrus_codec::{BlobId, EncodedBlob, EncodingConfig, SliverRef, SliverType};
@@ -315,16 +315,10 @@ impl Client {
         confirmations: &[Confirmation],
     ) -> Result<Blob, ClientError> {
         let message = certificate::confirmation_message(committee.epoch, blob_id, deletable_object);
-        let signatures: Vec<&Signature> = confirmations.iter().map(|c| &c.signature).collect();
-        let aggregate = AggregateSignature::aggregate(&signatures, false)
-            .map_err(|e| ClientError::Codec(format!("aggregating signatures: {e:?}")))?
-            .to_signature();
+        let signatures: Vec<Signature> = confirmations.iter().map(|c| c.signature).collect();
         let positions: Vec<usize> = confirmations.iter().map(|c| c.position).collect();
-        let certificate = certificate::Certificate {
-            signers: certificate::Certificate::bitmap(&positions),
-            message,
-            signature: aggregate.to_bytes().to_vec(),
-        };
+        let certificate = certificate::Certificate::aggregate(message, &positions, &signatures)
+            .map_err(|e| ClientError::Codec(format!("aggregating signatures: {e}")))?;
         self.execute(vec![Call::CertifyBlob {
             blob: ObjectRef::from(object),
             certificate,

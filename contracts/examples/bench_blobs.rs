@@ -9,7 +9,7 @@
 
 use std::time::Instant;
 
-use blst::min_pk::{AggregateSignature, SecretKey};
+use blst::min_pk::SecretKey;
 use walrus_codec::{BlobId, EncodingType, Node};
 use walrus_contracts::{
     Address, Call, Candidate, Genesis, GenesisNode, ObjectRef, Registration, SystemParams,
@@ -122,15 +122,7 @@ fn main() {
                 .iter()
                 .map(|i| keys[*i].sign(&message, DST, &[]))
                 .collect();
-            let refs: Vec<_> = signatures.iter().collect();
-            let signature = AggregateSignature::aggregate(&refs, false)
-                .expect("aggregate")
-                .to_signature();
-            Certificate {
-                signers: Certificate::bitmap(&positions),
-                message,
-                signature: signature.to_bytes().to_vec(),
-            }
+            Certificate::aggregate(message, &positions, &signatures).expect("aggregate")
         })
         .collect();
 

@@ -367,6 +367,17 @@ pub(crate) fn share(
     Ok(Vec::new())
 }
 
+/// The shared blob `object` (anyone may fund or extend it).
+fn shared_blob(
+    state: &State,
+    ctx: &TxContext,
+    object: ObjectRef,
+) -> Result<(ObjectId, SharedBlob), TxError> {
+    let id = ctx.resolve(object)?;
+    let shared = state.shared_blobs.get(&id).cloned();
+    Ok((id, shared.ok_or(TxError::ObjectNotFound(id))?))
+}
+
 /// Adds `amount` FROST of the sender to a shared blob's funds.
 pub(crate) fn fund_shared(
     state: &mut State,
@@ -374,12 +385,7 @@ pub(crate) fn fund_shared(
     object: ObjectRef,
     amount: u64,
 ) -> Result<Vec<Event>, TxError> {
-    let id = ctx.resolve(object)?;
-    let mut shared = state
-        .shared_blobs
-        .get(&id)
-        .cloned()
-        .ok_or(TxError::ObjectNotFound(id))?;
+    let (id, mut shared) = shared_blob(state, ctx, object)?;
     shared.funds = money::add(shared.funds, amount)?;
     state.debit(ctx.sender(), amount)?;
     state.shared_blobs.insert(id, shared);
@@ -393,12 +399,7 @@ pub(crate) fn extend_shared(
     object: ObjectRef,
     epochs: u32,
 ) -> Result<Vec<Event>, TxError> {
-    let id = ctx.resolve(object)?;
-    let mut shared = state
-        .shared_blobs
-        .get(&id)
-        .cloned()
-        .ok_or(TxError::ObjectNotFound(id))?;
+    let (id, mut shared) = shared_blob(state, ctx, object)?;
     check_live(state, &shared.blob)?;
     let end_epoch = extension_end(state, &shared.blob.storage, epochs)?;
     let storage = shared.blob.storage;

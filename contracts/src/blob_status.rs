@@ -76,6 +76,18 @@ pub struct ObjectFacts {
     pub deleted: bool,
 }
 
+impl ObjectFacts {
+    /// The facts of a Blob object its owner has not deleted.
+    pub fn undeleted(end_epoch: Epoch, deletable: bool, certified_epoch: Option<Epoch>) -> Self {
+        Self {
+            end_epoch,
+            deletable,
+            certified_epoch,
+            deleted: false,
+        }
+    }
+}
+
 /// The state of one Blob object at `epoch`, given whether its blob ID is
 /// invalid.
 pub fn object_state(object: &ObjectFacts, invalid: bool, epoch: Epoch) -> BlobState {
@@ -217,13 +229,8 @@ fn count<'a>(objects: impl Iterator<Item = &'a &'a ObjectFacts>) -> u32 {
 mod tests {
     use super::*;
 
-    fn object(end_epoch: Epoch, deletable: bool, certified: Option<Epoch>) -> ObjectFacts {
-        ObjectFacts {
-            end_epoch,
-            deletable,
-            certified_epoch: certified,
-            deleted: false,
-        }
+    fn object(end: Epoch, deletable: bool, certified: Option<Epoch>) -> ObjectFacts {
+        ObjectFacts::undeleted(end, deletable, certified)
     }
 
     #[test]

@@ -3,7 +3,7 @@
 
 use blst::{
     BLST_ERROR,
-    min_pk::{AggregatePublicKey, PublicKey, Signature},
+    min_pk::{AggregatePublicKey, AggregateSignature, PublicKey, Signature},
 };
 use serde::{Deserialize, Serialize};
 use walrus_codec::BlobId;
@@ -115,6 +115,29 @@ impl Certificate {
             bitmap[index / 8] |= 1 << (index % 8);
         }
         bitmap
+    }
+
+    /// Aggregates `signatures` of `message` by the committee members at
+    /// `positions` (same order) into a certificate. Signatures are checked to
+    /// be valid group elements, not against the message: [`Certificate::verify`]
+    /// does that.
+    ///
+    /// # Errors
+    /// [`TxError::InvalidBls`] when a signature is not a valid point or
+    /// `signatures` is empty.
+    pub fn aggregate(
+        message: Vec<u8>,
+        positions: &[usize],
+        signatures: &[Signature],
+    ) -> Result<Self, TxError> {
+        let refs: Vec<&Signature> = signatures.iter().collect();
+        let aggregate = AggregateSignature::aggregate(&refs, true)
+            .map_err(|_| TxError::InvalidBls("signature to aggregate"))?;
+        Ok(Self {
+            signers: Self::bitmap(positions),
+            message,
+            signature: aggregate.to_signature().to_bytes().to_vec(),
+        })
     }
 
     /// Checks the certificate against `committee`: the message equals

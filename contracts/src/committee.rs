@@ -6,9 +6,11 @@
 //! node ID, no node above 10% of shards when there are 20 or more nodes.
 //! Nodes then keep as many of their current shards as they are due.
 
+use imbl::OrdMap;
+
 use crate::{
     ids::ObjectId,
-    state::{Committee, CommitteeMember, Votes},
+    state::{Committee, CommitteeMember, StakingPool, Votes},
 };
 
 /// Shard counts for `stakes` (node, stake), in the same order. Nodes with no
@@ -89,6 +91,25 @@ pub fn assign_shards(
         member.shards.sort_unstable();
     }
     Committee { epoch, members }
+}
+
+/// `(storage price, write price, capacity)` voted by `committee`, each
+/// member's pool vote weighted by its shard count (see [`aggregate_votes`]);
+/// `None` when no member has a pool.
+pub fn committee_votes(
+    committee: &Committee,
+    pools: &OrdMap<ObjectId, StakingPool>,
+    n_shards: u16,
+) -> Option<(u64, u64, u64)> {
+    let weighted: Vec<_> = committee
+        .members
+        .iter()
+        .filter_map(|m| {
+            let weight = u16::try_from(m.shards.len()).expect("at most n_shards shards");
+            pools.get(&m.node_id).map(|p| (weight, p.votes))
+        })
+        .collect();
+    aggregate_votes(&weighted, n_shards)
 }
 
 /// `(storage price, write price, capacity)` from shard-weighted votes: each

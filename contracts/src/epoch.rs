@@ -80,18 +80,9 @@ pub(crate) fn voting_end(state: &mut State) -> Result<Vec<Event>, TxError> {
             ..state.committee.clone()
         }
     };
-    let weighted: Vec<_> = committee
-        .members
-        .iter()
-        .filter_map(|m| {
-            state
-                .pools
-                .get(&m.node_id)
-                .map(|p| (u16::try_from(m.shards.len()).expect("at most n"), p.votes))
-        })
-        .collect();
-    let (storage_price, write_price, capacity) = committee::aggregate_votes(
-        &weighted,
+    let (storage_price, write_price, capacity) = committee::committee_votes(
+        &committee,
+        &state.pools,
         state.params.n_shards,
     )
     .unwrap_or((state.storage_price, state.write_price, state.capacity));

@@ -133,19 +133,8 @@ impl Genesis {
             .map(|((id, pool), count)| (*id, pool.public_key.clone(), *count))
             .collect();
         state.committee = committee::assign_shards(0, &due, None, state.params.n_shards);
-        let weighted: Vec<_> = state
-            .committee
-            .members
-            .iter()
-            .filter_map(|m| {
-                state
-                    .pools
-                    .get(&m.node_id)
-                    .map(|p| (u16::try_from(m.shards.len()).expect("at most n"), p.votes))
-            })
-            .collect();
         if let Some((storage_price, write_price, capacity)) =
-            committee::aggregate_votes(&weighted, state.params.n_shards)
+            committee::committee_votes(&state.committee, &state.pools, state.params.n_shards)
         {
             state.storage_price = storage_price;
             state.write_price = write_price;

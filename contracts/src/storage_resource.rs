@@ -108,28 +108,15 @@ pub(crate) fn split_by_epoch(
     if split_epoch <= storage.start_epoch || split_epoch >= storage.end_epoch {
         return Err(TxError::SplitOutOfRange);
     }
-    let new_id = ctx.fresh_id();
-    state.storages.insert(
-        id,
-        (
-            ctx.sender(),
-            Storage {
-                end_epoch: split_epoch,
-                ..storage
-            },
-        ),
-    );
-    state.storages.insert(
-        new_id,
-        (
-            ctx.sender(),
-            Storage {
-                start_epoch: split_epoch,
-                ..storage
-            },
-        ),
-    );
-    Ok(Vec::new())
+    let kept = Storage {
+        end_epoch: split_epoch,
+        ..storage
+    };
+    let split_off = Storage {
+        start_epoch: split_epoch,
+        ..storage
+    };
+    Ok(split(state, ctx, id, kept, split_off))
 }
 
 /// Splits off `size_bytes` into a new resource; the original keeps the rest.
@@ -143,28 +130,29 @@ pub(crate) fn split_by_size(
     if size_bytes == 0 || size_bytes >= storage.size_bytes {
         return Err(TxError::SplitOutOfRange);
     }
+    let kept = Storage {
+        size_bytes: storage.size_bytes - size_bytes,
+        ..storage
+    };
+    let split_off = Storage {
+        size_bytes,
+        ..storage
+    };
+    Ok(split(state, ctx, id, kept, split_off))
+}
+
+/// Replaces resource `id` by `kept` and gives the sender a new resource `split_off`.
+fn split(
+    state: &mut State,
+    ctx: &mut TxContext,
+    id: ObjectId,
+    kept: Storage,
+    split_off: Storage,
+) -> Vec<Event> {
     let new_id = ctx.fresh_id();
-    state.storages.insert(
-        id,
-        (
-            ctx.sender(),
-            Storage {
-                size_bytes: storage.size_bytes - size_bytes,
-                ..storage
-            },
-        ),
-    );
-    state.storages.insert(
-        new_id,
-        (
-            ctx.sender(),
-            Storage {
-                size_bytes,
-                ..storage
-            },
-        ),
-    );
-    Ok(Vec::new())
+    state.storages.insert(id, (ctx.sender(), kept));
+    state.storages.insert(new_id, (ctx.sender(), split_off));
+    Vec::new()
 }
 
 /// Fuses `second` into `first`: same epochs (sizes add) or same size and

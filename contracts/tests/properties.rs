@@ -11,8 +11,8 @@ use common::*;
 use proptest::prelude::*;
 use walrus_codec::BlobId;
 use walrus_contracts::{
-    Address, Call, Genesis, ObjectId, ObjectRef, Registration, State, TxContext, apply,
-    certificate, epoch::AuditLine,
+    Address, Call, Genesis, ObjectId, ObjectRef, State, TxContext, apply, certificate,
+    epoch::AuditLine,
 };
 
 /// An amount biased to the edges.
@@ -111,15 +111,7 @@ fn pick<T: Copy>(items: impl Iterator<Item = T>, index: usize) -> Option<T> {
 const ACTORS: [Address; 4] = [ALICE, BOB, Address([0x10; 32]), Address([0x11; 32])];
 
 fn registration(storage: ObjectRef, blob: usize, deletable: bool) -> Call {
-    let (blob_id, root_hash, size) = blobs()[blob];
-    Call::RegisterBlob(Registration {
-        storage,
-        blob_id,
-        root_hash,
-        size,
-        encoding_type: 1,
-        deletable,
-    })
+    register_call(storage, blobs()[blob], deletable)
 }
 
 /// Turns a template into a concrete call against the current state.

@@ -44,15 +44,7 @@ macro_rules! ledger {
 }
 
 fn register(storage: ObjectRef, data: &[u8], deletable: bool) -> Call {
-    let (blob_id, root_hash, size) = blob_of(10, data);
-    Call::RegisterBlob(Registration {
-        storage,
-        blob_id,
-        root_hash,
-        size,
-        encoding_type: 1,
-        deletable,
-    })
+    register_call(storage, blob_of(10, data), deletable)
 }
 
 fn encoded(data: &[u8]) -> u64 {

@@ -315,6 +315,19 @@ fn apply_event(
     post: &State,
     event: &Event,
 ) -> IndexResult<()> {
+    if !apply_blob_event(tx, sequence, sender, event)? {
+        apply_system_event(tx, sequence, sender, (pre, checkpoint, post), event)?;
+    }
+    Ok(())
+}
+
+/// Applies a Blob object or blob ID event; `false` for any other event.
+fn apply_blob_event(
+    tx: &Transaction<'_>,
+    sequence: i64,
+    sender: Address,
+    event: &Event,
+) -> IndexResult<bool> {
     match event {
         Event::BlobRegistered {
             epoch,
@@ -382,6 +395,21 @@ fn apply_event(
             )?
             .execute(params![blob_id.0.to_vec(), epoch, sequence])?;
         }
+        _ => return Ok(false),
+    }
+    Ok(true)
+}
+
+/// Applies a staking or epoch event (others are ignored). `pre` and `post`
+/// are the states around `checkpoint`.
+fn apply_system_event(
+    tx: &Transaction<'_>,
+    sequence: i64,
+    sender: Address,
+    (pre, checkpoint, post): (&State, &Checkpoint, &State),
+    event: &Event,
+) -> IndexResult<()> {
+    match event {
         Event::StakeDeposited {
             node_id,
             staked_wal_id,

@@ -4,270 +4,101 @@
 //! sliver bytes, for 1 MiB and 64 MiB blobs; then recovery of one node's
 //! slivers of a 1 MiB blob: time and bytes downloaded per byte recovered.
 //!
+//! The cluster is the tests' (`runtime/tests/common`).
+//!
 //! `cargo run --release -p walrus-runtime --example bench_node`
 #![allow(missing_docs)]
 
+#[path = "../tests/common/mod.rs"]
+mod common;
+
 use std::time::{Duration, Instant};
 
-use blst::min_pk::{AggregateSignature, Signature};
-use walrus_codec::{EncodedBlob, EncodingConfig, SliverType};
-use walrus_contracts::ledger::{execution::Outcome, genesis::GenesisSpec};
-use walrus_contracts::{
-    Call, Genesis, ObjectId, ObjectRef, Registration, certificate, money::FROST_PER_WAL,
-};
-use walrus_runtime::{
-    chain::{
-        api,
-        sequencer::{Sequencer, SequencerConfig},
-    },
-    storage::{self, NodeConfig, RunningNode},
-};
-use walrus_types::{ChainClient, NodeClient, RetryPolicy};
+use common::Cluster;
+use walrus_codec::EncodedBlob;
 
-struct Bench {
-    nodes: Vec<RunningNode>,
-    client: ChainClient,
-    account: ed25519_dalek::SigningKey,
-    encoding: EncodingConfig,
-    http: reqwest::Client,
+/// Uploads node `index`'s slivers in one batch; returns (sliver bytes, seconds).
+async fn upload(cluster: &Cluster, index: usize, encoded: &EncodedBlob) -> (usize, f64) {
+    let blob_id = *encoded.blob_id();
+    let metadata = encoded.metadata().metadata();
+    let bytes: usize = cluster.nodes[index]
+        .shared
+        .view()
+        .shards
+        .iter()
+        .map(|shard| {
+            let (primary, secondary) =
+                encoded.sliver_pair(cluster.config.pair_for_shard(*shard, &blob_id));
+            primary.symbols.data().len() + secondary.symbols.data().len()
+        })
+        .sum();
+    let start = Instant::now();
+    cluster
+        .upload(index, blob_id, metadata, |pair| encoded.sliver_pair(pair))
+        .await;
+    (bytes, start.elapsed().as_secs_f64())
 }
 
-impl Bench {
-    fn url(&self, node: usize, path: &str) -> String {
-        format!("http://{}{path}", self.nodes[node].address)
-    }
-
-    async fn register(&self, encoded: &EncodedBlob, size: u64) -> anyhow::Result<ObjectId> {
-        let registration = Registration {
-            storage: ObjectRef::Created(0),
-            blob_id: *encoded.blob_id(),
-            root_hash: encoded.metadata().metadata().root().bytes(),
-            size,
-            encoding_type: 1,
-            deletable: false,
-        };
-        let reserve = Call::ReserveSpace {
-            size_bytes: self.encoding.encoded_length(size)?,
-            epochs: 2,
-        };
-        let response = self
-            .client
-            .execute(
-                &self.account,
-                vec![reserve, Call::RegisterBlob(registration)],
-            )
-            .await?;
-        let Outcome::Success { created, .. } = response.outcome else {
-            anyhow::bail!("registration failed: {response:?}")
-        };
-        Ok(created[1])
-    }
-
-    /// Uploads node `index`'s slivers in one batch; returns (sliver bytes, seconds).
-    async fn upload(&self, index: usize, encoded: &EncodedBlob) -> anyhow::Result<(usize, f64)> {
-        let blob_id = encoded.blob_id();
-        let metadata = bcs::to_bytes(encoded.metadata().metadata())?;
-        let reply = self
-            .http
-            .put(self.url(index, &format!("/v1/blobs/{blob_id}/metadata")))
-            .body(metadata)
-            .send()
-            .await?;
-        anyhow::ensure!(
-            reply.status() == 201,
-            "metadata upload failed: {}",
-            reply.text().await?
-        );
-        let mut slivers = Vec::new();
-        for shard in self.nodes[index].shared.view().shards {
-            let (primary, secondary) =
-                encoded.sliver_pair(self.encoding.pair_for_shard(shard, blob_id));
-            slivers.extend([primary, secondary]);
+/// Reads every sliver of node `index` with one GET each; returns (bytes, seconds).
+async fn read_all(cluster: &Cluster, index: usize, encoded: &EncodedBlob) -> (usize, f64) {
+    let blob_id = encoded.blob_id();
+    let start = Instant::now();
+    let mut bytes = 0;
+    for shard in cluster.nodes[index].shared.view().shards {
+        let pair = cluster.config.pair_for_shard(shard, blob_id);
+        for kind in ["primary", "secondary"] {
+            let path = format!("/v1/blobs/{blob_id}/slivers/{pair}/{kind}");
+            let reply = cluster.http.get(cluster.url(index, &path)).send().await;
+            let reply = reply.expect("read");
+            assert_eq!(reply.status(), 200, "read failed");
+            bytes += reply.bytes().await.expect("body").len();
         }
-        let bytes: usize = slivers.iter().map(|s| s.symbols.data().len()).sum();
-        let body = bcs::to_bytes(&slivers)?;
-        let start = Instant::now();
-        let reply = self
-            .http
-            .put(self.url(index, &format!("/v1/blobs/{blob_id}/slivers")))
-            .body(body)
-            .send()
-            .await?;
-        let seconds = start.elapsed().as_secs_f64();
-        anyhow::ensure!(
-            reply.status() == 201,
-            "sliver upload failed: {}",
-            reply.text().await?
-        );
-        Ok((bytes, seconds))
     }
-
-    async fn read_all(&self, index: usize, encoded: &EncodedBlob) -> anyhow::Result<(usize, f64)> {
-        let blob_id = encoded.blob_id();
-        let start = Instant::now();
-        let mut bytes = 0;
-        for shard in self.nodes[index].shared.view().shards {
-            let pair = self.encoding.pair_for_shard(shard, blob_id);
-            for kind in ["primary", "secondary"] {
-                let reply = self
-                    .http
-                    .get(self.url(index, &format!("/v1/blobs/{blob_id}/slivers/{pair}/{kind}")))
-                    .send()
-                    .await?;
-                anyhow::ensure!(reply.status() == 200, "read failed");
-                bytes += reply.bytes().await?.len();
-            }
-        }
-        Ok((bytes, start.elapsed().as_secs_f64()))
-    }
-
-    async fn certify(
-        &self,
-        object: ObjectId,
-        encoded: &EncodedBlob,
-        signers: &[usize],
-    ) -> anyhow::Result<()> {
-        let blob_id = encoded.blob_id();
-        let message =
-            certificate::confirmation_message(self.nodes[0].shared.view().epoch, blob_id, None);
-        let mut signatures = Vec::new();
-        let mut positions = Vec::new();
-        for index in signers {
-            let address = self.nodes[*index].address.to_string();
-            let node = NodeClient::new(self.http.clone(), &address, RetryPolicy::ONCE);
-            let signature = node.confirmation(blob_id, None).await?.signature;
-            signatures
-                .push(Signature::from_bytes(&signature).map_err(|e| anyhow::anyhow!("{e:?}"))?);
-            positions.push(
-                self.nodes[0]
-                    .shared
-                    .view()
-                    .committee
-                    .position(&Genesis::node_id(*index))
-                    .expect("member"),
-            );
-        }
-        let refs: Vec<&Signature> = signatures.iter().collect();
-        let aggregate = AggregateSignature::aggregate(&refs, true)
-            .map_err(|e| anyhow::anyhow!("{e:?}"))?
-            .to_signature();
-        let certificate = certificate::Certificate {
-            signers: certificate::Certificate::bitmap(&positions),
-            message,
-            signature: aggregate.to_bytes().to_vec(),
-        };
-        let response = self
-            .client
-            .execute(
-                &self.account,
-                vec![Call::CertifyBlob {
-                    blob: object.into(),
-                    certificate,
-                }],
-            )
-            .await?;
-        anyhow::ensure!(
-            matches!(response.outcome, Outcome::Success { .. }),
-            "certify failed: {response:?}"
-        );
-        Ok(())
-    }
+    (bytes, start.elapsed().as_secs_f64())
 }
 
 #[tokio::main(flavor = "multi_thread")]
 async fn main() -> anyhow::Result<()> {
-    let dir = std::env::temp_dir().join(format!("walrus-bench-node-{}", std::process::id()));
-    std::fs::create_dir_all(&dir)?;
-    let mut listeners = Vec::new();
-    for _ in 0..4 {
-        listeners.push(tokio::net::TcpListener::bind("127.0.0.1:0").await?);
-    }
-    let now_ms = u64::try_from(
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)?
-            .as_millis(),
-    )?;
-    let spec = GenesisSpec {
-        n_nodes: 4,
-        n_shards: 1000,
-        epoch_duration_ms: 3_600_000,
-        n_accounts: 1,
-        account_balance: 100_000 * FROST_PER_WAL,
-        start_ms: now_ms,
-        seed: [8; 32],
-        network_addresses: listeners
-            .iter()
-            .map(|l| l.local_addr().map(|a| a.to_string()))
-            .collect::<Result<_, _>>()?,
-    };
-    let (genesis, secrets) = spec.generate()?;
-    let sequencer =
-        Sequencer::start(SequencerConfig::new(genesis.clone(), dir.join("chain.db"))).await?;
-    let (chain_address, _) = api::serve(
-        sequencer,
-        tokio::net::TcpListener::bind("127.0.0.1:0").await?,
-        std::future::pending(),
-    )?;
-    let chain_url = format!("http://{chain_address}");
-    let mut nodes = Vec::new();
-    for (index, ((bls, operator), listener)) in secrets.nodes.iter().zip(listeners).enumerate() {
-        let config = NodeConfig {
-            node_id: Genesis::node_id(index),
-            bls_secret: bls.clone(),
-            operator_key: operator.clone(),
-            db_path: dir.join(format!("node-{index}.db")),
-            chain_url: chain_url.clone(),
-            genesis: genesis.clone(),
-            max_body_bytes: 1 << 30,
-            registration_wait: Duration::from_secs(10),
-            retry: RetryPolicy::default(),
-        };
-        nodes.push(storage::start(config, listener, std::future::pending())?);
-    }
-    let bench = Bench {
-        nodes,
-        client: ChainClient::new(chain_url),
-        account: secrets.accounts[0].clone(),
-        encoding: EncodingConfig::new(1000)?,
-        http: reqwest::Client::new(),
-    };
-
+    let cluster = Cluster::start_with_body_limit("walrus-bench-node", 4, 1000, 1 << 30).await;
     println!("4 nodes, n = 1000 shards (250 per node); MB = 10^6 bytes of sliver data");
-    for size_mib in [1usize, 64] {
-        let data = walrus_codec::pseudo_random_bytes(size_mib << 20, 0x1234 + size_mib as u64);
-        let encoded = bench.encoding.encode(&data)?;
-        bench.register(&encoded, data.len() as u64).await?;
-        let (written, write_s) = bench.upload(0, &encoded).await?;
-        let (read, read_s) = bench.read_all(0, &encoded).await?;
+    for size_mib in [1u64, 64] {
+        let data =
+            walrus_codec::pseudo_random_bytes(usize::try_from(size_mib << 20)?, 0x1234 + size_mib);
+        let encoded = cluster.config.encode(&data)?;
+        cluster
+            .register(*encoded.blob_id(), encoded.metadata().metadata())
+            .await;
+        let (written, write_s) = upload(&cluster, 0, &encoded).await;
+        let (read, read_s) = read_all(&cluster, 0, &encoded).await;
         println!(
-            "{size_mib:>3} MiB blob: write {:>7.1} MB/s ({:.1} MB in {:.2} s, one batch), read {:>7.1} MB/s ({} GETs in {:.2} s)",
+            "{size_mib:>3} MiB blob: write {:>7.1} MB/s ({:.1} MB in {:.2} s, one batch), read {:>7.1} MB/s (500 GETs in {:.2} s)",
             written as f64 / 1e6 / write_s,
             written as f64 / 1e6,
             write_s,
             read as f64 / 1e6 / read_s,
-            500,
             read_s
         );
     }
-
-    for size_mib in [1usize, 64] {
-        recovery(&bench, size_mib).await?;
+    for size_mib in [1u64, 64] {
+        recovery(&cluster, size_mib).await?;
     }
-    let _ = std::fs::remove_dir_all(&dir);
     Ok(())
 }
 
 /// Node 0 misses a blob that nodes 1..3 hold and certify, then recovers it.
-async fn recovery(bench: &Bench, size_mib: usize) -> anyhow::Result<()> {
-    let data = walrus_codec::pseudo_random_bytes(size_mib << 20, 99 + size_mib as u64);
-    let encoded = bench.encoding.encode(&data)?;
-    let object = bench.register(&encoded, data.len() as u64).await?;
+async fn recovery(cluster: &Cluster, size_mib: u64) -> anyhow::Result<()> {
+    let data = walrus_codec::pseudo_random_bytes(usize::try_from(size_mib << 20)?, 99 + size_mib);
+    let encoded = cluster.config.encode(&data)?;
+    let blob_id = *encoded.blob_id();
+    let object = cluster
+        .register(blob_id, encoded.metadata().metadata())
+        .await;
     for index in 1..4 {
-        bench.upload(index, &encoded).await?;
+        upload(cluster, index, &encoded).await;
     }
     let start = Instant::now();
-    bench.certify(object, &encoded, &[1, 2, 3]).await?;
-    let metrics = bench.nodes[0].shared.metrics.clone();
+    cluster.certify(object, blob_id, &[1, 2, 3]).await;
+    let metrics = cluster.nodes[0].shared.metrics.clone();
     let (downloaded_before, recovered_before, count_before) = (
         metrics.recovery_bytes_downloaded.get(),
         metrics.recovery_bytes_recovered.get(),
@@ -288,6 +119,5 @@ async fn recovery(bench: &Bench, size_mib: usize) -> anyhow::Result<()> {
         recovered as f64 / 1e6,
         downloaded as f64 / recovered.max(1) as f64
     );
-    let _ = encoded.sliver(SliverType::Primary, 0);
     Ok(())
 }

@@ -1,8 +1,10 @@
 //! What the chain API and the storage node API share on warp: the typed
 //! error reply, and the replies to requests no route accepted.
 
+use std::convert::Infallible;
+
 use walrus_types::error::{ErrorBody, ErrorReason};
-use warp::{Reply, http::StatusCode};
+use warp::{Filter, Reply, filters::BoxedFilter, http::StatusCode};
 
 /// An error reply: [`ErrorBody`] with `status`, `reason` and `message`.
 pub fn error_reply(
@@ -59,4 +61,22 @@ pub fn rejection_reply(rejection: &warp::Rejection) -> warp::reply::Response {
         )
     };
     error_reply(status, reason, message)
+}
+
+/// `routes` with every rejection answered by [`rejection_reply`], boxed: the
+/// last step of each API's route table.
+pub fn with_rejection_replies<F>(routes: F) -> BoxedFilter<(warp::reply::Response,)>
+where
+    F: Filter<Extract = (warp::reply::Response,), Error = warp::Rejection>
+        + Clone
+        + Send
+        + Sync
+        + 'static,
+{
+    routes
+        .recover(|rejection: warp::Rejection| async move {
+            Ok::<_, Infallible>(rejection_reply(&rejection))
+        })
+        .unify()
+        .boxed()
 }

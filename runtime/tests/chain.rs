@@ -2,7 +2,11 @@
 //! HTTP on 127.0.0.1 port 0, a verifying follower, restart and replay, and
 //! bad input.
 
+mod common;
+
 use std::{path::PathBuf, time::Duration};
+
+use common::{status_for_declared_length, temp_dir};
 
 use walrus_contracts::ledger::{
     execution::{ChainState, Outcome, TxKind},
@@ -22,33 +26,6 @@ use walrus_types::{
 
 async fn error_body(response: reqwest::Response) -> ErrorBody {
     serde_json::from_slice(&response.bytes().await.expect("body")).expect("an error body")
-}
-
-/// Sends only the headers of a request declaring `length` body bytes and
-/// returns the HTTP status: a server must refuse by the declared length
-/// without reading (or waiting for) the body.
-async fn status_for_declared_length(address: &str, path: &str, method: &str, length: usize) -> u16 {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let host = address.trim_start_matches("http://");
-    let mut stream = tokio::net::TcpStream::connect(host).await.expect("connect");
-    let request =
-        format!("{method} {path} HTTP/1.1\r\nHost: {host}\r\nContent-Length: {length}\r\n\r\n");
-    stream.write_all(request.as_bytes()).await.expect("write");
-    let mut reply = vec![0u8; 64];
-    let read = stream.read(&mut reply).await.expect("read");
-    let line = String::from_utf8_lossy(&reply[..read]).to_string();
-    line.split_whitespace()
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(0)
-}
-
-fn temp_dir(name: &str) -> PathBuf {
-    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
-        .join(format!("chain-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).expect("temp dir");
-    dir
 }
 
 fn spec(epoch_duration_ms: u64) -> GenesisSpec {
@@ -93,7 +70,7 @@ async fn start(genesis: &GenesisConfig, db: PathBuf) -> Running {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn transactions_are_ordered_stored_followed_and_replayed() {
-    let dir = temp_dir("follow");
+    let dir = temp_dir("chain-follow");
     let (genesis, secrets) = spec(3_600_000).generate().expect("genesis");
     let running = start(&genesis, dir.join("chain.db")).await;
     let client = ChainClient::new(running.base.clone());
@@ -187,7 +164,7 @@ async fn transactions_are_ordered_stored_followed_and_replayed() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_input_gets_clear_errors() {
-    let dir = temp_dir("bad");
+    let dir = temp_dir("chain-bad");
     let (genesis, secrets) = spec(3_600_000).generate().expect("genesis");
     let running = start(&genesis, dir.join("chain.db")).await;
     let http = reqwest::Client::new();
@@ -293,7 +270,7 @@ async fn bad_input_gets_clear_errors() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn epochs_advance_with_checkpoint_time() {
-    let dir = temp_dir("epochs");
+    let dir = temp_dir("chain-epochs");
     // Epochs of 400 ms: voting end at 200 ms, epoch change at 400 ms.
     let now = u64::try_from(
         std::time::SystemTime::now()
@@ -371,7 +348,7 @@ async fn epochs_advance_with_checkpoint_time() {
 /// epoch changes exactly when the clock passes the epoch's end.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_sequencer_takes_time_from_its_clock() {
-    let dir = temp_dir("clock");
+    let dir = temp_dir("chain-clock");
     let (genesis, secrets) = spec(60_000).generate().expect("genesis");
     let start_ms = genesis.start_ms;
     let clock = std::sync::Arc::new(walrus_types::ManualClock::new(start_ms + 1_000));

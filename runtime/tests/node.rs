@@ -12,24 +12,6 @@ use walrus_codec::{EncodedBlob, Sliver, SliverType, Symbols};
 use walrus_contracts::certificate;
 use walrus_types::{error::ErrorReason, node::BlobStatus};
 
-/// Sends only the headers of a request declaring `length` body bytes and
-/// returns the HTTP status: a server must refuse by the declared length
-/// without reading (or waiting for) the body.
-async fn status_for_declared_length(host: &str, path: &str, method: &str, length: usize) -> u16 {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let mut stream = tokio::net::TcpStream::connect(host).await.expect("connect");
-    let request =
-        format!("{method} {path} HTTP/1.1\r\nHost: {host}\r\nContent-Length: {length}\r\n\r\n");
-    stream.write_all(request.as_bytes()).await.expect("write");
-    let mut reply = vec![0u8; 64];
-    let read = stream.read(&mut reply).await.expect("read");
-    let line = String::from_utf8_lossy(&reply[..read]).to_string();
-    line.split_whitespace()
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(0)
-}
-
 fn blob(config: &walrus_codec::EncodingConfig) -> (Vec<u8>, EncodedBlob) {
     let data: Vec<u8> = (0..20_000u32)
         .map(|i| u8::try_from(i * 7 % 256).expect("byte"))

@@ -12,7 +12,7 @@
 
 use std::path::Path;
 
-use blst::min_pk::{AggregateSignature, SecretKey};
+use blst::min_pk::SecretKey;
 use ed25519_dalek::SigningKey;
 use walrus_codec::{BlobId, EncodingConfig, EncodingType, Node};
 use walrus_contracts::ledger::{
@@ -180,13 +180,7 @@ impl Workload {
                 key.sign(message, certificate::DST, &[])
             })
             .collect();
-        let refs: Vec<_> = signatures.iter().collect();
-        let aggregate = AggregateSignature::aggregate(&refs, false).expect("signatures");
-        Certificate {
-            signers: Certificate::bitmap(&indices),
-            message: message.to_vec(),
-            signature: aggregate.to_signature().to_bytes().to_vec(),
-        }
+        Certificate::aggregate(message.to_vec(), &indices, &signatures).expect("signatures")
     }
 
     fn new_registration(&mut self, deletable: bool) -> Vec<Call> {

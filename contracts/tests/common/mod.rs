@@ -5,8 +5,8 @@
 use blst::min_pk::{AggregateSignature, SecretKey};
 use walrus_codec::{BlobId, EncodingConfig};
 use walrus_contracts::{
-    Address, Call, Candidate, Event, Genesis, GenesisNode, ObjectId, State, SystemParams,
-    TxContext, TxError, Votes, apply,
+    Address, Call, Candidate, Event, Genesis, GenesisNode, ObjectId, ObjectRef, Registration,
+    State, SystemParams, TxContext, TxError, Votes, apply,
     certificate::{self, Certificate, DST},
     money::FROST_PER_WAL,
 };
@@ -151,6 +151,22 @@ pub fn blob_of(n_shards: u16, data: &[u8]) -> (BlobId, [u8; 32], u64) {
         root,
         u64::try_from(data.len()).expect("small"),
     )
+}
+
+/// A `RegisterBlob` call for `blob` (ID, root hash, size) paid from `storage`.
+pub fn register_call(
+    storage: ObjectRef,
+    (blob_id, root_hash, size): (BlobId, [u8; 32], u64),
+    deletable: bool,
+) -> Call {
+    Call::RegisterBlob(Registration {
+        storage,
+        blob_id,
+        root_hash,
+        size,
+        encoding_type: 1,
+        deletable,
+    })
 }
 
 pub fn names(events: &[Event]) -> Vec<&'static str> {

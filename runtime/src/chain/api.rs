@@ -13,7 +13,7 @@
 //! | GET | /v1/committee | [`CommitteeInfo`]: what a client needs to store and read |
 //! | GET | /v1/health | liveness and progress |
 
-use std::{convert::Infallible, net::SocketAddr, time::Duration};
+use std::{net::SocketAddr, time::Duration};
 
 use serde::{Deserialize, Serialize};
 use walrus_contracts::{Address, ObjectId, ledger::transaction::TxDigest};
@@ -24,7 +24,7 @@ use walrus_types::{
     },
     error::{ErrorBody, ErrorReason},
 };
-use warp::{Filter, Rejection as WarpRejection, Reply, http::StatusCode, hyper::body::Bytes};
+use warp::{Filter, Reply, http::StatusCode, hyper::body::Bytes};
 
 use super::sequencer::{Sequencer, SequencerError};
 
@@ -38,7 +38,7 @@ fn error_body(body: &ErrorBody) -> warp::reply::Response {
     warp::reply::with_status(warp::reply::json(body), status).into_response()
 }
 
-use crate::http::{error_reply as error, rejection_reply};
+use crate::http::{error_reply as error, with_rejection_replies};
 
 fn internal(err: impl std::fmt::Display) -> warp::reply::Response {
     tracing::error!("internal error: {err:#}");
@@ -171,7 +171,7 @@ pub fn routes(sequencer: Sequencer) -> warp::filters::BoxedFilter<(warp::reply::
                 };
                 warp::reply::json(&health).into_response()
             });
-    submit
+    let table = submit
         .or(transaction)
         .unify()
         .or(checkpoints)
@@ -185,12 +185,8 @@ pub fn routes(sequencer: Sequencer) -> warp::filters::BoxedFilter<(warp::reply::
         .or(committee)
         .unify()
         .or(health)
-        .unify()
-        .recover(|rejection: WarpRejection| async move {
-            Ok::<_, Infallible>(rejection_reply(&rejection))
-        })
-        .unify()
-        .boxed()
+        .unify();
+    with_rejection_replies(table)
 }
 
 fn bcs_reply<T: Serialize>(value: &T) -> warp::reply::Response {

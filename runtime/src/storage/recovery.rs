@@ -11,7 +11,7 @@
 
 use std::{collections::BTreeMap, sync::Arc, time::Duration};
 
-use blst::min_pk::{AggregateSignature, Signature};
+use blst::min_pk::Signature;
 use bytes::Bytes;
 use walrus_codec::{
     BlobId, InconsistencyProof, RecoverySymbol, Sliver, SliverType, UnverifiedBlobMetadataWithId,
@@ -368,16 +368,9 @@ async fn report_inconsistency(
     if !walrus_codec::is_validity(weight, u32::from(shared.encoding.n_shards())) {
         return Err(RecoveryFailure::NotEnoughAttestations { weight });
     }
-    let refs: Vec<&Signature> = signers.iter().map(|(_, s)| s).collect();
-    let aggregate = AggregateSignature::aggregate(&refs, true)
-        .map_err(|e| RecoveryFailure::OwnEvidence(format!("aggregation: {e:?}")))?
-        .to_signature();
-    let positions: Vec<usize> = signers.iter().map(|(i, _)| *i).collect();
-    let certificate = certificate::Certificate {
-        signers: certificate::Certificate::bitmap(&positions),
-        message,
-        signature: aggregate.to_bytes().to_vec(),
-    };
+    let (positions, signatures): (Vec<usize>, Vec<Signature>) = signers.into_iter().unzip();
+    let certificate = certificate::Certificate::aggregate(message, &positions, &signatures)
+        .map_err(|e| RecoveryFailure::OwnEvidence(format!("aggregation: {e}")))?;
     let chain = ChainClient::new(shared.config.chain_url.clone());
     let call = Call::InvalidateBlobId {
         blob_id,

@@ -5,7 +5,7 @@
 
 use std::{path::PathBuf, time::Duration};
 
-use blst::min_pk::{AggregateSignature, Signature};
+use blst::min_pk::Signature;
 use walrus_codec::{BlobId, BlobMetadata, EncodingConfig, Sliver};
 use walrus_contracts::{
     Call, Genesis, ObjectId, ObjectRef, Registration, certificate,
@@ -28,8 +28,10 @@ use walrus_types::{
 };
 
 pub fn temp_dir(name: &str) -> PathBuf {
-    let dir =
-        PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("{name}-{}", std::process::id()));
+    // Integration tests get cargo's scratch directory; the bench example
+    // that shares this module gets the system's.
+    let base = option_env!("CARGO_TARGET_TMPDIR").map_or_else(std::env::temp_dir, PathBuf::from);
+    let dir = base.join(format!("{name}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).expect("temp dir");
     dir
@@ -47,6 +49,31 @@ pub async fn reason(response: reqwest::Response) -> (u16, Option<ErrorReason>) {
     (status, reason)
 }
 
+/// Sends only the headers of a request declaring `length` body bytes to
+/// `address` (`host:port`, with or without `http://`) and returns the HTTP
+/// status: a server must refuse by the declared length without reading (or
+/// waiting for) the body.
+pub async fn status_for_declared_length(
+    address: &str,
+    path: &str,
+    method: &str,
+    length: usize,
+) -> u16 {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let host = address.trim_start_matches("http://");
+    let mut stream = tokio::net::TcpStream::connect(host).await.expect("connect");
+    let request =
+        format!("{method} {path} HTTP/1.1\r\nHost: {host}\r\nContent-Length: {length}\r\n\r\n");
+    stream.write_all(request.as_bytes()).await.expect("write");
+    let mut reply = vec![0u8; 64];
+    let read = stream.read(&mut reply).await.expect("read");
+    let line = String::from_utf8_lossy(&reply[..read]).to_string();
+    line.split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0)
+}
+
 pub struct Cluster {
     pub nodes: Vec<RunningNode>,
     pub client: ChainClient,
@@ -56,8 +83,19 @@ pub struct Cluster {
 }
 
 impl Cluster {
-    /// A sequencer and `n_nodes` nodes over `n_shards` shards.
+    /// A sequencer and `n_nodes` nodes over `n_shards` shards, accepting
+    /// request bodies up to 4 MiB.
     pub async fn start(name: &str, n_nodes: usize, n_shards: u16) -> Self {
+        Self::start_with_body_limit(name, n_nodes, n_shards, 4 << 20).await
+    }
+
+    /// As [`Cluster::start`], with nodes accepting bodies up to `max_body_bytes`.
+    pub async fn start_with_body_limit(
+        name: &str,
+        n_nodes: usize,
+        n_shards: u16,
+        max_body_bytes: u64,
+    ) -> Self {
         let dir = temp_dir(name);
         let mut listeners = Vec::new();
         for _ in 0..n_nodes {
@@ -76,7 +114,7 @@ impl Cluster {
             n_shards,
             epoch_duration_ms: 3_600_000,
             n_accounts: 1,
-            account_balance: 1000 * FROST_PER_WAL,
+            account_balance: 100_000 * FROST_PER_WAL,
             start_ms: now_ms(),
             seed: [4; 32],
             network_addresses,
@@ -102,7 +140,7 @@ impl Cluster {
                 db_path: dir.join(format!("node-{index}.db")),
                 chain_url: chain_url.clone(),
                 genesis: genesis.clone(),
-                max_body_bytes: 4 << 20,
+                max_body_bytes,
                 registration_wait: Duration::from_millis(300),
                 retry: RetryPolicy::default(),
             };
@@ -207,15 +245,8 @@ impl Cluster {
                     .expect("member"),
             );
         }
-        let refs: Vec<&Signature> = signatures.iter().collect();
-        let aggregate = AggregateSignature::aggregate(&refs, true)
-            .expect("aggregate")
-            .to_signature();
-        let certificate = certificate::Certificate {
-            signers: certificate::Certificate::bitmap(&positions),
-            message,
-            signature: aggregate.to_bytes().to_vec(),
-        };
+        let certificate = certificate::Certificate::aggregate(message, &positions, &signatures)
+            .expect("aggregate");
         let response = self
             .client
             .execute(

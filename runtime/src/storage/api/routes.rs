@@ -1,11 +1,11 @@
 //! The node's warp routes: paths, methods and body limits, each mapped to
 //! its handler; unmatched requests become typed errors.
 
-use std::{convert::Infallible, sync::Arc};
+use std::sync::Arc;
 
-use warp::{Filter, Rejection as WarpRejection};
+use warp::Filter;
 
-use crate::http::rejection_reply;
+use crate::http::with_rejection_replies;
 
 use super::{
     NodeShared, blob_status, confirmation, finish, get_metadata, get_sliver, health,
@@ -113,7 +113,7 @@ pub fn routes(shared: Arc<NodeShared>) -> warp::filters::BoxedFilter<(warp::repl
         .and(warp::get())
         .and(with)
         .map(|shared: Arc<NodeShared>| health(&shared));
-    metadata_put
+    let table = metadata_put
         .or(metadata_get)
         .unify()
         .or(metadata_status)
@@ -139,10 +139,6 @@ pub fn routes(shared: Arc<NodeShared>) -> warp::filters::BoxedFilter<(warp::repl
         .or(inconsistency)
         .unify()
         .or(health)
-        .unify()
-        .recover(|rejection: WarpRejection| async move {
-            Ok::<_, Infallible>(rejection_reply(&rejection))
-        })
-        .unify()
-        .boxed()
+        .unify();
+    with_rejection_replies(table)
 }

@@ -7,12 +7,7 @@ use super::*;
 const BLOB: BlobId = BlobId([3; 32]);
 
 fn object(end_epoch: Epoch, deletable: bool, certified: Option<Epoch>) -> ObjectFacts {
-    ObjectFacts {
-        end_epoch,
-        deletable,
-        certified_epoch: certified,
-        deleted: false,
-    }
+    ObjectFacts::undeleted(end_epoch, deletable, certified)
 }
 
 fn facts(objects: &[(u8, ObjectFacts)]) -> BlobFacts {
