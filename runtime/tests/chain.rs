@@ -8,6 +8,8 @@ use std::{path::PathBuf, time::Duration};
 
 use common::{status_for_declared_length, temp_dir};
 
+use base64::{Engine, engine::general_purpose::STANDARD as BASE64};
+use walrus_contracts::ledger::state_tree::StateKey;
 use walrus_contracts::ledger::{
     execution::{ChainState, Outcome, TxKind},
     genesis::{GenesisConfig, GenesisSpec},
@@ -382,4 +384,63 @@ async fn the_sequencer_takes_time_from_its_clock() {
     assert_eq!(stored.len(), 1, "a checkpoint follows within the wait");
     assert_eq!(stored[0].timestamp_ms, start_ms + 61_000);
     assert_eq!(sequencer.with_chain(|c| c.state.epoch), 1);
+}
+
+/// A client checks one object against the state root of a checkpoint it
+/// fetched itself, without the rest of the state.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn state_proofs_show_one_object_against_a_checkpoint_root() {
+    let dir = temp_dir("chain-proofs");
+    let (genesis, secrets) = spec(3_600_000).generate().expect("genesis");
+    let running = start(&genesis, dir.join("chain.db")).await;
+    let client = ChainClient::new(running.base.clone());
+    let alice = &secrets.accounts[0];
+    let response = client
+        .execute(
+            alice,
+            vec![Call::ReserveSpace {
+                size_bytes: 1 << 20,
+                epochs: 2,
+            }],
+        )
+        .await
+        .expect("reserve");
+    let Outcome::Success { created, .. } = &response.outcome else {
+        panic!("reserve failed: {response:?}")
+    };
+    let storage = StateKey::Storage(created[0]);
+    let info = client.state_proof(&storage).await.expect("proof");
+    let sequence = info.checkpoint.expect("after a checkpoint");
+    let checkpoints = client
+        .checkpoints(sequence, Duration::ZERO)
+        .await
+        .expect("checkpoint");
+    let root = checkpoints[0].state_root;
+    let value = info.verify(root).expect("the proof verifies");
+    let (owner, resource): (walrus_contracts::Address, walrus_contracts::Storage) =
+        bcs::from_bytes(&value.expect("the resource exists")).expect("a storage resource");
+    assert_eq!(owner, address_of(&alice.verifying_key()));
+    assert_eq!(resource.size_bytes, 1 << 20);
+
+    // A tampered value, another root, or a missing object claimed present fail.
+    let mut tampered = info.clone();
+    tampered.value = Some(BASE64.encode(bcs::to_bytes(&(owner, 2u64 << 20)).expect("bcs")));
+    assert!(tampered.verify(root).is_err());
+    assert!(info.verify([0; 32]).is_err());
+    let absent = StateKey::Blob(ObjectId([0xab; 32]));
+    let info = client.state_proof(&absent).await.expect("proof");
+    assert_eq!(info.verify(root).expect("absence verifies"), None);
+    let mut claimed = info.clone();
+    claimed.value = Some(BASE64.encode([1u8]));
+    assert!(claimed.verify(root).is_err());
+
+    let reply = reqwest::get(format!("{}/v1/state/planet/0x00", running.base))
+        .await
+        .expect("request");
+    assert_eq!(reply.status(), 400);
+    assert_eq!(
+        error_body(reply).await.reason(),
+        Some(ErrorReason::InvalidStateKey)
+    );
+    let _ = running.stop.send(());
 }

@@ -13,6 +13,9 @@ use walrus_contracts::{
     },
 };
 
+use walrus_contracts::ledger::state_tree::StateKey;
+
+use crate::state_proof::{StateProofInfo, state_path};
 use crate::{
     RetryPolicy,
     chain::{AccountInfo, ChainHealth, ChainObject, CommitteeInfo, SystemInfo, TxResponse},
@@ -146,6 +149,15 @@ impl ChainClient {
             path: path.to_owned(),
             message: e.to_string(),
         })
+    }
+
+    /// `key`'s value and Merkle proof against the latest state root
+    /// (`GET /v1/state/...`); check it with [`StateProofInfo::verify`].
+    ///
+    /// # Errors
+    /// [`ChainError`].
+    pub async fn state_proof(&self, key: &StateKey) -> Result<StateProofInfo, ChainError> {
+        self.get_json(&state_path(key)).await
     }
 
     /// Submits signed transaction bytes and waits for the outcome.

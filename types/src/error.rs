@@ -43,6 +43,8 @@ pub enum ErrorReason {
     InvalidObjectId,
     /// The address in the path is malformed.
     InvalidAddress,
+    /// The kind or ID of a `/v1/state/...` path is unknown or malformed.
+    InvalidStateKey,
     /// The transaction digest in the path is malformed.
     InvalidDigest,
     /// The sliver type in the path is neither `primary` nor `secondary`.

@@ -38,6 +38,7 @@ pub mod node;
 mod node_client;
 pub mod publisher;
 mod retry;
+pub mod state_proof;
 mod time;
 
 pub use chain_client::{ChainClient, ChainError};

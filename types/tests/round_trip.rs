@@ -123,3 +123,30 @@ fn error_reasons_are_typed_and_unknown_ones_still_parse() {
     .expect("an unknown reason parses");
     assert_eq!(future.reason(), Some(ErrorReason::Unknown));
 }
+
+#[test]
+fn every_state_key_has_a_path_that_parses_back() {
+    use walrus_contracts::ledger::state_tree::StateKey;
+    use walrus_types::state_proof::{parse_state_key, state_path};
+    let id = walrus_contracts::ObjectId([7; 32]);
+    let address = walrus_contracts::Address([8; 32]);
+    let keys = [
+        StateKey::Account(address),
+        StateKey::Nonce(address),
+        StateKey::Storage(id),
+        StateKey::Blob(id),
+        StateKey::SharedBlob(id),
+        StateKey::InvalidBlobId(walrus_codec::BlobId([9; 32])),
+        StateKey::Pool(id),
+        StateKey::StakedWal(id),
+        StateKey::Income(12),
+    ];
+    for key in keys {
+        let path = state_path(&key);
+        let segments: Vec<&str> = path.rsplitn(3, '/').collect();
+        assert_eq!(parse_state_key(segments[1], segments[0]), Some(key), "{path}");
+    }
+    assert_eq!(state_path(&StateKey::System), "/v1/state/system");
+    assert_eq!(parse_state_key("blob", "0x12"), None);
+    assert_eq!(parse_state_key("planet", &id.to_string()), None);
+}

@@ -6,13 +6,14 @@
 //! as the checkpoint timestamp; the epoch transitions due at that time are
 //! inserted first, as system transactions.
 
-use std::collections::BTreeMap;
+use imbl::OrdMap;
+use serde::{Deserialize, Serialize};
 
 use crate::{Address, Call, Event, ObjectId, State, TxContext, TxError, apply, due_system_calls};
-use serde::{Deserialize, Serialize};
 
 use super::{
     genesis::GenesisConfig,
+    state_tree::{self, Objects, StateKey, StateProof, StateTree},
     transaction::{Rejection, SignedTransaction, TxDigest},
 };
 
@@ -122,13 +123,14 @@ pub enum Divergence {
 }
 
 /// The state every participant keeps: the contracts state plus what the chain
-/// itself needs (nonces, epoch start time, position in the log).
+/// itself needs (nonces, epoch start time, position in the log), and the
+/// authenticated state tree over them as of the last checkpoint.
 #[derive(Debug, Clone)]
 pub struct ChainState {
     /// The contracts state.
     pub state: State,
     /// Next nonce per sender.
-    pub nonces: BTreeMap<Address, u64>,
+    pub nonces: OrdMap<Address, u64>,
     /// When the current epoch started (checkpoint time).
     pub epoch_start_ms: u64,
     /// The sequence number of the next checkpoint.
@@ -137,13 +139,11 @@ pub struct ChainState {
     pub last_digest: [u8; 32],
     /// The timestamp of the last checkpoint.
     pub last_timestamp_ms: u64,
-}
-
-#[derive(Serialize)]
-struct RootInput<'a> {
-    state_digest: [u8; 32],
-    nonces: &'a BTreeMap<Address, u64>,
-    epoch_start_ms: u64,
+    /// The objects as of the last checkpoint (cheap persistent-map clones),
+    /// to find what the next one changed.
+    sealed: (State, OrdMap<Address, u64>, u64),
+    /// The authenticated state as of the last checkpoint.
+    tree: StateTree,
 }
 
 impl ChainState {
@@ -153,25 +153,45 @@ impl ChainState {
     /// The contracts genesis is invalid: the [`TxError`] of building it.
     pub fn genesis(config: &GenesisConfig) -> Result<Self, TxError> {
         let state = config.genesis.build()?;
+        let nonces = OrdMap::new();
+        let objects = Objects {
+            state: &state,
+            nonces: &nonces,
+            epoch_start_ms: config.start_ms,
+        };
+        let tree = StateTree::build(0, objects.all());
         Ok(Self {
+            sealed: (state.clone(), nonces.clone(), config.start_ms),
             state,
-            nonces: BTreeMap::new(),
+            nonces,
             epoch_start_ms: config.start_ms,
             next_sequence: 0,
             last_digest: config.digest(),
             last_timestamp_ms: config.start_ms,
+            tree,
         })
     }
 
-    /// The state root: blake3 over the contracts state digest, the nonces and
-    /// the epoch start time.
+    /// The state root after the last checkpoint (after genesis before any):
+    /// the root of the authenticated state tree ([`state_tree`]).
     pub fn root(&self) -> [u8; 32] {
-        let input = RootInput {
-            state_digest: self.state.digest(),
+        self.tree.root()
+    }
+
+    /// The objects the state tree commits to, as they are now.
+    pub fn objects(&self) -> Objects<'_> {
+        Objects {
+            state: &self.state,
             nonces: &self.nonces,
             epoch_start_ms: self.epoch_start_ms,
-        };
-        *blake3::hash(&bcs::to_bytes(&input).expect("root input serializes")).as_bytes()
+        }
+    }
+
+    /// `key`'s value (BCS bytes, `None` if absent) and its proof against
+    /// [`ChainState::root`], the state root of checkpoint
+    /// `next_sequence - 1` (of genesis when no checkpoint exists yet).
+    pub fn prove(&self, key: &StateKey) -> (Option<Vec<u8>>, StateProof) {
+        (self.objects().value(key), self.tree.prove(key))
     }
 
     /// The next nonce of `sender`.
@@ -267,14 +287,29 @@ impl ChainState {
         (self.seal(timestamp_ms, executed), rejected)
     }
 
+    /// Applies what changed since the last checkpoint to the state tree.
+    fn commit_state(&mut self) -> [u8; 32] {
+        let (state, nonces, epoch_start_ms) = &self.sealed;
+        let before = Objects {
+            state,
+            nonces,
+            epoch_start_ms: *epoch_start_ms,
+        };
+        let changes = state_tree::changes(&before, &self.objects());
+        let root = self.tree.update(changes);
+        self.sealed = (self.state.clone(), self.nonces.clone(), self.epoch_start_ms);
+        root
+    }
+
     fn seal(&mut self, timestamp_ms: u64, transactions: Vec<ExecutedTransaction>) -> Checkpoint {
+        let state_root = self.commit_state();
         let checkpoint = Checkpoint {
             sequence: self.next_sequence,
             epoch: self.state.epoch,
             timestamp_ms,
             previous_digest: self.last_digest,
             transactions,
-            state_root: self.root(),
+            state_root,
         };
         self.next_sequence += 1;
         self.last_digest = checkpoint.digest();

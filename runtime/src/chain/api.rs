@@ -16,13 +16,17 @@
 use std::{net::SocketAddr, time::Duration};
 
 use serde::{Deserialize, Serialize};
-use walrus_contracts::{Address, ObjectId, ledger::transaction::TxDigest};
+use walrus_contracts::{
+    Address, ObjectId,
+    ledger::{state_tree::StateKey, transaction::TxDigest},
+};
 use walrus_types::{
     chain::{
         AccountInfo, ChainHealth, ChainObject, CommitteeInfo, SystemInfo, TxResponse,
         rejection_error,
     },
     error::{ErrorBody, ErrorReason},
+    state_proof::{StateProofInfo, parse_state_key},
 };
 use warp::{Filter, Reply, http::StatusCode, hyper::body::Bytes};
 
@@ -172,6 +176,8 @@ pub fn routes(sequencer: Sequencer) -> warp::filters::BoxedFilter<(warp::reply::
                 warp::reply::json(&health).into_response()
             });
     let table = submit
+        .or(state_proof(sequencer.clone()))
+        .unify()
         .or(transaction)
         .unify()
         .or(checkpoints)
@@ -187,6 +193,33 @@ pub fn routes(sequencer: Sequencer) -> warp::filters::BoxedFilter<(warp::reply::
         .or(health)
         .unify();
     with_rejection_replies(table)
+}
+
+/// `GET /v1/state/system` and `GET /v1/state/{kind}/{id}`: one object of
+/// the authenticated state and its proof ([`StateProofInfo`]).
+fn state_proof(sequencer: Sequencer) -> warp::filters::BoxedFilter<(warp::reply::Response,)> {
+    let with = warp::any().map(move || sequencer.clone());
+    let system = warp::path!("v1" / "state" / "system").map(|| Some(StateKey::System));
+    let other = warp::path!("v1" / "state" / String / String)
+        .map(|kind: String, id: String| parse_state_key(&kind, &id));
+    system
+        .or(other)
+        .unify()
+        .and(warp::get())
+        .and(with)
+        .map(|key: Option<StateKey>, sequencer: Sequencer| match key {
+            Some(key) => {
+                let info = sequencer.with_chain(|chain| StateProofInfo::of(chain, key));
+                warp::reply::json(&info).into_response()
+            }
+            None => error(
+                StatusCode::BAD_REQUEST,
+                ErrorReason::InvalidStateKey,
+                "expected /v1/state/system or /v1/state/{kind}/{id} with kind one of account, \
+                 nonce, storage, blob, sharedBlob, invalidBlobId, pool, stakedWal, income",
+            ),
+        })
+        .boxed()
 }
 
 fn bcs_reply<T: Serialize>(value: &T) -> warp::reply::Response {

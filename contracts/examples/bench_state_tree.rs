@@ -1,0 +1,115 @@
+//! State commitment cost per checkpoint: a chain state holding N Blob
+//! objects (10^4, 10^5, 10^6 by default), then checkpoints that each change
+//! 1,000 of them. Prints the median time of committing one such checkpoint
+//! (the authenticated state tree's diff and update, `ChainState` sealing an
+//! empty checkpoint), and for comparison the whole-state blake3 digest the
+//! chain used before (`State::digest`). Used by `bench/state_tree.sh`.
+//!
+//! `cargo run --release -p walrus-contracts --example bench_state_tree -- [N...]`
+#![allow(clippy::disallowed_types, clippy::disallowed_methods)] // a benchmark measures time
+#![allow(missing_docs)]
+
+use std::time::Instant;
+
+use walrus_codec::BlobId;
+use walrus_contracts::{
+    Address, Blob, ObjectId, Storage,
+    ledger::{execution::ChainState, genesis::GenesisSpec},
+    money::FROST_PER_WAL,
+};
+
+const CHANGED: usize = 1_000;
+const ROUNDS: usize = 7;
+
+fn id(i: usize, salt: u8) -> [u8; 32] {
+    let mut bytes = [salt; 32];
+    bytes[..8].copy_from_slice(&u64::try_from(i).expect("fits").to_le_bytes());
+    *blake3::hash(&bytes).as_bytes()
+}
+
+fn blob(i: usize, end_epoch: u32) -> Blob {
+    Blob {
+        owner: Address(id(i % 1000, 1)),
+        blob_id: BlobId(id(i, 2)),
+        size: 1 << 20,
+        encoding_type: 1,
+        registered_epoch: 0,
+        certified_epoch: Some(0),
+        storage_id: ObjectId(id(i, 3)),
+        storage: Storage {
+            start_epoch: 0,
+            end_epoch,
+            size_bytes: 5 << 20,
+        },
+        deletable: false,
+        attributes: Default::default(),
+    }
+}
+
+fn median(mut values: Vec<f64>) -> f64 {
+    values.sort_by(f64::total_cmp);
+    values[values.len() / 2]
+}
+
+fn run(n: usize) {
+    let spec = GenesisSpec {
+        n_nodes: 4,
+        n_shards: 100,
+        epoch_duration_ms: 3_600_000,
+        n_accounts: 1,
+        account_balance: FROST_PER_WAL,
+        start_ms: 1_800_000_000_000,
+        seed: [5; 32],
+        network_addresses: Vec::new(),
+    };
+    let (genesis, _) = spec.generate().expect("genesis");
+    let mut chain = ChainState::genesis(&genesis).expect("genesis state");
+    for i in 0..n {
+        chain.state.blobs.insert(ObjectId(id(i, 0)), blob(i, 10));
+    }
+    let mut time_ms = 1_800_000_000_001;
+    let start = Instant::now();
+    chain.build_checkpoint(time_ms, Vec::new());
+    let initial_s = start.elapsed().as_secs_f64();
+    let (mut commit, mut digest) = (Vec::new(), Vec::new());
+    for round in 0..ROUNDS {
+        for k in 0..CHANGED {
+            let i = (round * 7919 + k * 104_729) % n;
+            let end_epoch = 11 + u32::try_from(round).expect("small");
+            chain
+                .state
+                .blobs
+                .insert(ObjectId(id(i, 0)), blob(i, end_epoch));
+        }
+        time_ms += 1;
+        let start = Instant::now();
+        let (checkpoint, _) = chain.build_checkpoint(time_ms, Vec::new());
+        commit.push(start.elapsed().as_secs_f64() * 1e3);
+        assert_eq!(checkpoint.state_root, chain.root());
+        let start = Instant::now();
+        std::hint::black_box(chain.state.digest());
+        digest.push(start.elapsed().as_secs_f64() * 1e3);
+    }
+    println!(
+        "{n:>9} objects: commit of {CHANGED} changed {:>8.2} ms (median of {ROUNDS}); \
+         whole-state blake3 digest {:>9.2} ms; first build {:.2} s",
+        median(commit),
+        median(digest),
+        initial_s
+    );
+}
+
+fn main() {
+    let sizes: Vec<usize> = std::env::args()
+        .skip(1)
+        .map(|a| a.parse().expect("N: a number of objects"))
+        .collect();
+    let sizes = if sizes.is_empty() {
+        vec![10_000, 100_000, 1_000_000]
+    } else {
+        sizes
+    };
+    for n in sizes {
+        run(n);
+    }
+}
