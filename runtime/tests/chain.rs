@@ -18,7 +18,7 @@ use walrus_contracts::ledger::{
 use walrus_contracts::{Call, Event, ObjectId, money::FROST_PER_WAL};
 use walrus_runtime::chain::{
     api,
-    sequencer::{Sequencer, SequencerConfig},
+    sequencer::{Sequencer, SequencerConfig, SequencerError},
 };
 use walrus_types::{
     ChainClient, Follower,
@@ -149,7 +149,7 @@ async fn transactions_are_ordered_stored_followed_and_replayed() {
     let live_root = running.sequencer.with_chain(ChainState::root);
     assert_eq!(follower.chain().root(), live_root);
 
-    // Restart on the same file: the log re-executes to the same root.
+    // Restart on the same file: the stored objects give the same root.
     let count = running.sequencer.checkpoint_count();
     let _ = running.stop.send(());
     running.server.await.expect("server stops");
@@ -443,4 +443,65 @@ async fn state_proofs_show_one_object_against_a_checkpoint_root() {
         Some(ErrorReason::InvalidStateKey)
     );
     let _ = running.stop.send(());
+}
+
+/// A restart restores the state from the stored objects without
+/// re-executing the log, refuses objects that do not hash to the last
+/// checkpoint's state root, and re-executes when no objects are stored.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restart_restores_stored_objects_checked_against_the_last_root() {
+    let dir = temp_dir("chain-restore");
+    let db = dir.join("chain.db");
+    let (genesis, secrets) = spec(3_600_000).generate().expect("genesis");
+    let running = start(&genesis, db.clone()).await;
+    let client = ChainClient::new(running.base.clone());
+    let bob = address_of(&secrets.accounts[1].verifying_key());
+    for amount in 1..=3 {
+        let call = Call::TransferWal { to: bob, amount };
+        client
+            .execute(&secrets.accounts[0], vec![call])
+            .await
+            .expect("transfer");
+    }
+    let live_root = running.sequencer.with_chain(ChainState::root);
+    let _ = running.stop.send(());
+    running.server.await.expect("server stops");
+    let sql = rusqlite::Connection::open(&db).expect("open");
+    let stored: i64 = sql
+        .query_row("SELECT next_sequence FROM position", [], |r| r.get(0))
+        .expect("objects stored with the log");
+    assert_eq!(
+        u64::try_from(stored).expect("count"),
+        running.sequencer.checkpoint_count()
+    );
+
+    // Bob's balance, tampered in the stored objects, is caught by the root.
+    let bob_key = bcs::to_bytes(&StateKey::Account(bob)).expect("bcs");
+    let changed = sql
+        .execute(
+            "UPDATE objects SET value = ?2 WHERE key = ?1",
+            rusqlite::params![bob_key, 7u64.to_le_bytes().to_vec()],
+        )
+        .expect("update");
+    assert_eq!(changed, 1);
+    let refused = Sequencer::start(SequencerConfig::new(genesis.clone(), db.clone())).await;
+    let Err(SequencerError::Snapshot(error)) = refused else {
+        panic!("tampered objects were accepted");
+    };
+    assert!(error.to_string().contains("state root"), "{error}");
+
+    // Without stored objects, the log re-executes and stores them again.
+    sql.execute("DELETE FROM position", []).expect("delete");
+    let restarted = start(&genesis, db.clone()).await;
+    assert_eq!(restarted.sequencer.with_chain(ChainState::root), live_root);
+    let (value, _) = restarted
+        .sequencer
+        .with_chain(|chain| chain.prove(&StateKey::Account(bob)));
+    let stored: Vec<u8> = sql
+        .query_row("SELECT value FROM objects WHERE key = ?1", [bob_key], |r| {
+            r.get(0)
+        })
+        .expect("rewritten");
+    assert_eq!(Some(stored), value);
+    let _ = restarted.stop.send(());
 }

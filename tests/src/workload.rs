@@ -472,15 +472,16 @@ impl Workload {
         }
     }
 
-    /// Writes every checkpoint into a chain log at `path`, which
-    /// `Sequencer::start` then serves (after re-executing it).
+    /// Writes every checkpoint into a chain log at `path`, and the objects of
+    /// the state after them, which `Sequencer::start` then serves.
     ///
     /// # Panics
     /// The file cannot be written.
     pub fn write_log(&self, path: &Path) {
         let mut store = Store::open(path, self.genesis.digest()).expect("chain log");
         for checkpoint in &self.checkpoints {
-            store.append(checkpoint).expect("append");
+            store.append(checkpoint, &[]).expect("append");
         }
+        store.write_snapshot(&self.chain).expect("objects");
     }
 }

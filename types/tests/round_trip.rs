@@ -144,7 +144,11 @@ fn every_state_key_has_a_path_that_parses_back() {
     for key in keys {
         let path = state_path(&key);
         let segments: Vec<&str> = path.rsplitn(3, '/').collect();
-        assert_eq!(parse_state_key(segments[1], segments[0]), Some(key), "{path}");
+        assert_eq!(
+            parse_state_key(segments[1], segments[0]),
+            Some(key),
+            "{path}"
+        );
     }
     assert_eq!(state_path(&StateKey::System), "/v1/state/system");
     assert_eq!(parse_state_key("blob", "0x12"), None);

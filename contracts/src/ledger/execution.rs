@@ -144,6 +144,42 @@ pub struct ChainState {
     sealed: (State, OrdMap<Address, u64>, u64),
     /// The authenticated state as of the last checkpoint.
     tree: StateTree,
+    /// What the last checkpoint changed, for a store to persist.
+    last_changes: Vec<(StateKey, Option<Vec<u8>>)>,
+}
+
+/// What a chain store keeps to restart without re-executing the log: every
+/// object of the state after checkpoint `next_sequence - 1`, and the
+/// position in the log.
+#[derive(Debug, Clone)]
+pub struct Snapshot {
+    /// Every object and its BCS value ([`Objects::all`]).
+    pub objects: Vec<(StateKey, Vec<u8>)>,
+    /// The sequence number of the next checkpoint.
+    pub next_sequence: u64,
+    /// The digest of the last checkpoint.
+    pub last_digest: [u8; 32],
+    /// The timestamp of the last checkpoint.
+    pub last_timestamp_ms: u64,
+}
+
+/// A snapshot that cannot be restored.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SnapshotError {
+    /// The genesis does not build.
+    #[error("genesis: {0}")]
+    Genesis(#[from] TxError),
+    /// An object does not decode.
+    #[error(transparent)]
+    Object(#[from] state_tree::RestoreError),
+    /// The objects do not hash to the root the log says.
+    #[error("restored objects give state root {got}, the last checkpoint says {expected}")]
+    RootMismatch {
+        /// The checkpoint's root, hex.
+        expected: String,
+        /// The restored root, hex.
+        got: String,
+    },
 }
 
 impl ChainState {
@@ -169,7 +205,52 @@ impl ChainState {
             last_digest: config.digest(),
             last_timestamp_ms: config.start_ms,
             tree,
+            last_changes: Vec::new(),
         })
+    }
+
+    /// Restores the state from `snapshot` without re-executing anything,
+    /// and checks it against `expected_root`: the state root of checkpoint
+    /// `next_sequence - 1` (or of genesis).
+    ///
+    /// # Errors
+    /// [`SnapshotError`] when an object does not decode or the root differs.
+    pub fn from_snapshot(
+        config: &GenesisConfig,
+        snapshot: Snapshot,
+        expected_root: [u8; 32],
+    ) -> Result<Self, SnapshotError> {
+        let base = config.genesis.build()?;
+        let restored = state_tree::Restored::from_objects(&base, snapshot.objects)?;
+        let mut chain = Self {
+            sealed: (
+                restored.state.clone(),
+                restored.nonces.clone(),
+                restored.epoch_start_ms,
+            ),
+            state: restored.state,
+            nonces: restored.nonces,
+            epoch_start_ms: restored.epoch_start_ms,
+            next_sequence: snapshot.next_sequence,
+            last_digest: snapshot.last_digest,
+            last_timestamp_ms: snapshot.last_timestamp_ms,
+            tree: StateTree::build(0, Vec::new()),
+            last_changes: Vec::new(),
+        };
+        chain.tree = StateTree::build(snapshot.next_sequence, chain.objects().all());
+        if chain.root() != expected_root {
+            return Err(SnapshotError::RootMismatch {
+                expected: hex::encode(expected_root),
+                got: hex::encode(chain.root()),
+            });
+        }
+        Ok(chain)
+    }
+
+    /// What the last checkpoint changed (new BCS value, `None` when
+    /// removed): a store applies it to its copy of the objects.
+    pub fn last_changes(&self) -> &[(StateKey, Option<Vec<u8>>)] {
+        &self.last_changes
     }
 
     /// The state root after the last checkpoint (after genesis before any):
@@ -296,7 +377,8 @@ impl ChainState {
             epoch_start_ms: *epoch_start_ms,
         };
         let changes = state_tree::changes(&before, &self.objects());
-        let root = self.tree.update(changes);
+        let root = self.tree.update(changes.clone());
+        self.last_changes = changes;
         self.sealed = (self.state.clone(), self.nonces.clone(), self.epoch_start_ms);
         root
     }

@@ -20,7 +20,7 @@ use tokio::sync::{Notify, oneshot, watch};
 use walrus_contracts::{
     Address, TxError, due_system_calls,
     ledger::{
-        execution::{ChainState, Checkpoint, Divergence},
+        execution::{ChainState, Checkpoint, Divergence, SnapshotError},
         genesis::GenesisConfig,
         transaction::{Rejection, SignedTransaction, TxDigest},
     },
@@ -38,6 +38,9 @@ pub enum SequencerError {
     /// The genesis does not build.
     #[error("invalid genesis: {0}")]
     Genesis(#[from] TxError),
+    /// The stored objects do not decode or do not match the last state root.
+    #[error("the stored state objects do not restore: {0}")]
+    Snapshot(#[from] SnapshotError),
     /// The stored log does not re-execute to its own roots.
     #[error("the stored log does not re-execute: {0}")]
     Replay(#[from] Divergence),
@@ -108,6 +111,39 @@ pub struct Sequencer {
     pub(crate) shared: Arc<Shared>,
 }
 
+/// The state after the stored log: from the stored objects when they are
+/// at the log's end (no re-execution), otherwise by re-executing the log
+/// from genesis and storing the objects for the next start.
+fn restore(
+    genesis: &GenesisConfig,
+    writer: &mut Store,
+    reader: &Store,
+) -> Result<ChainState, SequencerError> {
+    let mut chain = ChainState::genesis(genesis)?;
+    let count = reader.len()?;
+    if let Some(snapshot) = reader.snapshot()?
+        && snapshot.next_sequence == count
+        && count > 0
+    {
+        let last = reader.range(count - 1, 1)?;
+        let expected = last.first().ok_or(StoreError::Inconsistent(count - 1))?;
+        let chain = ChainState::from_snapshot(genesis, snapshot, expected.state_root)?;
+        tracing::info!(checkpoints = count, "state restored from stored objects");
+        return Ok(chain);
+    }
+    loop {
+        let batch = reader.range(chain.next_sequence, 1000)?;
+        if batch.is_empty() {
+            break;
+        }
+        for checkpoint in &batch {
+            chain.replay(checkpoint)?;
+        }
+    }
+    writer.write_snapshot(&chain)?;
+    Ok(chain)
+}
+
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     mutex
         .lock()
@@ -115,29 +151,23 @@ fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 impl Sequencer {
-    /// Opens the log, re-executes it to rebuild the state (checking every
-    /// state root), and starts the batcher on the current tokio runtime.
+    /// Opens the log, restores the state from its stored objects (checked
+    /// against the last checkpoint's state root), or re-executes the log when
+    /// no objects are stored, and starts the batcher on the current tokio
+    /// runtime.
     ///
     /// # Errors
-    /// The log cannot be opened, belongs to another genesis, or does not
-    /// re-execute to the stored roots.
+    /// The log cannot be opened, belongs to another genesis, does not
+    /// re-execute to the stored roots, or its objects do not match the last
+    /// state root.
     pub async fn start(config: SequencerConfig) -> Result<Self, SequencerError> {
         let genesis_digest = config.genesis.digest();
         let config_clone = config.clone();
         let (chain, writer, reader) =
             tokio::task::spawn_blocking(move || -> Result<_, SequencerError> {
-                let writer = Store::open(&config_clone.db_path, genesis_digest)?;
+                let mut writer = Store::open(&config_clone.db_path, genesis_digest)?;
                 let reader = Store::open(&config_clone.db_path, genesis_digest)?;
-                let mut chain = ChainState::genesis(&config_clone.genesis)?;
-                loop {
-                    let batch = reader.range(chain.next_sequence, 1000)?;
-                    if batch.is_empty() {
-                        break;
-                    }
-                    for checkpoint in &batch {
-                        chain.replay(checkpoint)?;
-                    }
-                }
+                let chain = restore(&config_clone.genesis, &mut writer, &reader)?;
                 Ok((chain, writer, reader))
             })
             .await??;
@@ -300,7 +330,7 @@ fn seal_batch(
         waiting.insert(signed.transaction.digest(), responder);
     }
     let (checkpoint, rejected) = chain.build_checkpoint(now, transactions);
-    lock(&shared.writer).append(&checkpoint)?;
+    lock(&shared.writer).append(&checkpoint, chain.last_changes())?;
     let count = chain.next_sequence;
     drop(chain);
     for executed in &checkpoint.transactions {

@@ -5,13 +5,18 @@
 //! never be reused with another genesis; `checkpoints(sequence PRIMARY KEY,
 //! digest, data)` holds BCS checkpoints, so a sequence number can never name
 //! two checkpoints; `transactions(digest PRIMARY KEY, sequence, position)`
-//! indexes transactions for lookups.
+//! indexes transactions for lookups; `objects(key, value)` holds every
+//! object of the state after the last checkpoint (BCS [`StateKey`] and
+//! value), updated in the same SQLite transaction as each append, and
+//! `position` the log position they belong to, so a restart restores the
+//! state without re-executing the log ([`Store::snapshot`]).
 
 use std::path::Path;
 
 use rusqlite::{Connection, OptionalExtension, params};
 use walrus_contracts::ledger::{
-    execution::{Checkpoint, ExecutedTransaction},
+    execution::{ChainState, Checkpoint, ExecutedTransaction, Snapshot},
+    state_tree::StateKey,
     transaction::TxDigest,
 };
 
@@ -38,6 +43,9 @@ pub enum StoreError {
     /// The transaction index names a checkpoint position that is not stored.
     #[error("transaction index points at missing checkpoint {0}")]
     Inconsistent(u64),
+    /// The stored log position of the objects is malformed.
+    #[error("the stored position of the state objects is malformed")]
+    BadPosition,
     /// A stored number is out of range.
     #[error("stored value out of range: {0}")]
     Range(#[from] std::num::TryFromIntError),
@@ -65,7 +73,9 @@ impl Store {
         conn.execute_batch(
             "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value BLOB NOT NULL);
              CREATE TABLE IF NOT EXISTS checkpoints (sequence INTEGER PRIMARY KEY, digest BLOB NOT NULL, data BLOB NOT NULL);
-             CREATE TABLE IF NOT EXISTS transactions (digest BLOB PRIMARY KEY, sequence INTEGER NOT NULL, position INTEGER NOT NULL);",
+             CREATE TABLE IF NOT EXISTS transactions (digest BLOB PRIMARY KEY, sequence INTEGER NOT NULL, position INTEGER NOT NULL);
+             CREATE TABLE IF NOT EXISTS objects (key BLOB PRIMARY KEY, value BLOB NOT NULL) WITHOUT ROWID;
+             CREATE TABLE IF NOT EXISTS position (id INTEGER PRIMARY KEY CHECK (id = 0), next_sequence INTEGER NOT NULL, last_digest BLOB NOT NULL, last_timestamp_ms INTEGER NOT NULL);",
         )?;
         let stored: Option<Vec<u8>> = conn
             .query_row("SELECT value FROM meta WHERE key = 'genesis'", [], |row| {
@@ -85,11 +95,17 @@ impl Store {
         Ok(Self { conn })
     }
 
-    /// Appends `checkpoint` durably (one SQLite transaction, synced).
+    /// Appends `checkpoint` durably (one SQLite transaction, synced),
+    /// together with the object `changes` it made (`None`: removed) when
+    /// the stored objects are those before it.
     ///
     /// # Errors
     /// SQLite errors, including a sequence number that already exists.
-    pub fn append(&mut self, checkpoint: &Checkpoint) -> Result<(), StoreError> {
+    pub fn append(
+        &mut self,
+        checkpoint: &Checkpoint,
+        changes: &[(StateKey, Option<Vec<u8>>)],
+    ) -> Result<(), StoreError> {
         let sequence = i64::try_from(checkpoint.sequence)?;
         let tx = self.conn.transaction()?;
         tx.execute(
@@ -110,8 +126,84 @@ impl Store {
                 ])?;
             }
         }
+        // The objects follow only if they were at this checkpoint's start;
+        // otherwise the next start re-executes the log and rewrites them.
+        let at: Option<i64> = tx
+            .query_row(
+                "SELECT next_sequence FROM position WHERE id = 0",
+                [],
+                |row| row.get(0),
+            )
+            .optional()?;
+        if at == Some(sequence) {
+            write_objects(&tx, changes.iter().map(|(k, v)| (k, v.as_deref())))?;
+            set_position(
+                &tx,
+                checkpoint.sequence + 1,
+                &checkpoint.digest(),
+                checkpoint.timestamp_ms,
+            )?;
+        }
         tx.commit()?;
         Ok(())
+    }
+
+    /// Replaces the stored objects with every object of `chain` (after a
+    /// replay from genesis, or at the first start).
+    ///
+    /// # Errors
+    /// SQLite errors.
+    pub fn write_snapshot(&mut self, chain: &ChainState) -> Result<(), StoreError> {
+        let tx = self.conn.transaction()?;
+        tx.execute("DELETE FROM objects", [])?;
+        let all = chain.objects().all();
+        write_objects(&tx, all.iter().map(|(k, v)| (k, v.as_deref())))?;
+        set_position(
+            &tx,
+            chain.next_sequence,
+            &chain.last_digest,
+            chain.last_timestamp_ms,
+        )?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// The stored objects and their log position, `None` before the first
+    /// [`Store::write_snapshot`].
+    ///
+    /// # Errors
+    /// SQLite or decoding errors.
+    pub fn snapshot(&self) -> Result<Option<Snapshot>, StoreError> {
+        let position = self
+            .conn
+            .query_row(
+                "SELECT next_sequence, last_digest, last_timestamp_ms FROM position WHERE id = 0",
+                [],
+                |row| {
+                    Ok((
+                        row.get::<_, i64>(0)?,
+                        row.get::<_, Vec<u8>>(1)?,
+                        row.get::<_, i64>(2)?,
+                    ))
+                },
+            )
+            .optional()?;
+        let Some((next_sequence, digest, timestamp)) = position else {
+            return Ok(None);
+        };
+        let mut statement = self.conn.prepare("SELECT key, value FROM objects")?;
+        let rows = statement.query_map([], |row| Ok((row.get::<_, Vec<u8>>(0)?, row.get(1)?)))?;
+        let mut objects = Vec::new();
+        for row in rows {
+            let (key, value) = row?;
+            objects.push((bcs::from_bytes::<StateKey>(&key)?, value));
+        }
+        Ok(Some(Snapshot {
+            objects,
+            next_sequence: u64::try_from(next_sequence)?,
+            last_digest: digest.try_into().map_err(|_| StoreError::BadPosition)?,
+            last_timestamp_ms: u64::try_from(timestamp)?,
+        }))
     }
 
     /// Up to `limit` checkpoints from sequence `from` on, in order.
@@ -187,4 +279,38 @@ impl Store {
             .ok_or(StoreError::Inconsistent(sequence))?;
         Ok(Some((sequence, executed)))
     }
+}
+
+fn write_objects<'a>(
+    tx: &rusqlite::Transaction<'_>,
+    objects: impl Iterator<Item = (&'a StateKey, Option<&'a [u8]>)>,
+) -> Result<(), StoreError> {
+    let mut upsert =
+        tx.prepare_cached("INSERT OR REPLACE INTO objects (key, value) VALUES (?1, ?2)")?;
+    let mut delete = tx.prepare_cached("DELETE FROM objects WHERE key = ?1")?;
+    for (key, value) in objects {
+        let key = bcs::to_bytes(key)?;
+        match value {
+            Some(value) => upsert.execute(params![key, value])?,
+            None => delete.execute(params![key])?,
+        };
+    }
+    Ok(())
+}
+
+fn set_position(
+    tx: &rusqlite::Transaction<'_>,
+    next_sequence: u64,
+    last_digest: &[u8; 32],
+    last_timestamp_ms: u64,
+) -> Result<(), StoreError> {
+    tx.execute(
+        "INSERT OR REPLACE INTO position (id, next_sequence, last_digest, last_timestamp_ms) VALUES (0, ?1, ?2, ?3)",
+        params![
+            i64::try_from(next_sequence)?,
+            last_digest.to_vec(),
+            i64::try_from(last_timestamp_ms)?
+        ],
+    )?;
+    Ok(())
 }

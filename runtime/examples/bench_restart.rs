@@ -1,0 +1,95 @@
+//! Restart time of the chain service holding N objects (default 10^5 and
+//! 10^6 Blob objects): the state is restored from the stored objects and
+//! checked against the last state root, without re-executing the log.
+//! Used by `bench/restart.sh`.
+//!
+//! `cargo run --release -p walrus-runtime --example bench_restart -- [N...]`
+#![allow(missing_docs)]
+
+use std::time::Instant;
+
+use walrus_codec::BlobId;
+use walrus_contracts::{
+    Address, Blob, ObjectId, Storage,
+    ledger::{execution::ChainState, genesis::GenesisSpec},
+    money::FROST_PER_WAL,
+};
+use walrus_runtime::chain::{
+    sequencer::{Sequencer, SequencerConfig},
+    store::Store,
+};
+
+fn id(i: usize, salt: u8) -> [u8; 32] {
+    let mut bytes = [salt; 32];
+    bytes[..8].copy_from_slice(&u64::try_from(i).expect("fits").to_le_bytes());
+    *blake3::hash(&bytes).as_bytes()
+}
+
+fn blob(i: usize) -> Blob {
+    Blob {
+        owner: Address(id(i % 1000, 1)),
+        blob_id: BlobId(id(i, 2)),
+        size: 1 << 20,
+        encoding_type: 1,
+        registered_epoch: 0,
+        certified_epoch: Some(0),
+        storage_id: ObjectId(id(i, 3)),
+        storage: Storage {
+            start_epoch: 0,
+            end_epoch: 10,
+            size_bytes: 5 << 20,
+        },
+        deletable: false,
+        attributes: Default::default(),
+    }
+}
+
+async fn run(n: usize) -> anyhow::Result<()> {
+    let dir = std::env::temp_dir().join(format!("walrus-bench-restart-{}-{n}", std::process::id()));
+    std::fs::create_dir_all(&dir)?;
+    let db = dir.join("chain.db");
+    let spec = GenesisSpec {
+        n_nodes: 4,
+        n_shards: 100,
+        epoch_duration_ms: 3_600_000,
+        n_accounts: 1,
+        account_balance: FROST_PER_WAL,
+        start_ms: 1_800_000_000_000,
+        seed: [6; 32],
+        network_addresses: Vec::new(),
+    };
+    let (genesis, _) = spec.generate()?;
+    let mut chain = ChainState::genesis(&genesis)?;
+    let mut store = Store::open(&db, genesis.digest())?;
+    store.write_snapshot(&chain)?;
+    for i in 0..n {
+        chain.state.blobs.insert(ObjectId(id(i, 0)), blob(i));
+    }
+    let (checkpoint, _) = chain.build_checkpoint(1_800_000_000_001, Vec::new());
+    store.append(&checkpoint, chain.last_changes())?;
+    drop(store);
+    let start = Instant::now();
+    let sequencer = Sequencer::start(SequencerConfig::new(genesis, db)).await?;
+    let seconds = start.elapsed().as_secs_f64();
+    anyhow::ensure!(sequencer.with_chain(ChainState::root) == chain.root());
+    println!("{n:>9} objects: restart {seconds:.2} s (restored from stored objects, root checked)");
+    std::fs::remove_dir_all(&dir)?;
+    Ok(())
+}
+
+#[tokio::main(flavor = "multi_thread")]
+async fn main() -> anyhow::Result<()> {
+    let sizes: Vec<usize> = std::env::args()
+        .skip(1)
+        .map(|a| a.parse())
+        .collect::<Result<_, _>>()?;
+    let sizes = if sizes.is_empty() {
+        vec![100_000, 1_000_000]
+    } else {
+        sizes
+    };
+    for n in sizes {
+        run(n).await?;
+    }
+    Ok(())
+}
