@@ -59,7 +59,7 @@ fn the_incremental_root_equals_a_rebuild_and_proofs_verify_against_it() {
             .last()
             .expect("one checkpoint per round");
         assert_eq!(checkpoint.state_root, root);
-        let rebuilt = StateTree::build(0, chain.objects().all());
+        let rebuilt = StateTree::build(chain.objects().all());
         assert_eq!(rebuilt.root(), root, "checkpoint {}", checkpoint.sequence);
         epochs_seen.insert(chain.state.epoch);
         if let Some(gone) = before.iter().find(|id| !chain.state.blobs.contains_key(id)) {

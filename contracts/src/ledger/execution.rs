@@ -195,7 +195,7 @@ impl ChainState {
             nonces: &nonces,
             epoch_start_ms: config.start_ms,
         };
-        let tree = StateTree::build(0, objects.all());
+        let tree = StateTree::build(objects.all());
         Ok(Self {
             sealed: (state.clone(), nonces.clone(), config.start_ms),
             state,
@@ -234,10 +234,10 @@ impl ChainState {
             next_sequence: snapshot.next_sequence,
             last_digest: snapshot.last_digest,
             last_timestamp_ms: snapshot.last_timestamp_ms,
-            tree: StateTree::build(0, Vec::new()),
+            tree: StateTree::build(Vec::new()),
             last_changes: Vec::new(),
         };
-        chain.tree = StateTree::build(snapshot.next_sequence, chain.objects().all());
+        chain.tree = StateTree::build(chain.objects().all());
         if chain.root() != expected_root {
             return Err(SnapshotError::RootMismatch {
                 expected: hex::encode(expected_root),

@@ -270,8 +270,12 @@ pub struct StateTree {
 }
 
 impl StateTree {
-    /// A tree at `version` holding `objects` (`None` values are skipped).
-    pub fn build(version: Version, objects: Vec<(StateKey, Option<Vec<u8>>)>) -> Self {
+    /// A tree holding `objects` (`None` values are skipped), at version 0.
+    /// Versions count updates of this tree only; they are not checkpoint
+    /// sequence numbers (jmt's bulk insertion needs an empty tree to start
+    /// at version 0).
+    pub fn build(objects: Vec<(StateKey, Option<Vec<u8>>)>) -> Self {
+        let version = 0;
         let mut tree = Self {
             nodes: Nodes::default(),
             root_key: None,
@@ -289,7 +293,7 @@ impl StateTree {
         // jmt's bulk insertion: several times faster than one key at a time.
         let (roots, batch) = JellyfishMerkleTree::<_, Sha256>::new(&tree.nodes)
             .batch_put_value_sets(vec![present], None, version)
-            .expect("an empty tree reads no node");
+            .expect("an empty tree at version 0 reads no node");
         tree.apply(version, roots[0], batch);
         tree
     }
@@ -297,11 +301,6 @@ impl StateTree {
     /// The root after the latest version.
     pub fn root(&self) -> [u8; 32] {
         self.root
-    }
-
-    /// The latest version.
-    pub fn version(&self) -> Version {
-        self.version
     }
 
     /// Applies `changes` as version `version + 1`; returns the new root.
