@@ -5,5 +5,6 @@
 //! are `walrus_types`.
 
 pub mod chain;
+pub mod consensus;
 pub mod http;
 pub mod storage;
