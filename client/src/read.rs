@@ -8,7 +8,7 @@ use walrus_codec::{
     BlobId, EncodingConfig, Sliver, SliverType, Symbols, UnverifiedBlobMetadataWithId,
     VerifiedBlobMetadataWithId,
 };
-use walrus_types::chain::CommitteeInfo;
+use walrus_types::{NodeClient, chain::CommitteeInfo};
 
 use crate::{Client, ClientError, Phase};
 
@@ -115,14 +115,7 @@ impl Client {
         let blob_id = *metadata.blob_id();
         let needed = usize::from(config.n_primary_source_symbols());
         let n = config.n_shards();
-        let mut owner = vec![0usize; usize::from(n)];
-        for (index, member) in committee.members.iter().enumerate() {
-            for shard in &member.shards {
-                if let Some(slot) = owner.get_mut(usize::from(*shard)) {
-                    *slot = index;
-                }
-            }
-        }
+        let owner = shard_owners(committee, n);
         let nodes: Vec<_> = committee
             .members
             .iter()
@@ -158,29 +151,7 @@ impl Client {
                 let config = *config;
                 let metadata = metadata.clone();
                 tasks.spawn(async move {
-                    let result = match node.sliver(&blob_id, pair, SliverType::Primary).await {
-                        Err(error) => Err(error.to_string()),
-                        Ok(sliver)
-                            if sliver.index != pair
-                                || sliver.sliver_type != SliverType::Primary =>
-                        {
-                            Err(format!(
-                                "{}: sent another sliver than pair {pair}",
-                                node.address()
-                            ))
-                        }
-                        Ok(sliver) if check == ConsistencyCheck::Skip => Ok(sliver),
-                        Ok(sliver) => tokio::task::spawn_blocking(move || {
-                            sliver.verify(&config, &metadata).map(|()| sliver)
-                        })
-                        .await
-                        .map_err(|e| e.to_string())
-                        .and_then(|r| {
-                            r.map_err(|e| {
-                                format!("{}: sliver {pair} does not verify: {e}", node.address())
-                            })
-                        }),
-                    };
+                    let result = fetch_primary(&node, pair, config, metadata, check).await;
                     (node_index, result)
                 });
             }
@@ -217,6 +188,46 @@ impl Client {
             });
         }
         Ok(slivers)
+    }
+}
+
+/// For each shard, the index of the committee member holding it.
+fn shard_owners(committee: &CommitteeInfo, n_shards: u16) -> Vec<usize> {
+    let mut owner = vec![0usize; usize::from(n_shards)];
+    for (index, member) in committee.members.iter().enumerate() {
+        for shard in &member.shards {
+            if let Some(slot) = owner.get_mut(usize::from(*shard)) {
+                *slot = index;
+            }
+        }
+    }
+    owner
+}
+
+/// Primary sliver `pair` from `node`, checked to be the one asked for and,
+/// unless `check` skips it, against the metadata (on a blocking thread).
+async fn fetch_primary(
+    node: &NodeClient,
+    pair: u16,
+    config: EncodingConfig,
+    metadata: Arc<VerifiedBlobMetadataWithId>,
+    check: ConsistencyCheck,
+) -> Result<Sliver, String> {
+    let blob_id = *metadata.blob_id();
+    match node.sliver(&blob_id, pair, SliverType::Primary).await {
+        Err(error) => Err(error.to_string()),
+        Ok(sliver) if sliver.index != pair || sliver.sliver_type != SliverType::Primary => Err(
+            format!("{}: sent another sliver than pair {pair}", node.address()),
+        ),
+        Ok(sliver) if check == ConsistencyCheck::Skip => Ok(sliver),
+        Ok(sliver) => {
+            let verified = tokio::task::spawn_blocking(move || {
+                sliver.verify(&config, &metadata).map(|()| sliver)
+            })
+            .await
+            .map_err(|e| e.to_string())?;
+            verified.map_err(|e| format!("{}: sliver {pair} does not verify: {e}", node.address()))
+        }
     }
 }
 

@@ -9,42 +9,19 @@
 #![allow(clippy::disallowed_types, clippy::disallowed_methods)] // a benchmark measures time
 #![allow(missing_docs)]
 
+mod synthetic;
+
 use std::time::Instant;
 
-use walrus_codec::BlobId;
+use synthetic::{blob, id};
 use walrus_contracts::{
-    Address, Blob, ObjectId, Storage,
+    ObjectId,
     ledger::{execution::ChainState, genesis::GenesisSpec},
     money::FROST_PER_WAL,
 };
 
 const CHANGED: usize = 1_000;
 const ROUNDS: usize = 7;
-
-fn id(i: usize, salt: u8) -> [u8; 32] {
-    let mut bytes = [salt; 32];
-    bytes[..8].copy_from_slice(&u64::try_from(i).expect("fits").to_le_bytes());
-    *blake3::hash(&bytes).as_bytes()
-}
-
-fn blob(i: usize, end_epoch: u32) -> Blob {
-    Blob {
-        owner: Address(id(i % 1000, 1)),
-        blob_id: BlobId(id(i, 2)),
-        size: 1 << 20,
-        encoding_type: 1,
-        registered_epoch: 0,
-        certified_epoch: Some(0),
-        storage_id: ObjectId(id(i, 3)),
-        storage: Storage {
-            start_epoch: 0,
-            end_epoch,
-            size_bytes: 5 << 20,
-        },
-        deletable: false,
-        attributes: Default::default(),
-    }
-}
 
 fn median(mut values: Vec<f64>) -> f64 {
     values.sort_by(f64::total_cmp);

@@ -1,7 +1,10 @@
 //! `walrus audit BLOB_ID`: prints what `walrus_client::audit` found.
 
 use anyhow::Context;
-use walrus_client::{Client, audit::Verdict};
+use walrus_client::{
+    Client,
+    audit::{AuditReport, Verdict},
+};
 
 use crate::client_args::AuditArgs;
 
@@ -27,6 +30,12 @@ pub async fn run(client: &Client, args: &AuditArgs, json: bool) -> anyhow::Resul
         println!("{}", serde_json::to_string(&report)?);
         return Ok(());
     }
+    print_summary(&report, &genesis_path);
+    print_evidence(&report);
+    Ok(())
+}
+
+fn print_summary(report: &AuditReport, genesis_path: &std::path::Path) {
     let verdict = match &report.verdict {
         Verdict::Certified {
             end_epoch,
@@ -66,6 +75,9 @@ pub async fn run(client: &Client, args: &AuditArgs, json: bool) -> anyhow::Resul
         humantime::format_rfc3339_millis(tip_time),
         humantime::format_duration(age)
     );
+}
+
+fn print_evidence(report: &AuditReport) {
     println!("Evidence ({} events):", report.evidence.len());
     for event in &report.evidence {
         println!(
@@ -108,5 +120,4 @@ pub async fn run(client: &Client, args: &AuditArgs, json: bool) -> anyhow::Resul
             }
         }
     }
-    Ok(())
 }

@@ -6,11 +6,14 @@
 //! `cargo run --release -p walrus-runtime --example bench_restart -- [N...]`
 #![allow(missing_docs)]
 
+#[path = "../../contracts/examples/synthetic/mod.rs"]
+mod synthetic;
+
 use std::time::Instant;
 
-use walrus_codec::BlobId;
+use synthetic::{blob, id};
 use walrus_contracts::{
-    Address, Blob, ObjectId, Storage,
+    ObjectId,
     ledger::{execution::ChainState, genesis::GenesisSpec},
     money::FROST_PER_WAL,
 };
@@ -18,31 +21,6 @@ use walrus_runtime::chain::{
     sequencer::{Sequencer, SequencerConfig},
     store::Store,
 };
-
-fn id(i: usize, salt: u8) -> [u8; 32] {
-    let mut bytes = [salt; 32];
-    bytes[..8].copy_from_slice(&u64::try_from(i).expect("fits").to_le_bytes());
-    *blake3::hash(&bytes).as_bytes()
-}
-
-fn blob(i: usize) -> Blob {
-    Blob {
-        owner: Address(id(i % 1000, 1)),
-        blob_id: BlobId(id(i, 2)),
-        size: 1 << 20,
-        encoding_type: 1,
-        registered_epoch: 0,
-        certified_epoch: Some(0),
-        storage_id: ObjectId(id(i, 3)),
-        storage: Storage {
-            start_epoch: 0,
-            end_epoch: 10,
-            size_bytes: 5 << 20,
-        },
-        deletable: false,
-        attributes: Default::default(),
-    }
-}
 
 async fn run(n: usize) -> anyhow::Result<()> {
     let dir = std::env::temp_dir().join(format!("walrus-bench-restart-{}-{n}", std::process::id()));
@@ -63,7 +41,7 @@ async fn run(n: usize) -> anyhow::Result<()> {
     let mut store = Store::open(&db, genesis.digest())?;
     store.write_snapshot(&chain)?;
     for i in 0..n {
-        chain.state.blobs.insert(ObjectId(id(i, 0)), blob(i));
+        chain.state.blobs.insert(ObjectId(id(i, 0)), blob(i, 10));
     }
     let (checkpoint, _) = chain.build_checkpoint(1_800_000_000_001, Vec::new());
     store.append(&checkpoint, chain.last_changes())?;

@@ -43,6 +43,19 @@ fn spec(epoch_duration_ms: u64) -> GenesisSpec {
     }
 }
 
+/// Reserves 1 MiB for 2 epochs as `key`; returns the storage resource.
+async fn reserve(client: &ChainClient, key: &ed25519_dalek::SigningKey) -> ObjectId {
+    let call = Call::ReserveSpace {
+        size_bytes: 1 << 20,
+        epochs: 2,
+    };
+    let response = client.execute(key, vec![call]).await.expect("reserve");
+    let Outcome::Success { created, .. } = &response.outcome else {
+        panic!("reserve failed: {response:?}")
+    };
+    created[0]
+}
+
 struct Running {
     sequencer: Sequencer,
     base: String,
@@ -87,20 +100,7 @@ async fn transactions_are_ordered_stored_followed_and_replayed() {
         matches!(response.outcome, Outcome::Success { .. }),
         "{response:?}"
     );
-    let response = client
-        .execute(
-            alice,
-            vec![Call::ReserveSpace {
-                size_bytes: 1 << 20,
-                epochs: 2,
-            }],
-        )
-        .await
-        .expect("reserve");
-    let Outcome::Success { created, .. } = &response.outcome else {
-        panic!("reserve failed: {response:?}")
-    };
-    let storage = created[0];
+    let storage = reserve(&client, alice).await;
     // A failing transaction is ordered too, with its error code, and uses the nonce.
     let response = client
         .execute(
@@ -395,20 +395,7 @@ async fn state_proofs_show_one_object_against_a_checkpoint_root() {
     let running = start(&genesis, dir.join("chain.db")).await;
     let client = ChainClient::new(running.base.clone());
     let alice = &secrets.accounts[0];
-    let response = client
-        .execute(
-            alice,
-            vec![Call::ReserveSpace {
-                size_bytes: 1 << 20,
-                epochs: 2,
-            }],
-        )
-        .await
-        .expect("reserve");
-    let Outcome::Success { created, .. } = &response.outcome else {
-        panic!("reserve failed: {response:?}")
-    };
-    let storage = StateKey::Storage(created[0]);
+    let storage = StateKey::Storage(reserve(&client, alice).await);
     let info = client.state_proof(&storage).await.expect("proof");
     let sequence = info.checkpoint.expect("after a checkpoint");
     let checkpoints = client

@@ -23,6 +23,31 @@ use super::{
     signing::{BlsSigner, BlsVerifier},
 };
 
+struct Setup {
+    secrets: GenesisSecrets,
+    ctx: WalrusContext,
+    state: walrus_contracts::State,
+    set: ValidatorSet,
+    verifier: BlsVerifier,
+}
+
+/// Four equal validators of a 100-shard genesis.
+fn setup() -> Setup {
+    let (genesis, secrets) = genesis();
+    let ctx = WalrusContext {
+        chain: genesis.digest(),
+    };
+    let state = genesis.genesis.build().expect("state");
+    let set = ValidatorSet::of(&state.committee).expect("validators");
+    Setup {
+        secrets,
+        ctx,
+        state,
+        set,
+        verifier: BlsVerifier::new(ctx),
+    }
+}
+
 fn genesis() -> (GenesisConfig, GenesisSecrets) {
     let spec = GenesisSpec {
         n_nodes: 4,
@@ -63,14 +88,14 @@ async fn precommits(
 
 #[tokio::test]
 async fn a_quorum_of_precommits_verifies_in_the_engine_and_aggregated() {
-    let (genesis, secrets) = genesis();
-    let ctx = WalrusContext {
-        chain: genesis.digest(),
-    };
-    let state = genesis.genesis.build().expect("state");
+    let Setup {
+        secrets,
+        ctx,
+        state,
+        set,
+        verifier,
+    } = setup();
     let committee = &state.committee;
-    let set = ValidatorSet::of(committee).expect("validators");
-    let verifier = BlsVerifier::new(ctx);
     let value = BlockHash([7; 32]);
     let quorum: Vec<usize> = (0..4).collect();
     let certificate = CommitCertificate {
@@ -96,14 +121,14 @@ async fn a_quorum_of_precommits_verifies_in_the_engine_and_aggregated() {
 
 #[tokio::test]
 async fn under_a_quorum_or_a_forged_precommit_is_refused_by_both() {
-    let (genesis, secrets) = genesis();
-    let ctx = WalrusContext {
-        chain: genesis.digest(),
-    };
-    let state = genesis.genesis.build().expect("state");
+    let Setup {
+        secrets,
+        ctx,
+        state,
+        set,
+        verifier,
+    } = setup();
     let committee = &state.committee;
-    let set = ValidatorSet::of(committee).expect("validators");
-    let verifier = BlsVerifier::new(ctx);
     let value = BlockHash([7; 32]);
     // Two of four equal members hold half the shards: no quorum.
     let half = CommitCertificate {
