@@ -25,9 +25,9 @@ pub struct StateProofInfo {
     /// The checkpoint whose state root the proof is against.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub checkpoint: Option<u64>,
-    /// The state root, 32 bytes.
-    #[serde(with = "base64_bytes")]
-    pub state_root: Vec<u8>,
+    /// The state root, 64 hex digits (as the other digests in JSON).
+    #[serde(with = "hex32")]
+    pub state_root: [u8; 32],
     /// The object proven.
     pub key: StateKey,
     /// Its BCS value, absent for an object that does not exist.
@@ -58,7 +58,7 @@ impl StateProofInfo {
         let (value, proof) = chain.prove(&key);
         Self {
             checkpoint: chain.next_sequence.checked_sub(1),
-            state_root: chain.root().to_vec(),
+            state_root: chain.root(),
             key,
             value: value.map(|v| BASE64.encode(v)),
             proof: bcs::to_bytes(&proof).expect("proofs serialize"),
@@ -118,5 +118,21 @@ pub fn parse_state_key(kind: &str, id: &str) -> Option<StateKey> {
         "stakedWal" => object().map(StateKey::StakedWal),
         "income" => id.parse().ok().map(StateKey::Income),
         _ => None,
+    }
+}
+
+/// A 32-byte digest as 64 hex digits in JSON.
+mod hex32 {
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(bytes: &[u8; 32], serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&hex::encode(bytes))
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<[u8; 32], D::Error> {
+        let text = String::deserialize(deserializer)?;
+        let mut bytes = [0u8; 32];
+        hex::decode_to_slice(&text, &mut bytes).map_err(serde::de::Error::custom)?;
+        Ok(bytes)
     }
 }
