@@ -17,7 +17,6 @@ use synthetic::{blob, id};
 use walrus_contracts::{
     ObjectId,
     ledger::{execution::ChainState, genesis::GenesisSpec},
-    money::FROST_PER_WAL,
 };
 
 const CHANGED: usize = 1_000;
@@ -29,16 +28,7 @@ fn median(mut values: Vec<f64>) -> f64 {
 }
 
 fn run(n: usize) {
-    let spec = GenesisSpec {
-        n_nodes: 4,
-        n_shards: 100,
-        epoch_duration_ms: 3_600_000,
-        n_accounts: 1,
-        account_balance: FROST_PER_WAL,
-        start_ms: 1_800_000_000_000,
-        seed: [5; 32],
-        network_addresses: Vec::new(),
-    };
+    let spec = GenesisSpec::local(4, 100, [5; 32]);
     let (genesis, _) = spec.generate().expect("genesis");
     let mut chain = ChainState::genesis(&genesis).expect("genesis state");
     for i in 0..n {

@@ -15,7 +15,6 @@ use synthetic::{blob, id};
 use walrus_contracts::{
     ObjectId,
     ledger::{execution::ChainState, genesis::GenesisSpec},
-    money::FROST_PER_WAL,
 };
 use walrus_runtime::chain::{
     sequencer::{Sequencer, SequencerConfig},
@@ -26,16 +25,7 @@ async fn run(n: usize) -> anyhow::Result<()> {
     let dir = std::env::temp_dir().join(format!("walrus-bench-restart-{}-{n}", std::process::id()));
     std::fs::create_dir_all(&dir)?;
     let db = dir.join("chain.db");
-    let spec = GenesisSpec {
-        n_nodes: 4,
-        n_shards: 100,
-        epoch_duration_ms: 3_600_000,
-        n_accounts: 1,
-        account_balance: FROST_PER_WAL,
-        start_ms: 1_800_000_000_000,
-        seed: [6; 32],
-        network_addresses: Vec::new(),
-    };
+    let spec = GenesisSpec::local(4, 100, [6; 32]);
     let (genesis, _) = spec.generate()?;
     let mut chain = ChainState::genesis(&genesis)?;
     let mut store = Store::open(&db, genesis.digest())?;

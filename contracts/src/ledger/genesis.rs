@@ -70,6 +70,23 @@ fn derive(seed: &[u8; 32], kind: &str, index: usize) -> [u8; 32] {
 }
 
 impl GenesisSpec {
+    /// A small fixed chain for tests and benchmarks: `n_nodes` equal nodes
+    /// over `n_shards`, one-hour epochs from a fixed start time
+    /// (2027-01-15), one account holding 1 WAL, no network addresses. Change
+    /// fields with struct update syntax where a caller needs more.
+    pub fn local(n_nodes: usize, n_shards: u16, seed: [u8; 32]) -> Self {
+        Self {
+            n_nodes,
+            n_shards,
+            epoch_duration_ms: 3_600_000,
+            n_accounts: 1,
+            account_balance: crate::money::FROST_PER_WAL,
+            start_ms: 1_800_000_000_000,
+            seed,
+            network_addresses: Vec::new(),
+        }
+    }
+
     /// Generates the genesis and its keys. Nodes vote a storage price of
     /// 100 FROST and a write price of 20 FROST per unit.
     ///

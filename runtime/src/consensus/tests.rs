@@ -14,7 +14,6 @@ use walrus_contracts::{
         consensus::verify_commit,
         genesis::{GenesisConfig, GenesisSecrets, GenesisSpec},
     },
-    money::FROST_PER_WAL,
 };
 
 use super::{
@@ -49,16 +48,7 @@ fn setup() -> Setup {
 }
 
 fn genesis() -> (GenesisConfig, GenesisSecrets) {
-    let spec = GenesisSpec {
-        n_nodes: 4,
-        n_shards: 100,
-        epoch_duration_ms: 3_600_000,
-        n_accounts: 1,
-        account_balance: FROST_PER_WAL,
-        start_ms: 1_800_000_000_000,
-        seed: [9; 32],
-        network_addresses: Vec::new(),
-    };
+    let spec = GenesisSpec::local(4, 100, [9; 32]);
     spec.generate().expect("genesis")
 }
 
@@ -86,6 +76,19 @@ async fn precommits(
     out
 }
 
+/// A commit of `value` at height 5, round 1, with `signatures`.
+fn commit(
+    value: BlockHash,
+    signatures: Vec<CommitSignature<WalrusContext>>,
+) -> CommitCertificate<WalrusContext> {
+    CommitCertificate {
+        height: Height(5),
+        round: Round::new(1),
+        value_id: value,
+        commit_signatures: signatures,
+    }
+}
+
 /// Whether the engine's own check accepts `certificate` for `set`.
 async fn engine_accepts(
     verifier: &BlsVerifier,
@@ -111,12 +114,7 @@ async fn a_quorum_of_precommits_verifies_in_the_engine_and_aggregated() {
     let committee = &state.committee;
     let value = BlockHash([7; 32]);
     let quorum: Vec<usize> = (0..4).collect();
-    let certificate = CommitCertificate {
-        height: Height(5),
-        round: Round::new(1),
-        value_id: value,
-        commit_signatures: precommits(ctx, &secrets, &quorum, value).await,
-    };
+    let certificate = commit(value, precommits(ctx, &secrets, &quorum, value).await);
     assert!(engine_accepts(&verifier, &ctx, &set, &certificate).await);
     let aggregated = aggregate(&ctx, &certificate, committee).expect("aggregates");
     let signers = verify_commit(&aggregated, committee, 100, &ctx.chain, (5, 1, &value.0))
@@ -141,12 +139,7 @@ async fn under_a_quorum_or_a_forged_precommit_is_refused_by_both() {
     let committee = &state.committee;
     let value = BlockHash([7; 32]);
     // Two of four equal members hold half the shards: no quorum.
-    let half = CommitCertificate {
-        height: Height(5),
-        round: Round::new(1),
-        value_id: value,
-        commit_signatures: precommits(ctx, &secrets, &[0, 1], value).await,
-    };
+    let half = commit(value, precommits(ctx, &secrets, &[0, 1], value).await);
     assert!(!engine_accepts(&verifier, &ctx, &set, &half).await);
     let aggregated = aggregate(&ctx, &half, committee).expect("aggregates");
     assert!(verify_commit(&aggregated, committee, 100, &ctx.chain, (5, 1, &value.0)).is_err());
