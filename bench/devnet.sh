@@ -12,7 +12,7 @@ WALRUS=$PWD/target/release/walrus
 DIR=$(mktemp -d "${TMPDIR:-/tmp}/walrus-bench.XXXXXX")
 CONFIG=(--config "$DIR/client_config.yaml")
 "$WALRUS" devnet --dir "$DIR/devnet" --nodes 7 --n-shards 1000 \
-  --chain-port 19100 --node-port 19101 --metrics-port 19201 --daemon-port 19415 --indexer-port 19300 > "$DIR/devnet.out" 2>&1 &
+  --chain-port 19100 --node-port 19101 --metrics-port 19201 --daemon-port 19415 --indexer-port 19300 --validator-port 19400 --p2p-port 19500 > "$DIR/devnet.out" 2>&1 &
 DEVNET=$!
 trap 'kill -TERM $DEVNET 2>/dev/null; wait $DEVNET 2>/dev/null || true; rm -rf "$DIR"' EXIT
 for _ in $(seq 600); do

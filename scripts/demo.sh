@@ -6,8 +6,8 @@
 #
 #   bash scripts/demo.sh [FILE]     # default: the Rust toolchain's librustc_driver (~150 MB)
 #
-# Uses ports 9100-9107, 9201-9207, 9300 and 31415 on 127.0.0.1 and a fresh
-# directory under ${TMPDIR:-/tmp}.
+# Uses ports 9100-9107, 9201-9207, 9300, 9401-9406, 9500-9506 and 31415 on
+# 127.0.0.1 and a fresh directory under ${TMPDIR:-/tmp}.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 FILE=${1:-$(ls "$(rustc --print sysroot)"/lib/librustc_driver-*.so | head -1)}

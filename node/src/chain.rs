@@ -1,5 +1,5 @@
-//! `walrus chain genesis` and `walrus chain run`: create a chain and run its
-//! sequencer as a process.
+//! `walrus chain genesis` and `walrus chain run`: create a chain and run a
+//! validator of it (or, without `--keys`, the single sequencer) as a process.
 
 use std::{net::SocketAddr, path::PathBuf, time::Duration};
 
@@ -12,9 +12,15 @@ use walrus_contracts::{
     },
     money::FROST_PER_WAL,
 };
-use walrus_runtime::chain::{
-    api,
-    sequencer::{Sequencer, SequencerConfig},
+use walrus_runtime::{
+    chain::{
+        api,
+        sequencer::{Sequencer, SequencerConfig},
+    },
+    consensus::{
+        Settings,
+        validator::{self, ValidatorConfig},
+    },
 };
 use walrus_types::{genesis_file, now_ms};
 
@@ -23,7 +29,7 @@ use walrus_types::{genesis_file, now_ms};
 pub enum Command {
     /// Generate a genesis (nodes, stake, funded accounts) and its keys.
     Genesis(GenesisArgs),
-    /// Run the sequencer and its HTTP API.
+    /// Run a validator (or the single sequencer) and its HTTP API.
     Run(RunArgs),
 }
 
@@ -185,6 +191,79 @@ pub struct RunArgs {
     /// How long to gather transactions into one checkpoint, e.g. `20ms`.
     #[arg(long, default_value = "20ms", value_parser = humantime::parse_duration)]
     pub batch_interval: Duration,
+    /// Run as a validator of the replicated control plane with the BLS key
+    /// of node `--node-index` in this `keys.json` (from `walrus chain
+    /// genesis`). Without it, this process orders transactions alone (the
+    /// single sequencer, for tests and benchmarks).
+    #[arg(long, requires = "node_index")]
+    pub keys: Option<PathBuf>,
+    /// Which node of `--keys` this validator is.
+    #[arg(long, requires = "keys")]
+    pub node_index: Option<usize>,
+    /// Where the consensus engine listens for the other validators (TCP).
+    #[arg(long, default_value = "127.0.0.1:27000")]
+    pub p2p_listen: SocketAddr,
+    /// Another validator's engine address (`host:port`); repeat the flag.
+    #[arg(long = "peer")]
+    pub peers: Vec<SocketAddr>,
+    /// Another validator's API URL, to forward transactions to; repeat.
+    #[arg(long = "peer-url")]
+    pub peer_urls: Vec<String>,
+    /// The engine's write-ahead log (default: the database path with
+    /// `.consensus-wal` appended).
+    #[arg(long)]
+    pub wal: Option<PathBuf>,
+    /// How long a proposer waits for a transaction before proposing an
+    /// empty block.
+    #[arg(long, default_value = "1s", value_parser = humantime::parse_duration)]
+    pub idle_block_interval: Duration,
+}
+
+/// The validator settings of `args`, if it runs as one.
+fn validator_config(args: &RunArgs) -> anyhow::Result<Option<ValidatorConfig>> {
+    let (Some(keys_path), Some(index)) = (&args.keys, args.node_index) else {
+        return Ok(None);
+    };
+    let keys: KeysFile = serde_json::from_str(
+        &std::fs::read_to_string(keys_path)
+            .with_context(|| format!("cannot read {}", keys_path.display()))?,
+    )
+    .with_context(|| {
+        format!(
+            "{} is not a keys.json of `walrus chain genesis`",
+            keys_path.display()
+        )
+    })?;
+    let node = keys.nodes.get(index).with_context(|| {
+        format!(
+            "--node-index {index}: {} holds {} nodes",
+            keys_path.display(),
+            keys.nodes.len()
+        )
+    })?;
+    let secret = hex::decode(&node.bls_secret)
+        .ok()
+        .and_then(|bytes| blst::min_pk::SecretKey::from_bytes(&bytes).ok())
+        .with_context(|| {
+            format!(
+                "node {index}'s BLS secret in {} is malformed",
+                keys_path.display()
+            )
+        })?;
+    let mut wal = args.db.clone().into_os_string();
+    wal.push(".consensus-wal");
+    let settings = Settings {
+        idle_block_interval: args.idle_block_interval,
+        ..Settings::default()
+    };
+    Ok(Some(ValidatorConfig {
+        secret,
+        p2p_listen: args.p2p_listen,
+        peers: args.peers.clone(),
+        peer_urls: args.peer_urls.clone(),
+        wal_path: args.wal.clone().unwrap_or_else(|| wal.into()),
+        settings,
+    }))
 }
 
 /// Runs `walrus chain run` until Ctrl-C or SIGTERM.
@@ -195,15 +274,29 @@ pub async fn run(args: &RunArgs) -> anyhow::Result<()> {
     let genesis = genesis_file::load(&args.genesis)?;
     let mut config = SequencerConfig::new(genesis, args.db.clone());
     config.batch_interval = args.batch_interval;
-    let sequencer = Sequencer::start(config).await?;
+    let (sequencer, _engine) = match validator_config(args)? {
+        Some(validator) => {
+            let (sequencer, engine) = validator::start(config, validator).await?;
+            (sequencer, Some(engine))
+        }
+        None => (Sequencer::start(config).await?, None),
+    };
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
         .with_context(|| format!("cannot listen on {}", args.listen))?;
     let (address, server) = api::serve(sequencer.clone(), listener, shutdown_signal())?;
     // The first line of stdout names the address, for scripts and tests.
     println!("listening on http://{address}");
-    tracing::info!(%address, checkpoints = sequencer.checkpoint_count(), "sequencer serving");
-    server.await?;
+    tracing::info!(
+        %address,
+        checkpoints = sequencer.checkpoint_count(),
+        validator = sequencer.is_validator(),
+        "chain service serving"
+    );
+    tokio::select! {
+        result = server => result?,
+        error = sequencer.stopped() => anyhow::bail!("the chain service stopped: {error}"),
+    }
     tracing::info!("sequencer stopped");
     Ok(())
 }

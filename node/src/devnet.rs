@@ -1,7 +1,9 @@
 //! `walrus devnet`: a whole local network on 127.0.0.1, one OS process per
-//! service (the sequencer, each storage node, the indexer, the
-//! publisher/aggregator daemon), all children of this process and stopped
-//! with it.
+//! service (one control-plane validator per storage node, each storage
+//! node, the indexer, the publisher/aggregator daemon), all children of
+//! this process and stopped with it. Storage node I follows validator I,
+//! as one operator would run both; clients, the indexer and the daemon use
+//! validator 0 (`chain` in `devnet.json`).
 //!
 //! Layout of DIR (default `~/.walrus/devnet`):
 //!
@@ -9,17 +11,20 @@
 //! |---|---|
 //! | `genesis.json`, `keys.json` | the chain (keys are secret) |
 //! | `settings.json` | ports and sizes chosen at creation, reused on resume |
-//! | `chain/chain.db` | the checkpoint log |
+//! | `chain/validator-I.db`, `chain/validator-I.db.consensus-wal` | validator I's checkpoint log and consensus write-ahead log |
 //! | `nodes/node-I/config.toml`, `nodes/node-I/slivers.db` (index), `nodes/node-I/slivers.db-slivers/` (sliver files) | storage node I |
 //! | `indexer/index.db` | the indexer's SQLite index |
 //! | `wallet.yaml`, `client_config.yaml` | the funded wallet and the CLI's configuration |
 //! | `devnet.json` | URL and process ID of every running service, for scripts |
 //! | `logs/*.log` | each service's output |
 //!
-//! Default ports: chain 9100, storage nodes 9101.., their metrics 9201..,
-//! indexer and explorer 9300, publisher/aggregator 31415.
+//! Default ports: validator 0's API 9100, the other validators' APIs
+//! 9401.., the validators' consensus (libp2p) 9500.., storage nodes
+//! 9101.., their metrics 9201.., indexer and explorer 9300,
+//! publisher/aggregator 31415.
 
 mod processes;
+mod validators;
 
 use std::{
     net::SocketAddr,
@@ -56,9 +61,15 @@ pub struct Args {
     /// Default `~/.walrus/devnet`.
     #[arg(long)]
     pub dir: Option<PathBuf>,
-    /// Port of the chain API.
+    /// Port of the chain API (validator 0).
     #[arg(long, default_value_t = 9100)]
     pub chain_port: u16,
+    /// Validator I > 0 serves its API on this + I.
+    #[arg(long, default_value_t = 9400)]
+    pub validator_port: u16,
+    /// Validator I's consensus engine listens on this + I.
+    #[arg(long, default_value_t = 9500)]
+    pub p2p_port: u16,
     /// Port of the first storage node; node I uses this + I (at creation).
     #[arg(long, default_value_t = 9101)]
     pub node_port: u16,
@@ -87,7 +98,7 @@ struct Settings {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Service {
-    /// Service name (`chain`, `node-0`, ..., `daemon`).
+    /// Service name (`validator-0`, ..., `node-0`, ..., `indexer`, `daemon`).
     pub name: String,
     /// Its API.
     pub url: String,
@@ -110,8 +121,10 @@ pub struct DevnetFile {
     pub client_config: PathBuf,
     /// The wallet's address.
     pub wallet_address: String,
-    /// The sequencer.
+    /// The chain API clients use: validator 0.
     pub chain: Service,
+    /// Every validator of the control plane, in node order.
+    pub validators: Vec<Service>,
     /// The storage nodes.
     pub nodes: Vec<Service>,
     /// The publisher/aggregator daemon.
@@ -231,7 +244,7 @@ struct Urls {
 /// The running services, by role.
 #[derive(Default)]
 struct Services {
-    chain: Option<Running>,
+    validators: Vec<Running>,
     nodes: Vec<Running>,
     indexer: Option<Running>,
     daemon: Option<Running>,
@@ -240,7 +253,7 @@ struct Services {
 impl Services {
     /// Every started service, in start order.
     fn all(&mut self) -> Vec<&mut Running> {
-        let mut all: Vec<&mut Running> = self.chain.iter_mut().collect();
+        let mut all: Vec<&mut Running> = self.validators.iter_mut().collect();
         all.extend(self.nodes.iter_mut());
         all.extend(self.indexer.iter_mut());
         all.extend(self.daemon.iter_mut());
@@ -257,7 +270,8 @@ impl Services {
             dir: dir.to_owned(),
             client_config: client_config.to_owned(),
             wallet_address: wallet.address.to_string(),
-            chain: self.chain.as_ref()?.service.clone(),
+            chain: self.validators.first()?.service.clone(),
+            validators: self.validators.iter().map(|r| r.service.clone()).collect(),
             nodes: self.nodes.iter().map(|r| r.service.clone()).collect(),
             indexer: self.indexer.as_ref()?.service.clone(),
             daemon: self.daemon.as_ref()?.service.clone(),
@@ -281,7 +295,7 @@ pub async fn run(args: &Args, json: bool) -> anyhow::Result<()> {
     let resumed = dir.join("genesis.json").is_file();
     let settings = create_or_load(args, &dir)?;
     let urls = Urls {
-        chain: format!("http://{}", local(args.chain_port)),
+        chain: validators::failover_urls(args, &settings, 0),
         daemon: format!("http://{}", local(args.daemon_port)),
         indexer: format!("http://{}", local(args.indexer_port)),
     };
@@ -392,25 +406,26 @@ impl Ready<'_> {
         } else {
             String::new()
         };
-        let mut lines = vec![
-            format!(
-                "Devnet ready in {:.1} s ({}): {} storage nodes, {} shards, epochs of {}",
-                self.seconds,
-                if self.resumed { "resumed" } else { "created" },
-                settings.nodes,
-                settings.n_shards,
-                humantime::format_duration(Duration::from_millis(settings.epoch_duration_ms))
-            ),
-            format!(
-                "  chain:      {} (pid {})",
-                devnet.chain.url, devnet.chain.pid
-            ),
-        ];
+        let mut lines = vec![format!(
+            "Devnet ready in {:.1} s ({}): {} storage nodes, {} shards, epochs of {}",
+            self.seconds,
+            if self.resumed { "resumed" } else { "created" },
+            settings.nodes,
+            settings.n_shards,
+            humantime::format_duration(Duration::from_millis(settings.epoch_duration_ms))
+        )];
+        for validator in &devnet.validators {
+            let name = format!("{}:", validator.name);
+            lines.push(format!(
+                "  {name:<13} {} (pid {})",
+                validator.url, validator.pid
+            ));
+        }
         for node in &devnet.nodes {
             let metrics = node.metrics_url.as_deref().unwrap_or("-");
             let name = format!("{}:", node.name);
             lines.push(format!(
-                "  {name:<11} {} (pid {}, metrics {metrics})",
+                "  {name:<13} {} (pid {}, metrics {metrics})",
                 node.url, node.pid
             ));
         }
@@ -469,29 +484,15 @@ async fn start_services(
     let http = reqwest::Client::builder()
         .timeout(Duration::from_secs(2))
         .build()?;
-    std::fs::create_dir_all(dir.join("chain"))?;
-    let chain_args = [
-        "chain".into(),
-        "run".into(),
-        "--genesis".into(),
-        path_arg(&dir.join("genesis.json")),
-        "--db".into(),
-        path_arg(&dir.join("chain").join("chain.db")),
-        "--listen".into(),
-        local(args.chain_port).to_string(),
-        // One machine, few clients: short batches keep a store's two
-        // transactions (register, certify) quick.
-        "--batch-interval".into(),
-        "5ms".into(),
-    ];
-    let chain = services
-        .chain
-        .insert(spawn(dir, "chain", &chain_args, urls.chain.clone())?);
-    wait_ready(&http, chain, "/v1/health").await?;
+    validators::start(dir, args, settings, &mut services.validators)?;
+    for validator in &mut services.validators {
+        wait_ready(&http, validator, "/v1/health").await?;
+    }
     for index in 0..settings.nodes {
+        let chain_url = validators::failover_urls(args, settings, index);
         services
             .nodes
-            .push(spawn_node(dir, args, index, &urls.chain)?);
+            .push(spawn_node(dir, args, index, &chain_url)?);
     }
     for node in &mut services.nodes {
         wait_ready(&http, node, "/v1/health").await?;

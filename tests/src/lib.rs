@@ -6,7 +6,10 @@
 //! [`workload`] generates real chains (signed transactions executed into
 //! checkpoints) for the indexer's tests and benchmark.
 
-use std::path::{Path, PathBuf};
+use std::{
+    net::TcpListener,
+    path::{Path, PathBuf},
+};
 
 pub mod workload;
 
@@ -40,4 +43,22 @@ pub fn fresh_dir(base: &Path, name: &str) -> PathBuf {
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).expect("temp dir");
     dir
+}
+
+/// A base port `b` such that `b..b+count` are all free now (bounded search).
+///
+/// # Panics
+/// No such range was found.
+pub fn free_ports(count: u16) -> u16 {
+    let start = 20_000 + u16::try_from(std::process::id() % 1000).expect("< 1000") * 20;
+    for attempt in 0..200u16 {
+        let base = 20_000 + (start - 20_000 + attempt * 97) % 40_000;
+        let listeners: Vec<_> = (0..count)
+            .map_while(|i| TcpListener::bind(("127.0.0.1", base + i)).ok())
+            .collect();
+        if listeners.len() == usize::from(count) {
+            return base;
+        }
+    }
+    panic!("no free port range of {count}");
 }

@@ -5,7 +5,6 @@
 
 use std::{
     io::{BufRead, BufReader},
-    net::TcpListener,
     path::{Path, PathBuf},
     process::{Child, Command, Stdio},
     sync::mpsc,
@@ -14,25 +13,10 @@ use std::{
 
 use nix::{sys::signal, unistd::Pid};
 use serde_json::Value;
-use walrus_tests::walrus_binary;
+use walrus_tests::{free_ports, walrus_binary};
 
 fn temp_dir(name: &str) -> PathBuf {
     walrus_tests::fresh_dir(std::path::Path::new(env!("CARGO_TARGET_TMPDIR")), name)
-}
-
-/// A base port `b` such that `b..b+count` are all free now (bounded search).
-fn free_ports(count: u16) -> u16 {
-    let start = 20_000 + u16::try_from(std::process::id() % 1000).expect("< 1000") * 20;
-    for attempt in 0..200u16 {
-        let base = 20_000 + (start - 20_000 + attempt * 97) % 40_000;
-        let listeners: Vec<_> = (0..count)
-            .map_while(|i| TcpListener::bind(("127.0.0.1", base + i)).ok())
-            .collect();
-        if listeners.len() == usize::from(count) {
-            return base;
-        }
-    }
-    panic!("no free port range of {count}");
 }
 
 /// Pseudo-random bytes from a seed (xorshift), so failures reproduce.
@@ -67,6 +51,8 @@ impl Devnet {
             .args(["--metrics-port", &(ports + 8).to_string()])
             .args(["--daemon-port", &(ports + 15).to_string()])
             .args(["--indexer-port", &(ports + 16).to_string()])
+            .args(["--validator-port", &(ports + 17).to_string()])
+            .args(["--p2p-port", &(ports + 24).to_string()])
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()
@@ -291,7 +277,7 @@ fn explorer_dom(url: &str) -> String {
 #[test]
 fn devnet_stores_and_reads_real_files_with_faulty_nodes() {
     let dir = temp_dir("devnet-e2e");
-    let ports = free_ports(23);
+    let ports = free_ports(31);
     let devnet = Devnet::start(&dir, ports, false);
 
     // Every node is up.

@@ -1,7 +1,13 @@
 //! An HTTP client of the chain API (SPEC.md section 11): submit
 //! transactions, read objects, accounts, the committee and checkpoints.
 
-use std::time::Duration;
+use std::{
+    sync::{
+        Arc,
+        atomic::{AtomicUsize, Ordering},
+    },
+    time::Duration,
+};
 
 use ed25519_dalek::SigningKey;
 use serde::de::DeserializeOwned;
@@ -88,38 +94,82 @@ impl ChainError {
     }
 }
 
-/// An HTTP client of one chain API.
+/// An HTTP client of the chain API of one or more validators, with
+/// failover: a request that finds its validator unreachable or answering
+/// 5xx goes to the next one (each tried once per request), and the client
+/// stays with the one that answered.
 #[derive(Debug, Clone)]
 pub struct ChainClient {
-    base: String,
+    bases: Arc<Vec<String>>,
+    current: Arc<AtomicUsize>,
     http: reqwest::Client,
 }
 
 impl ChainClient {
-    /// A client of the API at `base` (e.g. `http://127.0.0.1:9100`).
+    /// A client of the API at `base` (e.g. `http://127.0.0.1:9100`), or of
+    /// several validators' APIs separated by commas
+    /// (`http://127.0.0.1:9100,http://127.0.0.1:9401`), tried in order.
     pub fn new(base: impl Into<String>) -> Self {
         let http = reqwest::Client::builder()
             .timeout(Duration::from_secs(60))
             .build()
             .expect("a default HTTP client builds");
+        let base = base.into();
+        let bases: Vec<String> = base
+            .split(',')
+            .map(|b| b.trim().trim_end_matches('/').to_owned())
+            .filter(|b| !b.is_empty())
+            .collect();
         Self {
-            base: base.into().trim_end_matches('/').to_owned(),
+            bases: Arc::new(if bases.is_empty() { vec![base] } else { bases }),
+            current: Arc::new(AtomicUsize::new(0)),
             http,
         }
     }
 
-    /// The base URL.
+    /// The base URL of the validator in use.
     pub fn base_url(&self) -> &str {
-        &self.base
+        let index = self.current.load(Ordering::Relaxed) % self.bases.len();
+        &self.bases[index]
     }
 
+    /// Sends `method path` with `body` to the validator in use, failing
+    /// over to the next ones while unreachable or answering 5xx.
     async fn send(
         &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<Vec<u8>>,
+    ) -> Result<Vec<u8>, ChainError> {
+        let start = self.current.load(Ordering::Relaxed);
+        let mut last = None;
+        for attempt in 0..self.bases.len() {
+            let index = (start + attempt) % self.bases.len();
+            let mut request = self
+                .http
+                .request(method.clone(), format!("{}{path}", self.bases[index]));
+            if let Some(body) = &body {
+                request = request.body(body.clone());
+            }
+            match self.send_to(&self.bases[index], request, path).await {
+                Err(error) if error.is_transient() => last = Some(error),
+                result => {
+                    self.current.store(index, Ordering::Relaxed);
+                    return result;
+                }
+            }
+        }
+        Err(last.expect("at least one base URL"))
+    }
+
+    async fn send_to(
+        &self,
+        base: &str,
         request: reqwest::RequestBuilder,
         path: &str,
     ) -> Result<Vec<u8>, ChainError> {
         let unreachable = |e: reqwest::Error| ChainError::Unreachable {
-            url: self.base.clone(),
+            url: base.to_owned(),
             message: e.to_string(),
         };
         let response = request.send().await.map_err(unreachable)?;
@@ -143,8 +193,7 @@ impl ChainClient {
     }
 
     async fn get_json<T: DeserializeOwned>(&self, path: &str) -> Result<T, ChainError> {
-        let request = self.http.get(format!("{}{path}", self.base));
-        let bytes = self.send(request, path).await?;
+        let bytes = self.send(reqwest::Method::GET, path, None).await?;
         serde_json::from_slice(&bytes).map_err(|e| ChainError::Malformed {
             path: path.to_owned(),
             message: e.to_string(),
@@ -167,8 +216,7 @@ impl ChainClient {
     /// whose reason says why ([`ChainError::expected_nonce`] for a wrong nonce).
     pub async fn submit_bytes(&self, bytes: Vec<u8>) -> Result<TxResponse, ChainError> {
         let path = "/v1/transactions";
-        let request = self.http.post(format!("{}{path}", self.base)).body(bytes);
-        let body = self.send(request, path).await?;
+        let body = self.send(reqwest::Method::POST, path, Some(bytes)).await?;
         serde_json::from_slice(&body).map_err(|e| ChainError::Malformed {
             path: path.to_owned(),
             message: e.to_string(),
@@ -274,8 +322,7 @@ impl ChainClient {
     ) -> Result<Vec<Checkpoint>, ChainError> {
         let wait_ms = wait.as_millis();
         let path = format!("/v1/checkpoints?from={from}&wait_ms={wait_ms}");
-        let request = self.http.get(format!("{}{path}", self.base));
-        let bytes = self.send(request, &path).await?;
+        let bytes = self.send(reqwest::Method::GET, &path, None).await?;
         bcs::from_bytes(&bytes).map_err(|e| ChainError::Malformed {
             path,
             message: format!("invalid BCS: {e}"),

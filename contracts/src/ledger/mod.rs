@@ -8,6 +8,7 @@
 //! follower (storage nodes, the indexer, `walrus audit`) re-executes them
 //! with this same code.
 
+pub mod block;
 pub mod consensus;
 pub mod execution;
 pub mod genesis;

@@ -12,6 +12,8 @@
 //! | GET | /v1/system | epoch, committee, prices, parameters |
 //! | GET | /v1/committee | [`CommitteeInfo`]: what a client needs to store and read |
 //! | GET | /v1/health | liveness and progress |
+//! | POST | /v1/mempool | a validator admits a transaction forwarded by another (202) |
+//! | GET | /v1/blocks?from=H&limit=M | BCS `Vec<CertifiedHeader>`: decided block headers with aggregated commit certificates |
 
 use std::{net::SocketAddr, time::Duration};
 
@@ -178,6 +180,8 @@ pub fn routes(sequencer: Sequencer) -> warp::filters::BoxedFilter<(warp::reply::
     let table = submit
         .or(state_proof(sequencer.clone()))
         .unify()
+        .or(consensus_routes(sequencer.clone()))
+        .unify()
         .or(transaction)
         .unify()
         .or(checkpoints)
@@ -193,6 +197,46 @@ pub fn routes(sequencer: Sequencer) -> warp::filters::BoxedFilter<(warp::reply::
         .or(health)
         .unify();
     with_rejection_replies(table)
+}
+
+#[derive(Debug, Deserialize)]
+struct BlocksQuery {
+    from: u64,
+    limit: Option<usize>,
+}
+
+/// `POST /v1/mempool` and `GET /v1/blocks`: the validators' routes.
+fn consensus_routes(sequencer: Sequencer) -> warp::filters::BoxedFilter<(warp::reply::Response,)> {
+    let limit = u64::try_from(sequencer.shared.config.max_transaction_bytes).unwrap_or(u64::MAX);
+    let with = warp::any().map(move || sequencer.clone());
+    let mempool = warp::path!("v1" / "mempool")
+        .and(warp::post())
+        .and(warp::body::content_length_limit(limit))
+        .and(warp::body::bytes())
+        .and(with.clone())
+        .map(
+            |body: Bytes, sequencer: Sequencer| match sequencer.relay(&body) {
+                Ok(()) => {
+                    warp::reply::with_status(warp::reply(), StatusCode::ACCEPTED).into_response()
+                }
+                Err(rejection) => error_body(&rejection_error(&rejection).1),
+            },
+        );
+    let blocks = warp::path!("v1" / "blocks")
+        .and(warp::get())
+        .and(warp::query::<BlocksQuery>())
+        .and(with)
+        .then(|query: BlocksQuery, sequencer: Sequencer| async move {
+            let limit = query
+                .limit
+                .unwrap_or(MAX_CHECKPOINTS_PER_REPLY)
+                .clamp(1, MAX_CHECKPOINTS_PER_REPLY);
+            match sequencer.certified_headers(query.from, limit).await {
+                Ok(list) => bcs_reply(&list),
+                Err(err) => internal(err),
+            }
+        });
+    mempool.or(blocks).unify().boxed()
 }
 
 /// `GET /v1/state/system` and `GET /v1/state/{kind}/{id}`: one object of

@@ -20,6 +20,7 @@ use tokio::sync::{Notify, oneshot, watch};
 use walrus_contracts::{
     Address, TxError, due_system_calls,
     ledger::{
+        block::CertifiedHeader,
         execution::{ChainState, Checkpoint, Divergence, SnapshotError},
         genesis::GenesisConfig,
         transaction::{Rejection, SignedTransaction, TxDigest},
@@ -44,6 +45,10 @@ pub enum SequencerError {
     /// The stored log does not re-execute to its own roots.
     #[error("the stored log does not re-execute: {0}")]
     Replay(#[from] Divergence),
+    /// The replicated control plane cannot go on (engine start, a decided
+    /// block not held, a committee that is no validator set).
+    #[error("consensus: {0}")]
+    Consensus(String),
     /// A blocking task panicked or was cancelled.
     #[error("sequencer task failed: {0}")]
     Task(#[from] tokio::task::JoinError),
@@ -87,20 +92,32 @@ impl SequencerConfig {
 type Responder = oneshot::Sender<Result<TxResponse, Rejection>>;
 
 #[derive(Default)]
-struct Mempool {
+pub(crate) struct Mempool {
     queue: Vec<(SignedTransaction, Responder)>,
     /// The next nonce per sender, counting admitted transactions.
     next_nonce: HashMap<Address, u64>,
 }
 
+/// How transactions reach a checkpoint: this process orders them alone,
+/// or a validator's mempool feeds the replicated control plane
+/// (`crate::consensus`).
+pub(crate) enum Admission {
+    /// The single sequencer's queue and its batcher's wake-up.
+    Solo {
+        mempool: Mutex<Mempool>,
+        wake: Notify,
+    },
+    /// A validator: its mempool and the other validators' URLs to forward to.
+    Replicated(crate::consensus::validator::Admission),
+}
+
 pub(crate) struct Shared {
     pub(crate) config: SequencerConfig,
     pub(crate) chain: Mutex<ChainState>,
-    mempool: Mutex<Mempool>,
-    wake: Notify,
+    pub(crate) admission: Admission,
     pub(crate) head: watch::Sender<u64>,
     pub(crate) reader: Mutex<Store>,
-    writer: Mutex<Store>,
+    pub(crate) writer: Mutex<Store>,
     /// Set once when the sequencer had to stop (a failed append).
     fatal: watch::Sender<Option<Arc<SequencerError>>>,
 }
@@ -114,7 +131,7 @@ pub struct Sequencer {
 /// The state after the stored log: from the stored objects when they are
 /// at the log's end (no re-execution), otherwise by re-executing the log
 /// from genesis and storing the objects for the next start.
-fn restore(
+pub(crate) fn restore(
     genesis: &GenesisConfig,
     writer: &mut Store,
     reader: &Store,
@@ -144,10 +161,53 @@ fn restore(
     Ok(chain)
 }
 
-fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+pub(crate) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     mutex
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// Opens the log at `config.db_path` twice (writer, reader) and restores
+/// the state after it.
+pub(crate) async fn open(
+    config: &SequencerConfig,
+) -> Result<(ChainState, Store, Store), SequencerError> {
+    let genesis_digest = config.genesis.digest();
+    let config = config.clone();
+    let (chain, writer, reader) =
+        tokio::task::spawn_blocking(move || -> Result<_, SequencerError> {
+            let mut writer = Store::open(&config.db_path, genesis_digest)?;
+            let reader = Store::open(&config.db_path, genesis_digest)?;
+            let chain = restore(&config.genesis, &mut writer, &reader)?;
+            Ok((chain, writer, reader))
+        })
+        .await??;
+    tracing::info!(
+        checkpoints = chain.next_sequence,
+        epoch = chain.state.epoch,
+        "chain state rebuilt from the log"
+    );
+    Ok((chain, writer, reader))
+}
+
+impl Shared {
+    pub(crate) fn new(
+        config: SequencerConfig,
+        chain: ChainState,
+        (writer, reader): (Store, Store),
+        admission: Admission,
+    ) -> Arc<Self> {
+        let (head, _) = watch::channel(chain.next_sequence);
+        Arc::new(Self {
+            config,
+            chain: Mutex::new(chain),
+            admission,
+            head,
+            reader: Mutex::new(reader),
+            writer: Mutex::new(writer),
+            fatal: watch::channel(None).0,
+        })
+    }
 }
 
 impl Sequencer {
@@ -161,36 +221,16 @@ impl Sequencer {
     /// re-execute to the stored roots, or its objects do not match the last
     /// state root.
     pub async fn start(config: SequencerConfig) -> Result<Self, SequencerError> {
-        let genesis_digest = config.genesis.digest();
-        let config_clone = config.clone();
-        let (chain, writer, reader) =
-            tokio::task::spawn_blocking(move || -> Result<_, SequencerError> {
-                let mut writer = Store::open(&config_clone.db_path, genesis_digest)?;
-                let reader = Store::open(&config_clone.db_path, genesis_digest)?;
-                let chain = restore(&config_clone.genesis, &mut writer, &reader)?;
-                Ok((chain, writer, reader))
-            })
-            .await??;
-        tracing::info!(
-            checkpoints = chain.next_sequence,
-            epoch = chain.state.epoch,
-            "sequencer state rebuilt from the log"
-        );
+        let (chain, writer, reader) = open(&config).await?;
         let mempool = Mempool {
             queue: Vec::new(),
             next_nonce: chain.nonces.iter().map(|(a, n)| (*a, *n)).collect(),
         };
-        let (head, _) = watch::channel(chain.next_sequence);
-        let shared = Arc::new(Shared {
-            config,
-            chain: Mutex::new(chain),
+        let admission = Admission::Solo {
             mempool: Mutex::new(mempool),
             wake: Notify::new(),
-            head,
-            reader: Mutex::new(reader),
-            writer: Mutex::new(writer),
-            fatal: watch::channel(None).0,
-        });
+        };
+        let shared = Shared::new(config, chain, (writer, reader), admission);
         tokio::spawn(run_batcher(shared.clone()));
         Ok(Self { shared })
     }
@@ -206,9 +246,15 @@ impl Sequencer {
         if self.shared.fatal.borrow().is_some() {
             return Err(Rejection::Unavailable("the sequencer stopped"));
         }
+        let (mempool, wake) = match &self.shared.admission {
+            Admission::Solo { mempool, wake } => (mempool, wake),
+            Admission::Replicated(admission) => {
+                return admission.submit(&self.shared, signed, bytes).await;
+            }
+        };
         let (sender, receiver) = oneshot::channel();
         {
-            let mut mempool = lock(&self.shared.mempool);
+            let mut mempool = lock(mempool);
             let address = signed.transaction.sender;
             let expected = mempool.next_nonce.get(&address).copied().unwrap_or(0);
             if signed.transaction.nonce != expected {
@@ -219,14 +265,53 @@ impl Sequencer {
             }
             mempool.next_nonce.insert(address, expected + 1);
             mempool.queue.push((signed, sender));
-            if mempool.queue.len() >= self.shared.config.max_batch {
-                self.shared.wake.notify_one();
-            }
         }
-        self.shared.wake.notify_one();
+        wake.notify_one();
         receiver
             .await
             .unwrap_or(Err(Rejection::Unavailable("the sequencer stopped")))
+    }
+
+    /// Admits a transaction (BCS bytes) forwarded by another validator,
+    /// without waiting for it.
+    ///
+    /// # Errors
+    /// The [`Rejection`]; [`Rejection::Unavailable`] on the single
+    /// sequencer, which has no peers.
+    pub fn relay(&self, bytes: &[u8]) -> Result<(), Rejection> {
+        let signed =
+            SignedTransaction::from_bytes(bytes, self.shared.config.max_transaction_bytes)?;
+        signed.verify()?;
+        match &self.shared.admission {
+            Admission::Replicated(admission) => admission.relay(&self.shared, signed),
+            Admission::Solo { .. } => Err(Rejection::Unavailable(
+                "this chain service is the single sequencer, not a validator",
+            )),
+        }
+    }
+
+    /// Whether this chain service is a validator of the replicated control
+    /// plane (otherwise the single sequencer).
+    pub fn is_validator(&self) -> bool {
+        matches!(self.shared.admission, Admission::Replicated(_))
+    }
+
+    /// Up to `limit` certified block headers from height `from` on.
+    ///
+    /// # Errors
+    /// [`SequencerError::Store`], or the reading task failed.
+    pub async fn certified_headers(
+        &self,
+        from: u64,
+        limit: usize,
+    ) -> Result<Vec<CertifiedHeader>, SequencerError> {
+        let shared = self.shared.clone();
+        Ok(
+            tokio::task::spawn_blocking(move || {
+                lock(&shared.reader).certified_headers(from, limit)
+            })
+            .await??,
+        )
     }
 
     /// The number of checkpoints stored so far.
@@ -275,16 +360,19 @@ impl Sequencer {
 }
 
 async fn run_batcher(shared: Arc<Shared>) {
+    let Admission::Solo { mempool, wake } = &shared.admission else {
+        return;
+    };
     loop {
         tokio::select! {
-            () = shared.wake.notified() => {}
+            () = wake.notified() => {}
             () = tokio::time::sleep(shared.config.tick) => {}
         }
-        if lock(&shared.mempool).queue.len() < shared.config.max_batch {
+        if lock(mempool).queue.len() < shared.config.max_batch {
             tokio::time::sleep(shared.config.batch_interval).await;
         }
         let batch: Vec<(SignedTransaction, Responder)> = {
-            let mut mempool = lock(&shared.mempool);
+            let mut mempool = lock(mempool);
             let take = mempool.queue.len().min(shared.config.max_batch);
             mempool.queue.drain(..take).collect()
         };
@@ -302,7 +390,7 @@ async fn run_batcher(shared: Arc<Shared>) {
 }
 
 /// Records the fatal `error`; the batcher then ends and admissions stop.
-fn stop(shared: &Shared, error: SequencerError) {
+pub(crate) fn stop(shared: &Shared, error: SequencerError) {
     tracing::error!("cannot store checkpoint, stopping the sequencer: {error}");
     shared.fatal.send_replace(Some(Arc::new(error)));
 }

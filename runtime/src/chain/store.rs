@@ -14,6 +14,9 @@
 use std::path::Path;
 
 use rusqlite::{Connection, OptionalExtension, params};
+
+mod blocks;
+pub use blocks::DecidedBlock;
 use walrus_contracts::ledger::{
     execution::{ChainState, Checkpoint, ExecutedTransaction, Snapshot},
     state_tree::StateKey,
@@ -75,7 +78,9 @@ impl Store {
              CREATE TABLE IF NOT EXISTS checkpoints (sequence INTEGER PRIMARY KEY, digest BLOB NOT NULL, data BLOB NOT NULL);
              CREATE TABLE IF NOT EXISTS transactions (digest BLOB PRIMARY KEY, sequence INTEGER NOT NULL, position INTEGER NOT NULL);
              CREATE TABLE IF NOT EXISTS objects (key BLOB PRIMARY KEY, value BLOB NOT NULL) WITHOUT ROWID;
-             CREATE TABLE IF NOT EXISTS position (id INTEGER PRIMARY KEY CHECK (id = 0), next_sequence INTEGER NOT NULL, last_digest BLOB NOT NULL, last_timestamp_ms INTEGER NOT NULL);",
+             CREATE TABLE IF NOT EXISTS position (id INTEGER PRIMARY KEY CHECK (id = 0), next_sequence INTEGER NOT NULL, last_digest BLOB NOT NULL, last_timestamp_ms INTEGER NOT NULL);
+             CREATE TABLE IF NOT EXISTS blocks (height INTEGER PRIMARY KEY, header BLOB NOT NULL, data BLOB NOT NULL);
+             CREATE TABLE IF NOT EXISTS own_proposals (height INTEGER NOT NULL, round INTEGER NOT NULL, block BLOB NOT NULL, PRIMARY KEY (height, round));",
         )?;
         let stored: Option<Vec<u8>> = conn
             .query_row("SELECT value FROM meta WHERE key = 'genesis'", [], |row| {
@@ -106,44 +111,8 @@ impl Store {
         checkpoint: &Checkpoint,
         changes: &[(StateKey, Option<Vec<u8>>)],
     ) -> Result<(), StoreError> {
-        let sequence = i64::try_from(checkpoint.sequence)?;
         let tx = self.conn.transaction()?;
-        tx.execute(
-            "INSERT INTO checkpoints (sequence, digest, data) VALUES (?1, ?2, ?3)",
-            params![
-                sequence,
-                checkpoint.digest().to_vec(),
-                bcs::to_bytes(checkpoint)?
-            ],
-        )?;
-        {
-            let mut insert = tx.prepare_cached("INSERT OR IGNORE INTO transactions (digest, sequence, position) VALUES (?1, ?2, ?3)")?;
-            for (position, executed) in checkpoint.transactions.iter().enumerate() {
-                insert.execute(params![
-                    executed.digest.0.to_vec(),
-                    sequence,
-                    i64::try_from(position)?
-                ])?;
-            }
-        }
-        // The objects follow only if they were at this checkpoint's start;
-        // otherwise the next start re-executes the log and rewrites them.
-        let at: Option<i64> = tx
-            .query_row(
-                "SELECT next_sequence FROM position WHERE id = 0",
-                [],
-                |row| row.get(0),
-            )
-            .optional()?;
-        if at == Some(sequence) {
-            write_objects(&tx, changes.iter().map(|(k, v)| (k, v.as_deref())))?;
-            set_position(
-                &tx,
-                checkpoint.sequence + 1,
-                &checkpoint.digest(),
-                checkpoint.timestamp_ms,
-            )?;
-        }
+        append_in(&tx, checkpoint, changes)?;
         tx.commit()?;
         Ok(())
     }
@@ -279,6 +248,55 @@ impl Store {
             .ok_or(StoreError::Inconsistent(sequence))?;
         Ok(Some((sequence, executed)))
     }
+}
+
+/// Writes `checkpoint`, its transaction index and (when the stored objects
+/// are those before it) its object `changes`, inside `tx`.
+fn append_in(
+    tx: &rusqlite::Transaction<'_>,
+    checkpoint: &Checkpoint,
+    changes: &[(StateKey, Option<Vec<u8>>)],
+) -> Result<(), StoreError> {
+    let sequence = i64::try_from(checkpoint.sequence)?;
+    tx.execute(
+        "INSERT INTO checkpoints (sequence, digest, data) VALUES (?1, ?2, ?3)",
+        params![
+            sequence,
+            checkpoint.digest().to_vec(),
+            bcs::to_bytes(checkpoint)?
+        ],
+    )?;
+    {
+        let mut insert = tx.prepare_cached(
+            "INSERT OR IGNORE INTO transactions (digest, sequence, position) VALUES (?1, ?2, ?3)",
+        )?;
+        for (position, executed) in checkpoint.transactions.iter().enumerate() {
+            insert.execute(params![
+                executed.digest.0.to_vec(),
+                sequence,
+                i64::try_from(position)?
+            ])?;
+        }
+    }
+    // The objects follow only if they were at this checkpoint's start;
+    // otherwise the next start re-executes the log and rewrites them.
+    let at: Option<i64> = tx
+        .query_row(
+            "SELECT next_sequence FROM position WHERE id = 0",
+            [],
+            |row| row.get(0),
+        )
+        .optional()?;
+    if at == Some(sequence) {
+        write_objects(tx, changes.iter().map(|(k, v)| (k, v.as_deref())))?;
+        set_position(
+            tx,
+            checkpoint.sequence + 1,
+            &checkpoint.digest(),
+            checkpoint.timestamp_ms,
+        )?;
+    }
+    Ok(())
 }
 
 fn write_objects<'a>(

@@ -1,15 +1,22 @@
-//! The control plane on Malachite BFT (issue 20, in progress): the
-//! context (`context.rs`) and BLS signing (`signing.rs`) the engine runs
-//! with, and the conversion of the engine's commit certificates (one
+//! The replicated control plane on Malachite BFT (issue 20): the
+//! context (`context.rs`), BLS signing (`signing.rs`) and codec
+//! (`codec.rs`) the engine runs with; proposal streams (`streaming.rs`);
+//! the validator's mempool (`mempool.rs`); the application loop over the
+//! engine's messages (`app.rs`); and [`validator::start`], which runs a
+//! validator. [`aggregate`] turns the engine's commit certificates (one
 //! signature per validator) into the aggregated [`Certificate`] that
-//! checkpoints carry and light clients check with
+//! light clients check with
 //! `walrus_contracts::ledger::consensus::verify_commit`.
-//!
-//! Not yet here: the application loop over the engine's messages, the
-//! proposal streaming and block store, the codec, and the processes.
 
+mod app;
+pub mod codec;
 pub mod context;
+pub mod mempool;
 pub mod signing;
+pub mod streaming;
+pub mod validator;
+
+pub use app::Settings;
 
 use blst::min_pk::Signature;
 use malachitebft_app_channel::app::types::core::CommitCertificate;

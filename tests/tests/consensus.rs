@@ -1,0 +1,263 @@
+//! The replicated control plane as real processes: four `walrus chain run`
+//! validators (Malachite BFT, equal voting power) on 127.0.0.1 order
+//! transactions submitted to any of them, go on when one is killed
+//! (SIGKILL), let it catch up when it restarts, agree on every checkpoint,
+//! and serve block headers whose aggregated commit certificates verify
+//! against the committee and chain the checkpoints.
+
+use std::{
+    path::{Path, PathBuf},
+    process::{Child, Command, Stdio},
+    time::{Duration, Instant},
+};
+
+use ed25519_dalek::SigningKey;
+use walrus_contracts::{
+    Address, Call,
+    ledger::{
+        block::{CertifiedHeader, validator_committee_lag},
+        execution::{Checkpoint, Outcome},
+    },
+};
+use walrus_tests::{free_ports, walrus_binary};
+use walrus_types::ChainClient;
+
+const VALIDATORS: u16 = 4;
+
+struct Network {
+    dir: PathBuf,
+    base: u16,
+    children: Vec<Option<Child>>,
+}
+
+impl Network {
+    fn api(&self, index: u16) -> u16 {
+        self.base + index
+    }
+
+    fn url(&self, index: u16) -> String {
+        format!("http://127.0.0.1:{}", self.api(index))
+    }
+
+    fn spawn(&mut self, index: u16) {
+        let mut command = Command::new(walrus_binary());
+        command
+            .args(["chain", "run", "--genesis"])
+            .arg(self.dir.join("genesis.json"))
+            .arg("--db")
+            .arg(self.dir.join(format!("validator-{index}.db")))
+            .args(["--listen", &format!("127.0.0.1:{}", self.api(index))])
+            .arg("--keys")
+            .arg(self.dir.join("keys.json"))
+            .args(["--node-index", &index.to_string()])
+            .args([
+                "--p2p-listen",
+                &format!("127.0.0.1:{}", self.base + VALIDATORS + index),
+            ])
+            .args(["--idle-block-interval", "200ms", "--batch-interval", "5ms"]);
+        for other in (0..VALIDATORS).filter(|o| *o != index) {
+            command
+                .args([
+                    "--peer",
+                    &format!("127.0.0.1:{}", self.base + VALIDATORS + other),
+                ])
+                .args(["--peer-url", &self.url(other)]);
+        }
+        let log = std::fs::File::create(self.dir.join(format!("validator-{index}.log")))
+            .expect("log file");
+        let child = command
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .expect("walrus chain run starts");
+        self.children[usize::from(index)] = Some(child);
+    }
+
+    fn kill(&mut self, index: u16) {
+        if let Some(mut child) = self.children[usize::from(index)].take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+impl Drop for Network {
+    fn drop(&mut self) {
+        for index in 0..VALIDATORS {
+            self.kill(index);
+        }
+    }
+}
+
+fn genesis(dir: &Path) -> SigningKey {
+    let status = Command::new(walrus_binary())
+        .args([
+            "chain",
+            "genesis",
+            "--nodes",
+            "4",
+            "--n-shards",
+            "100",
+            "--dir",
+        ])
+        .arg(dir)
+        .args(["--seed", &"07".repeat(32), "--json"])
+        .stdout(Stdio::null())
+        .status()
+        .expect("walrus chain genesis runs");
+    assert!(status.success());
+    let keys: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.join("keys.json")).expect("keys.json"))
+            .expect("JSON");
+    let secret = keys["accounts"][0]["secret"].as_str().expect("account");
+    let bytes: [u8; 32] = hex_bytes(secret).try_into().expect("32 bytes");
+    SigningKey::from_bytes(&bytes)
+}
+
+fn hex_bytes(text: &str) -> Vec<u8> {
+    (0..text.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&text[i..i + 2], 16).expect("hex"))
+        .collect()
+}
+
+/// Polls `check` every 100 ms until it holds or `limit` passes.
+async fn until<F, Fut>(limit: Duration, what: &str, mut check: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = Instant::now() + limit;
+    while !check().await {
+        assert!(Instant::now() < deadline, "{what}: not within {limit:?}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+async fn checkpoint_count(client: &ChainClient) -> u64 {
+    client.health().await.map_or(0, |h| h.checkpoints)
+}
+
+async fn transfer(client: &ChainClient, key: &SigningKey, amount: u64) {
+    let response = client
+        .execute(
+            key,
+            vec![Call::TransferWal {
+                to: Address([5; 32]),
+                amount,
+            }],
+        )
+        .await
+        .expect("transaction ordered");
+    assert!(
+        matches!(response.outcome, Outcome::Success { .. }),
+        "{response:?}"
+    );
+}
+
+async fn all_checkpoints(client: &ChainClient, count: u64) -> Vec<Checkpoint> {
+    let mut all: Vec<Checkpoint> = Vec::new();
+    let len = |all: &Vec<Checkpoint>| u64::try_from(all.len()).expect("small");
+    while len(&all) < count {
+        let batch = client
+            .checkpoints(len(&all), Duration::ZERO)
+            .await
+            .expect("checkpoints");
+        assert!(!batch.is_empty(), "checkpoints end before {count}");
+        all.extend(batch);
+    }
+    all.truncate(usize::try_from(count).expect("small"));
+    all
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn validators_order_survive_a_crash_agree_and_certify() {
+    let dir = walrus_tests::fresh_dir(Path::new(env!("CARGO_TARGET_TMPDIR")), "consensus");
+    let key = genesis(&dir);
+    let mut network = Network {
+        dir: dir.clone(),
+        base: free_ports(2 * VALIDATORS),
+        children: (0..VALIDATORS).map(|_| None).collect(),
+    };
+    for index in 0..VALIDATORS {
+        network.spawn(index);
+    }
+    let clients: Vec<ChainClient> = (0..VALIDATORS)
+        .map(|i| ChainClient::new(network.url(i)))
+        .collect();
+    for client in &clients {
+        until(Duration::from_secs(60), "validator answers", || async {
+            checkpoint_count(client).await > 0
+        })
+        .await;
+    }
+    // Through every validator in turn.
+    for (amount, client) in (1..).zip(&clients) {
+        transfer(client, &key, amount).await;
+    }
+    // One of four equal validators down: the other three are a quorum.
+    network.kill(3);
+    for (amount, client) in (10..).zip(clients.iter().take(3)) {
+        transfer(client, &key, amount).await;
+    }
+    let target = checkpoint_count(&clients[0]).await;
+    network.spawn(3);
+    until(
+        Duration::from_secs(90),
+        "restarted validator catches up",
+        || async { checkpoint_count(&clients[3]).await >= target },
+    )
+    .await;
+    transfer(&clients[3], &key, 20).await;
+
+    let reference = all_checkpoints(&clients[0], target).await;
+    for client in &clients[1..] {
+        let theirs = all_checkpoints(client, target).await;
+        for (ours, theirs) in reference.iter().zip(&theirs) {
+            assert_eq!(ours.digest(), theirs.digest(), "fork at {}", ours.sequence);
+        }
+    }
+    check_certificates(&network, &dir, &reference).await;
+}
+
+/// Every served header's certificate verifies against the genesis
+/// committee (no epoch change here) and names checkpoint `height - 2`.
+async fn check_certificates(network: &Network, dir: &Path, checkpoints: &[Checkpoint]) {
+    let genesis = walrus_types::genesis_file::load(&dir.join("genesis.json")).expect("genesis");
+    let state = genesis.genesis.build().expect("state");
+    let body = reqwest::get(format!("{}/v1/blocks?from=1&limit=256", network.url(3)))
+        .await
+        .expect("blocks")
+        .bytes()
+        .await
+        .expect("body");
+    let headers: Vec<CertifiedHeader> = bcs::from_bytes(&body).expect("BCS headers");
+    assert!(headers.len() >= checkpoints.len());
+    assert!(validator_committee_lag() == 3);
+    for certified in &headers {
+        let signers = certified
+            .verify(&state.committee, state.params.n_shards, &genesis.digest())
+            .expect("certificate verifies");
+        assert!(signers.len() >= 3, "a quorum of four equal validators");
+        let height = certified.header.height;
+        let expected = match height {
+            1 => genesis.digest(),
+            _ => match checkpoints.get(usize::try_from(height - 2).expect("small")) {
+                Some(checkpoint) => checkpoint.digest(),
+                None => continue,
+            },
+        };
+        assert_eq!(
+            certified.header.previous_checkpoint, expected,
+            "height {height}"
+        );
+    }
+    let mut forged = headers[1].clone();
+    forged.header.timestamp_ms += 1;
+    assert!(
+        forged
+            .verify(&state.committee, state.params.n_shards, &genesis.digest())
+            .is_err(),
+        "a changed header must not verify"
+    );
+}
