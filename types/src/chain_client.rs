@@ -224,6 +224,9 @@ impl ChainClient {
     }
 
     /// Signs `calls` with `key` at the sender's next nonce, submits, waits.
+    /// A validator whose view is ahead of the one the nonce was read from
+    /// answers with the nonce it expects; the transaction is then signed
+    /// again with it (at most 3 times, and only for a higher nonce).
     ///
     /// # Errors
     /// As [`ChainClient::submit_bytes`], or the account cannot be read.
@@ -233,14 +236,26 @@ impl ChainClient {
         calls: Vec<Call>,
     ) -> Result<TxResponse, ChainError> {
         let sender = address_of(&key.verifying_key());
-        let nonce = self.account(&sender).await?.next_nonce;
-        let signed = Transaction {
-            sender,
-            nonce,
-            calls,
+        let mut nonce = self.account(&sender).await?.next_nonce;
+        let mut attempt = 0;
+        loop {
+            let signed = Transaction {
+                sender,
+                nonce,
+                calls: calls.clone(),
+            }
+            .sign(key);
+            match self.submit_bytes(signed.to_bytes()).await {
+                Err(error) if attempt < 3 => match error.expected_nonce() {
+                    Some(expected) if expected > nonce => {
+                        nonce = expected;
+                        attempt += 1;
+                    }
+                    _ => return Err(error),
+                },
+                result => return result,
+            }
         }
-        .sign(key);
-        self.submit_bytes(signed.to_bytes()).await
     }
 
     /// The account `address` (an unknown address is an empty account).
