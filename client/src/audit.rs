@@ -7,7 +7,9 @@
 //! genesis digest), every transaction's signature and outcome, and the
 //! state root. Each certificate naming the blob is then checked again on
 //! its own: its aggregate BLS signature and signer weight against the
-//! committee of its epoch. The verdict comes from the verified state. If an
+//! committee of its epoch. The verdict comes from the verified state. The
+//! newest certified checkpoint's commit certificate (aggregated precommits
+//! of a quorum of the validators) is checked too (`tip.rs`). If an
 //! indexer is configured, its history is compared with what the chain
 //! showed, and differences are reported.
 
@@ -30,6 +32,9 @@ use walrus_types::{
 };
 
 use crate::error::ClientError;
+
+mod tip;
+pub use tip::TipCertificate;
 
 /// What the verified chain says about the blob.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -132,11 +137,15 @@ pub struct AuditReport {
     /// The digest of the last verified checkpoint (hex).
     pub tip_digest: String,
     /// The time of the last verified checkpoint, ms since the Unix epoch.
-    /// Checkpoints are not signed: a chain endpoint could withhold newer
-    /// ones, so an old tip is worth a look.
+    /// A chain endpoint could withhold newer checkpoints, so an old tip is
+    /// worth a look.
     pub tip_timestamp_ms: u64,
     /// The epoch at the tip.
     pub epoch: u32,
+    /// The newest certified checkpoint's commit certificate, checked;
+    /// `None` when the chain serves no certified blocks (the single
+    /// sequencer).
+    pub tip_certificate: Option<TipCertificate>,
     /// Every event naming the blob, in chain order.
     pub evidence: Vec<Evidence>,
     /// The indexer comparison, if an indexer was given.
@@ -324,6 +333,7 @@ pub async fn audit(
     let n_shards = state.state.params.n_shards;
     let mut committees: BTreeMap<u32, Committee> = BTreeMap::new();
     committees.insert(state.state.epoch, state.state.committee.clone());
+    let mut history = tip::History::new(&state);
     let mut evidence = Vec::new();
     loop {
         let batch = chain
@@ -336,6 +346,7 @@ pub async fn audit(
             state
                 .replay(checkpoint)
                 .map_err(|e| ClientError::Unexpected(format!("the chain does not verify: {e}")))?;
+            history.record(&state);
             committees
                 .entry(state.state.epoch)
                 .or_insert_with(|| state.state.committee.clone());
@@ -368,6 +379,14 @@ pub async fn audit(
             }
         }
     }
+    let tip_certificate = tip::check(
+        chain,
+        &history,
+        state.next_sequence,
+        n_shards,
+        &genesis.digest(),
+    )
+    .await;
     let verdict = verdict(&state, blob_id, !evidence.is_empty());
     let indexer = match indexer_url {
         Some(url) => {
@@ -387,6 +406,7 @@ pub async fn audit(
         checkpoints_verified: state.next_sequence,
         tip_digest: hex(&state.last_digest),
         epoch: state.state.epoch,
+        tip_certificate,
         evidence,
         indexer,
     })

@@ -71,10 +71,32 @@ fn print_summary(report: &AuditReport, genesis_path: &std::path::Path) {
         .map(|d| std::time::Duration::from_secs(d.as_secs()))
         .unwrap_or_default();
     println!(
-        "Tip written at {} ({} ago; checkpoints are not signed, so a stale tip could hide newer events)",
+        "Tip written at {} ({} ago; a chain endpoint could withhold newer checkpoints)",
         humantime::format_rfc3339_millis(tip_time),
         humantime::format_duration(age)
     );
+    println!("{}", describe_tip_certificate(report));
+}
+
+fn describe_tip_certificate(report: &AuditReport) -> String {
+    let Some(tip) = &report.tip_certificate else {
+        return "Checkpoints not certified: this chain is a single sequencer (no validator certificates)".to_owned();
+    };
+    let checkpoint = tip
+        .checkpoint
+        .map_or_else(|| "genesis".to_owned(), |c| format!("checkpoint {c}"));
+    if tip.valid {
+        format!(
+            "Certified: {checkpoint} by block {} of {} of {} validators ({} shards, a quorum)",
+            tip.height, tip.signers, tip.validators, tip.signer_shards
+        )
+    } else {
+        format!(
+            "CERTIFICATE OF {checkpoint} (block {}) DOES NOT VERIFY: {}",
+            tip.height,
+            tip.error.as_deref().unwrap_or("unknown")
+        )
+    }
 }
 
 fn print_evidence(report: &AuditReport) {

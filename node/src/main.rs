@@ -65,7 +65,11 @@ enum Command {
 /// (`RUST_LOG` filters, default `info`, with the consensus engine and
 /// libp2p at `warn`: they log every vote and connection at `info`).
 fn run_async(future: impl std::future::Future<Output = anyhow::Result<()>>) -> anyhow::Result<()> {
-    run_logged("info,arc_malachitebft=warn,libp2p=warn", Finish::Wait, future)
+    run_logged(
+        "info,arc_malachitebft=warn,libp2p=warn",
+        Finish::Wait,
+        future,
+    )
 }
 
 /// What happens to tasks still running when a command's future is done.

@@ -335,6 +335,11 @@ fn devnet_stores_and_reads_real_files_with_faulty_nodes() {
     assert_eq!(audit["verdict"]["certified"]["endEpoch"], 2, "{audit}");
     assert_eq!(audit["certificatesValid"], true, "{audit}");
     assert_eq!(audit["indexer"]["agrees"], true, "{audit}");
+    // The newest certified checkpoint: a quorum of the 7 validators signed.
+    let tip = &audit["tipCertificate"];
+    assert_eq!(tip["valid"], true, "{audit}");
+    assert_eq!(tip["validators"], 7, "{audit}");
+    assert!(tip["signers"].as_u64().expect("signers") >= 5, "{audit}");
     let kinds: Vec<&str> = audit["evidence"]
         .as_array()
         .expect("evidence")

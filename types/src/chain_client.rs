@@ -14,6 +14,7 @@ use serde::de::DeserializeOwned;
 use walrus_contracts::{
     Address, Blob, Call, ObjectId,
     ledger::{
+        block::CertifiedHeader,
         execution::Checkpoint,
         transaction::{Transaction, address_of},
     },
@@ -337,6 +338,25 @@ impl ChainClient {
     ) -> Result<Vec<Checkpoint>, ChainError> {
         let wait_ms = wait.as_millis();
         let path = format!("/v1/checkpoints?from={from}&wait_ms={wait_ms}");
+        let bytes = self.send(reqwest::Method::GET, &path, None).await?;
+        bcs::from_bytes(&bytes).map_err(|e| ChainError::Malformed {
+            path,
+            message: format!("invalid BCS: {e}"),
+        })
+    }
+
+    /// Up to `limit` certified block headers from height `from` on
+    /// (`GET /v1/blocks`; empty from the single sequencer, which has no
+    /// blocks).
+    ///
+    /// # Errors
+    /// [`ChainError`].
+    pub async fn certified_headers(
+        &self,
+        from: u64,
+        limit: usize,
+    ) -> Result<Vec<CertifiedHeader>, ChainError> {
+        let path = format!("/v1/blocks?from={from}&limit={limit}");
         let bytes = self.send(reqwest::Method::GET, &path, None).await?;
         bcs::from_bytes(&bytes).map_err(|e| ChainError::Malformed {
             path,
