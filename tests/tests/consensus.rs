@@ -16,7 +16,7 @@ use walrus_contracts::{
     Address, Call,
     ledger::{
         block::{CertifiedHeader, validator_committee_lag},
-        execution::{Checkpoint, Outcome},
+        execution::{ChainState, Checkpoint, Outcome},
     },
 };
 use walrus_tests::{free_ports, walrus_binary};
@@ -101,6 +101,8 @@ fn genesis(dir: &Path) -> SigningKey {
             "--dir",
         ])
         .arg(dir)
+        // An epoch change (0 to 1) happens while the test runs.
+        .args(["--epoch-duration", "3s"])
         .args(["--seed", &"07".repeat(32), "--json"])
         .stdout(Stdio::null())
         .status()
@@ -200,6 +202,11 @@ async fn validators_order_survive_a_crash_agree_and_certify() {
     for (amount, client) in (10..).zip(clients.iter().take(3)) {
         transfer(client, &key, amount).await;
     }
+    // The epoch changes (3 s epochs) while validator 3 is down.
+    until(Duration::from_secs(30), "epoch 1 starts", || async {
+        clients[0].health().await.is_ok_and(|h| h.epoch >= 1)
+    })
+    .await;
     let target = checkpoint_count(&clients[0]).await;
     network.spawn(3);
     until(
@@ -220,11 +227,23 @@ async fn validators_order_survive_a_crash_agree_and_certify() {
     check_certificates(&network, &dir, &reference).await;
 }
 
-/// Every served header's certificate verifies against the genesis
-/// committee (no epoch change here) and names checkpoint `height - 2`.
+/// Every served header's certificate verifies against the committee a
+/// light client knows for its height (the committee after checkpoint
+/// `height - 3`, from re-executing the checkpoints), and names checkpoint
+/// `height - 2`.
 async fn check_certificates(network: &Network, dir: &Path, checkpoints: &[Checkpoint]) {
     let genesis = walrus_types::genesis_file::load(&dir.join("genesis.json")).expect("genesis");
-    let state = genesis.genesis.build().expect("state");
+    let mut chain = ChainState::genesis(&genesis).expect("state");
+    let n_shards = chain.state.params.n_shards;
+    // committees[n]: the committee once n checkpoints are executed.
+    let mut committees = vec![chain.state.committee.clone()];
+    for checkpoint in checkpoints {
+        chain
+            .replay(checkpoint)
+            .expect("the checkpoints re-execute");
+        committees.push(chain.state.committee.clone());
+    }
+    assert!(chain.state.epoch >= 1, "an epoch change happened");
     let body = reqwest::get(format!("{}/v1/blocks?from=1&limit=256", network.url(3)))
         .await
         .expect("blocks")
@@ -233,16 +252,21 @@ async fn check_certificates(network: &Network, dir: &Path, checkpoints: &[Checkp
         .expect("body");
     let headers: Vec<CertifiedHeader> = bcs::from_bytes(&body).expect("BCS headers");
     assert!(headers.len() >= checkpoints.len());
-    assert!(validator_committee_lag() == 3);
+    assert_eq!(validator_committee_lag(), 3);
+    let mut checked = 0;
     for certified in &headers {
+        let height = certified.header.height;
+        let index = usize::try_from(height).expect("small");
+        let Some(committee) = committees.get(index.saturating_sub(2)) else {
+            continue;
+        };
         let signers = certified
-            .verify(&state.committee, state.params.n_shards, &genesis.digest())
+            .verify(committee, n_shards, &genesis.digest())
             .expect("certificate verifies");
         assert!(signers.len() >= 3, "a quorum of four equal validators");
-        let height = certified.header.height;
-        let expected = match height {
-            1 => genesis.digest(),
-            _ => match checkpoints.get(usize::try_from(height - 2).expect("small")) {
+        let expected = match index.checked_sub(2) {
+            None => genesis.digest(),
+            Some(sequence) => match checkpoints.get(sequence) {
                 Some(checkpoint) => checkpoint.digest(),
                 None => continue,
             },
@@ -251,12 +275,18 @@ async fn check_certificates(network: &Network, dir: &Path, checkpoints: &[Checkp
             certified.header.previous_checkpoint, expected,
             "height {height}"
         );
+        checked += 1;
     }
+    assert!(
+        checked + 2 >= checkpoints.len(),
+        "{checked} of {}",
+        checkpoints.len()
+    );
     let mut forged = headers[1].clone();
     forged.header.timestamp_ms += 1;
     assert!(
         forged
-            .verify(&state.committee, state.params.n_shards, &genesis.digest())
+            .verify(&committees[0], n_shards, &genesis.digest())
             .is_err(),
         "a changed header must not verify"
     );

@@ -201,3 +201,126 @@ impl Mempool {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use ed25519_dalek::SigningKey;
+    use walrus_contracts::{
+        Call,
+        ledger::{
+            execution::Outcome,
+            genesis::GenesisSpec,
+            transaction::{Transaction, address_of},
+        },
+    };
+
+    use super::*;
+
+    fn setup() -> (ChainState, SigningKey) {
+        let (genesis, secrets) = GenesisSpec::local(4, 100, [3; 32])
+            .generate()
+            .expect("genesis");
+        let chain = ChainState::genesis(&genesis).expect("state");
+        (chain, secrets.accounts[0].clone())
+    }
+
+    fn transfer(key: &SigningKey, nonce: u64, amount: u64) -> (SignedTransaction, TxDigest) {
+        let signed = Transaction {
+            sender: address_of(&key.verifying_key()),
+            nonce,
+            calls: vec![Call::TransferWal {
+                to: Address([1; 32]),
+                amount,
+            }],
+        }
+        .sign(key);
+        let digest = signed.transaction.digest();
+        (signed, digest)
+    }
+
+    fn nonces(block: &[SignedTransaction]) -> Vec<u64> {
+        block.iter().map(|t| t.transaction.nonce).collect()
+    }
+
+    #[test]
+    fn out_of_order_arrivals_make_a_consecutive_run() {
+        let (chain, key) = setup();
+        let mempool = Mempool::default();
+        for nonce in [2, 0, 3, 5] {
+            let (signed, digest) = transfer(&key, nonce, 1);
+            mempool.admit(signed, digest, 0).expect("admitted");
+        }
+        assert_eq!(mempool.len(), 4);
+        assert_eq!(
+            nonces(&mempool.take(&chain, 100, 1 << 20)),
+            [0],
+            "1 is missing"
+        );
+        let (signed, digest) = transfer(&key, 1, 1);
+        mempool.admit(signed, digest, 0).expect("admitted");
+        assert_eq!(nonces(&mempool.take(&chain, 100, 1 << 20)), [0, 1, 2, 3]);
+        assert_eq!(
+            nonces(&mempool.take(&chain, 2, 1 << 20)),
+            [0, 1],
+            "count cap"
+        );
+        assert!(mempool.take(&chain, 100, 10).is_empty(), "byte cap");
+    }
+
+    #[test]
+    fn admission_refuses_taken_passed_and_far_nonces() {
+        let mempool = Mempool::default();
+        let (_, key) = setup();
+        let (signed, digest) = transfer(&key, 4, 1);
+        mempool.admit(signed.clone(), digest, 4).expect("admitted");
+        mempool
+            .admit(signed, digest, 4)
+            .expect("the same transaction again");
+        let (other, other_digest) = transfer(&key, 4, 2);
+        let taken = mempool.admit(other, other_digest, 4);
+        assert_eq!(
+            taken,
+            Err(Rejection::WrongNonce {
+                expected: 5,
+                got: 4
+            })
+        );
+        let (old, old_digest) = transfer(&key, 3, 1);
+        assert!(matches!(
+            mempool.admit(old, old_digest, 4),
+            Err(Rejection::WrongNonce { got: 3, .. })
+        ));
+        let (far, far_digest) = transfer(&key, 4 + NONCE_WINDOW, 1);
+        assert!(mempool.admit(far, far_digest, 4).is_err());
+        assert_eq!(mempool.len(), 1);
+    }
+
+    #[test]
+    fn execution_answers_submitters_and_drops_passed_transactions() {
+        let (mut chain, key) = setup();
+        let mempool = Mempool::default();
+        let (first, first_digest) = transfer(&key, 0, 1);
+        let (rival, rival_digest) = transfer(&key, 0, 2);
+        let (mut heard, mut rival_heard) = (oneshot::channel(), oneshot::channel());
+        mempool.wait_for(first_digest, heard.0);
+        mempool.wait_for(rival_digest, rival_heard.0);
+        mempool.admit(first, first_digest, 0).expect("admitted");
+        // The rival was admitted by another validator and ordered first.
+        let (checkpoint, rejected) = chain.build_checkpoint(1_800_000_000_001, vec![rival]);
+        assert!(rejected.is_empty());
+        mempool.executed(&checkpoint, &chain);
+        let rival_outcome = rival_heard.1.try_recv().expect("answered");
+        assert!(matches!(
+            rival_outcome.map(|r| r.outcome),
+            Ok(Outcome::Success { .. })
+        ));
+        assert!(matches!(
+            heard.1.try_recv().expect("answered"),
+            Err(Rejection::WrongNonce {
+                expected: 1,
+                got: 0
+            })
+        ));
+        assert!(mempool.is_empty());
+    }
+}

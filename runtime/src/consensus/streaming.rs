@@ -84,15 +84,13 @@ pub fn messages(
             .map(|chunk| ProposalPart::Data(chunk.to_vec())),
     );
     parts.push(ProposalPart::Fin(signature));
-    let mut messages: Vec<_> = parts
+    parts
         .into_iter()
         .map(StreamContent::Data)
         .chain(std::iter::once(StreamContent::Fin))
         .zip(0u64..)
         .map(|(content, sequence)| StreamMessage::new(id.clone(), sequence, content))
-        .collect();
-    messages.shrink_to_fit();
-    messages
+        .collect()
 }
 
 impl Streams {
@@ -168,4 +166,100 @@ fn assemble(partial: Partial) -> Option<Assembled> {
         bytes,
         signature: signature?,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use malachitebft_app_channel::app::types::PeerId;
+    use proptest::prelude::*;
+    use walrus_contracts::ObjectId;
+
+    use super::*;
+
+    fn peer(byte: u8) -> PeerId {
+        let mut sha256 = vec![0x12, 0x20];
+        sha256.extend([byte; 32]);
+        PeerId::from_bytes(&sha256).expect("a sha256 multihash")
+    }
+
+    fn init() -> ProposalPart {
+        ProposalPart::Init {
+            height: Height(7),
+            round: Round::new(2),
+            pol_round: Round::Nil,
+            proposer: ValidatorAddress(ObjectId([3; 32])),
+        }
+    }
+
+    proptest! {
+        /// Any block size and arrival order gives back exactly the block.
+        #[test]
+        fn shuffled_streams_reassemble(
+            len in 0..(3 * CHUNK_BYTES),
+            seed in any::<u64>(),
+        ) {
+            let bytes: Vec<u8> = (0..len).map(|i| u8::try_from(i % 251).expect("< 251")).collect();
+            let id = stream_id(Height(7), Round::new(2));
+            let mut messages = messages(init(), &bytes, BlsSignature([9; 96]), &id);
+            let mut state = seed | 1;
+            for i in (1..messages.len()).rev() {
+                state ^= state << 13;
+                state ^= state >> 7;
+                state ^= state << 17;
+                let bound = u64::try_from(i + 1).expect("small");
+                let j = usize::try_from(state % bound).expect("small");
+                messages.swap(i, j);
+            }
+            let mut streams = Streams::default();
+            let last = messages.len() - 1;
+            for (index, message) in messages.into_iter().enumerate() {
+                let done = streams.insert(peer(1), message);
+                prop_assert_eq!(done.is_some(), index == last);
+                if let Some(assembled) = done {
+                    prop_assert_eq!(assembled.bytes, bytes.clone());
+                    prop_assert_eq!(assembled.height, Height(7));
+                    prop_assert_eq!(assembled.signature, BlsSignature([9; 96]));
+                }
+            }
+        }
+
+        /// Arbitrary messages from many publishers never panic, and the
+        /// open streams stay bounded.
+        #[test]
+        fn arbitrary_messages_stay_bounded(
+            messages in proptest::collection::vec(
+                (0u8..80, 0u64..8, 0u8..4, proptest::collection::vec(any::<u8>(), 0..64)),
+                0..400,
+            )
+        ) {
+            let mut streams = Streams::default();
+            for (publisher, sequence, kind, data) in messages {
+                let content = match kind {
+                    0 => StreamContent::Data(init()),
+                    1 => StreamContent::Data(ProposalPart::Data(data)),
+                    2 => StreamContent::Data(ProposalPart::Fin(BlsSignature([1; 96]))),
+                    _ => StreamContent::Fin,
+                };
+                let id = stream_id(Height(1), Round::new(0));
+                let _ = streams.insert(peer(publisher), StreamMessage::new(id, sequence, content));
+                prop_assert!(streams.open.len() <= MAX_STREAMS);
+            }
+        }
+    }
+
+    #[test]
+    fn oversized_streams_are_dropped() {
+        let id = stream_id(Height(1), Round::new(0));
+        let mut streams = Streams::default();
+        let chunk = vec![0u8; CHUNK_BYTES];
+        for sequence in 1..=u64::try_from(MAX_BLOCK_BYTES / CHUNK_BYTES + 1).expect("small") {
+            let data = StreamContent::Data(ProposalPart::Data(chunk.clone()));
+            assert!(
+                streams
+                    .insert(peer(1), StreamMessage::new(id.clone(), sequence, data))
+                    .is_none()
+            );
+        }
+        assert!(streams.open.is_empty(), "the oversized stream is dropped");
+    }
 }
