@@ -1,9 +1,10 @@
 //! The replicated control plane as real processes: four `walrus chain run`
 //! validators (Malachite BFT, equal voting power) on 127.0.0.1 order
 //! transactions submitted to any of them, go on when one is killed
-//! (SIGKILL), let it catch up when it restarts, agree on every checkpoint,
-//! and serve block headers whose aggregated commit certificates verify
-//! against the committee and chain the checkpoints.
+//! (SIGKILL), let it catch up when it restarts (across an epoch change),
+//! agree on every checkpoint, serve block headers whose aggregated commit
+//! certificates verify against the committee and chain the checkpoints, and
+//! go on with their history after all four are killed and restarted.
 
 use std::{
     path::{Path, PathBuf},
@@ -225,6 +226,33 @@ async fn validators_order_survive_a_crash_agree_and_certify() {
         }
     }
     check_certificates(&network, &dir, &reference).await;
+
+    // Every validator killed at once, then restarted: the chain goes on
+    // from the stored logs and keeps its history.
+    for index in 0..VALIDATORS {
+        network.kill(index);
+    }
+    for index in 0..VALIDATORS {
+        network.spawn(index);
+    }
+    for client in &clients {
+        until(
+            Duration::from_secs(60),
+            "validator answers again",
+            || async { checkpoint_count(client).await >= target },
+        )
+        .await;
+    }
+    transfer(&clients[1], &key, 30).await;
+    let after = all_checkpoints(&clients[2], target).await;
+    for (before, after) in reference.iter().zip(&after) {
+        assert_eq!(
+            before.digest(),
+            after.digest(),
+            "history changed at {}",
+            before.sequence
+        );
+    }
 }
 
 /// Every served header's certificate verifies against the committee a

@@ -180,9 +180,22 @@ impl Store {
     /// # Errors
     /// SQLite or decoding errors.
     pub fn range(&self, from: u64, limit: usize) -> Result<Vec<Checkpoint>, StoreError> {
-        let mut query = self.conn.prepare_cached(
+        self.bcs_rows(
             "SELECT data FROM checkpoints WHERE sequence >= ?1 ORDER BY sequence LIMIT ?2",
-        )?;
+            from,
+            limit,
+        )
+    }
+
+    /// The BCS values of the first column of `sql`, run with `from` and
+    /// `limit` as its two parameters.
+    fn bcs_rows<T: serde::de::DeserializeOwned>(
+        &self,
+        sql: &str,
+        from: u64,
+        limit: usize,
+    ) -> Result<Vec<T>, StoreError> {
+        let mut query = self.conn.prepare_cached(sql)?;
         let rows = query.query_map(
             params![i64::try_from(from)?, i64::try_from(limit)?],
             |row| row.get::<_, Vec<u8>>(0),

@@ -120,14 +120,11 @@ impl Store {
         from: u64,
         limit: usize,
     ) -> Result<Vec<CertifiedHeader>, StoreError> {
-        let mut query = self.conn.prepare_cached(
+        self.bcs_rows(
             "SELECT header FROM blocks WHERE height >= ?1 ORDER BY height LIMIT ?2",
-        )?;
-        let rows = query.query_map(
-            params![i64::try_from(from)?, i64::try_from(limit)?],
-            |row| row.get::<_, Vec<u8>>(0),
-        )?;
-        rows.map(|data| Ok(bcs::from_bytes(&data?)?)).collect()
+            from,
+            limit,
+        )
     }
 
     /// Records a block this validator proposed at `height` and `round`
