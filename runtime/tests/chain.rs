@@ -492,3 +492,89 @@ async fn a_restart_restores_stored_objects_checked_against_the_last_root() {
     assert_eq!(Some(stored), value);
     let _ = restarted.stop.send(());
 }
+
+/// A control plane of one validator (Malachite with a committee of one):
+/// transactions forwarded as one batch to `POST /v1/mempool` are ordered
+/// with nobody waiting for them, a body that is not a batch is refused, and
+/// the decided blocks carry certificates of that committee.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_validator_orders_a_forwarded_batch() {
+    use walrus_runtime::consensus::{
+        Settings,
+        validator::{self, ValidatorConfig},
+    };
+    let dir = temp_dir("validator-batch");
+    let (genesis, secrets) = GenesisSpec::local(1, 10, [4; 32])
+        .generate()
+        .expect("genesis");
+    let committee = ChainState::genesis(&genesis)
+        .expect("state")
+        .state
+        .committee;
+    let p2p_listen = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port");
+    let validator = ValidatorConfig {
+        secret: blst::min_pk::SecretKey::from_bytes(&secrets.nodes[0].0).expect("BLS key"),
+        p2p_listen,
+        peers: Vec::new(),
+        peer_urls: Vec::new(),
+        wal_path: dir.join("consensus.wal"),
+        settings: Settings {
+            idle_block_interval: Duration::from_millis(100),
+            ..Settings::default()
+        },
+    };
+    let config = SequencerConfig::new(genesis.clone(), dir.join("chain.db"));
+    let (sequencer, _engine) = validator::start(config, validator)
+        .await
+        .expect("the validator starts");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let (address, _server) =
+        api::serve(sequencer, listener, std::future::pending()).expect("serve");
+    let url = format!("http://{address}");
+    let key = &secrets.accounts[0];
+    let sender = address_of(&key.verifying_key());
+    let batch: Vec<Vec<u8>> = (0..3)
+        .map(|nonce| {
+            let calls = vec![Call::TransferWal {
+                to: walrus_contracts::Address([2; 32]),
+                amount: 1,
+            }];
+            Transaction {
+                sender,
+                nonce,
+                calls,
+            }
+            .sign(key)
+            .to_bytes()
+        })
+        .collect();
+    let http = reqwest::Client::new();
+    let post = |body: Vec<u8>| http.post(format!("{url}/v1/mempool")).body(body).send();
+    let response = post(bcs::to_bytes(&batch).expect("BCS"))
+        .await
+        .expect("post");
+    assert_eq!(response.status(), 202);
+    let reply: serde_json::Value = response.json().await.expect("JSON");
+    assert_eq!(reply["admitted"], 3);
+    let garbage = post(vec![0xff; 10]).await.expect("post");
+    assert_eq!(garbage.status(), 400);
+
+    let client = ChainClient::new(url);
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while client.account(&sender).await.expect("account").next_nonce < 3 {
+        assert!(std::time::Instant::now() < deadline, "batch not ordered");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let headers = client.certified_headers(1, 10).await.expect("headers");
+    assert!(!headers.is_empty());
+    for certified in &headers {
+        let signers = certified
+            .verify(&committee, 10, &genesis.digest())
+            .expect("a certificate of the committee of one");
+        assert_eq!(signers, [0]);
+    }
+}

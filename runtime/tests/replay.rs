@@ -8,6 +8,12 @@ use walrus_contracts::ledger::{
 use walrus_contracts::{Call, money::FROST_PER_WAL};
 
 fn setup() -> (GenesisConfig, Vec<Checkpoint>) {
+    build(false)
+}
+
+/// Three checkpoints of transfers; `verified`: built as a validator builds
+/// a decided block (signatures checked before, nonces here).
+fn build(verified: bool) -> (GenesisConfig, Vec<Checkpoint>) {
     let spec = GenesisSpec {
         n_nodes: 4,
         n_shards: 10,
@@ -32,8 +38,12 @@ fn setup() -> (GenesisConfig, Vec<Checkpoint>) {
             calls: vec![Call::TransferWal { to: bob, amount: 7 }],
         }
         .sign(alice);
-        let (checkpoint, rejected) = chain.build_checkpoint(time, vec![tx]);
-        assert!(rejected.is_empty());
+        let (checkpoint, rejected) = if verified {
+            chain.build_checkpoint_verified(time, vec![tx.clone(), tx])
+        } else {
+            chain.build_checkpoint(time, vec![tx.clone(), tx])
+        };
+        assert_eq!(rejected.len(), 1, "the repeated nonce is refused");
         checkpoints.push(checkpoint);
     }
     assert!(matches!(
@@ -53,6 +63,14 @@ fn replay(genesis: &GenesisConfig, checkpoints: &[Checkpoint]) -> Result<ChainSt
         chain.replay(checkpoint)?;
     }
     Ok(chain)
+}
+
+#[test]
+fn checkpoints_of_verified_transactions_are_the_same() {
+    let (_, checked) = build(false);
+    let (_, verified) = build(true);
+    let digests = |list: &[Checkpoint]| list.iter().map(Checkpoint::digest).collect::<Vec<_>>();
+    assert_eq!(digests(&checked), digests(&verified));
 }
 
 #[test]

@@ -12,7 +12,7 @@
 //! | GET | /v1/system | epoch, committee, prices, parameters |
 //! | GET | /v1/committee | [`CommitteeInfo`]: what a client needs to store and read |
 //! | GET | /v1/health | liveness and progress |
-//! | POST | /v1/mempool | a validator admits a transaction forwarded by another (202) |
+//! | POST | /v1/mempool | a validator admits transactions forwarded by another: BCS list of transactions' bytes; 202 `{"admitted": N}` |
 //! | GET | /v1/blocks?from=H&limit=M | BCS `Vec<CertifiedHeader>`: decided block headers with aggregated commit certificates |
 
 use std::{net::SocketAddr, time::Duration};
@@ -205,9 +205,17 @@ struct BlocksQuery {
     limit: Option<usize>,
 }
 
+/// The reply to `POST /v1/mempool`.
+#[derive(Debug, Serialize)]
+struct Relayed {
+    /// Transactions admitted of the batch.
+    admitted: usize,
+}
+
 /// `POST /v1/mempool` and `GET /v1/blocks`: the validators' routes.
 fn consensus_routes(sequencer: Sequencer) -> warp::filters::BoxedFilter<(warp::reply::Response,)> {
-    let limit = u64::try_from(sequencer.shared.config.max_transaction_bytes).unwrap_or(u64::MAX);
+    let limit =
+        u64::try_from(crate::consensus::validator::FORWARD_BYTES + (64 << 10)).unwrap_or(u64::MAX);
     let with = warp::any().map(move || sequencer.clone());
     let mempool = warp::path!("v1" / "mempool")
         .and(warp::post())
@@ -216,9 +224,11 @@ fn consensus_routes(sequencer: Sequencer) -> warp::filters::BoxedFilter<(warp::r
         .and(with.clone())
         .map(
             |body: Bytes, sequencer: Sequencer| match sequencer.relay(&body) {
-                Ok(()) => {
-                    warp::reply::with_status(warp::reply(), StatusCode::ACCEPTED).into_response()
-                }
+                Ok(admitted) => warp::reply::with_status(
+                    warp::reply::json(&Relayed { admitted }),
+                    StatusCode::ACCEPTED,
+                )
+                .into_response(),
                 Err(rejection) => error_body(&rejection_error(&rejection).1),
             },
         );

@@ -272,22 +272,37 @@ impl Sequencer {
             .unwrap_or(Err(Rejection::Unavailable("the sequencer stopped")))
     }
 
-    /// Admits a transaction (BCS bytes) forwarded by another validator,
-    /// without waiting for it.
+    /// Admits transactions forwarded by another validator, without
+    /// waiting for them: `body` is the BCS list of their bytes (at most
+    /// `FORWARD_BATCH`). Transactions that do not parse, verify or fit the
+    /// mempool are skipped. Returns how many were admitted.
     ///
     /// # Errors
-    /// The [`Rejection`]; [`Rejection::Unavailable`] on the single
-    /// sequencer, which has no peers.
-    pub fn relay(&self, bytes: &[u8]) -> Result<(), Rejection> {
-        let signed =
-            SignedTransaction::from_bytes(bytes, self.shared.config.max_transaction_bytes)?;
-        signed.verify()?;
-        match &self.shared.admission {
-            Admission::Replicated(admission) => admission.relay(&self.shared, signed),
-            Admission::Solo { .. } => Err(Rejection::Unavailable(
+    /// [`Rejection::Malformed`] for a body that is not such a list;
+    /// [`Rejection::Unavailable`] on the single sequencer, which has no
+    /// peers.
+    pub fn relay(&self, body: &[u8]) -> Result<usize, Rejection> {
+        let Admission::Replicated(admission) = &self.shared.admission else {
+            return Err(Rejection::Unavailable(
                 "this chain service is the single sequencer, not a validator",
-            )),
+            ));
+        };
+        let list: Vec<Vec<u8>> =
+            bcs::from_bytes(body).map_err(|e| Rejection::Malformed(e.to_string()))?;
+        if list.len() > crate::consensus::validator::FORWARD_BATCH {
+            return Err(Rejection::Malformed(format!(
+                "{} transactions in one forwarded batch",
+                list.len()
+            )));
         }
+        let limit = self.shared.config.max_transaction_bytes;
+        let admitted = list
+            .iter()
+            .filter_map(|bytes| SignedTransaction::from_bytes(bytes, limit).ok())
+            .filter(|signed| signed.verify().is_ok())
+            .filter(|signed| admission.relay(&self.shared, signed.clone()).is_ok())
+            .count();
+        Ok(admitted)
     }
 
     /// Whether this chain service is a validator of the replicated control

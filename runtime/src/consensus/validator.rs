@@ -6,7 +6,8 @@
 //! `p2p_listen`, the other validators as persistent peers, the engine's
 //! write-ahead log at `wal_path`) and the application loop (`app.rs`).
 //! Transactions submitted here are admitted to this validator's mempool
-//! and forwarded to the other validators' `POST /v1/mempool`, so whichever
+//! and forwarded, in batches, to the other validators' `POST /v1/mempool`,
+//! so whichever
 //! proposes next orders them; the submitter hears the outcome once the
 //! block holding it is decided and executed.
 
@@ -24,7 +25,7 @@ use malachitebft_app_channel::{
     start_engine,
 };
 use malachitebft_signing::Signer as _;
-use tokio::sync::oneshot;
+use tokio::sync::{mpsc, oneshot};
 use walrus_contracts::{
     Committee, ObjectId,
     ledger::transaction::{Rejection, SignedTransaction},
@@ -44,6 +45,17 @@ use crate::chain::sequencer::{self, Sequencer, SequencerConfig, SequencerError, 
 /// How long a submitter waits for its transaction's checkpoint.
 pub const SUBMIT_TIMEOUT: Duration = Duration::from_secs(60);
 
+/// Most transactions forwarded to the other validators in one request.
+pub const FORWARD_BATCH: usize = 1000;
+
+/// Most bytes of transactions forwarded in one request; a
+/// `POST /v1/mempool` body is at most this plus framing.
+pub const FORWARD_BYTES: usize = 4 << 20;
+
+/// Transactions waiting to be forwarded; beyond this, a transaction is
+/// only in this validator's mempool until it proposes.
+const FORWARD_QUEUE: usize = 10_000;
+
 /// What a validator needs beyond the chain service's settings.
 pub struct ValidatorConfig {
     /// Its BLS key: a committee member's registered key.
@@ -60,11 +72,11 @@ pub struct ValidatorConfig {
     pub settings: Settings,
 }
 
-/// A validator's side of admission: its mempool and whom to forward to.
+/// A validator's side of admission: its mempool and the queue of
+/// transactions to forward to the other validators.
 pub(crate) struct Admission {
     pub(crate) mempool: Arc<Mempool>,
-    peer_urls: Vec<String>,
-    http: reqwest::Client,
+    forward: mpsc::Sender<Vec<u8>>,
 }
 
 impl Admission {
@@ -84,7 +96,11 @@ impl Admission {
             self.mempool.forget(&digest);
             return Err(rejection);
         }
-        self.forward(bytes);
+        if self.forward.try_send(bytes.to_vec()).is_err() {
+            tracing::debug!(
+                "forwarding queue full; the transaction waits for this validator's turn"
+            );
+        }
         match tokio::time::timeout(SUBMIT_TIMEOUT, receiver).await {
             Ok(Ok(outcome)) => outcome,
             Ok(Err(_)) => Err(Rejection::Unavailable("the validator stopped")),
@@ -104,18 +120,35 @@ impl Admission {
         let chain_nonce = lock(&shared.chain).next_nonce(&signed.transaction.sender);
         self.mempool.admit(signed, digest, chain_nonce)
     }
+}
 
-    fn forward(&self, bytes: &[u8]) {
-        for url in &self.peer_urls {
-            let request = self
-                .http
+/// Sends queued transactions to every other validator's
+/// `POST /v1/mempool`, as BCS lists of at most [`FORWARD_BATCH`]
+/// transactions and [`FORWARD_BYTES`] bytes: one request per peer and
+/// batch, not per transaction.
+async fn forward_batches(peer_urls: Vec<String>, mut queue: mpsc::Receiver<Vec<u8>>) {
+    let http = reqwest::Client::builder()
+        .timeout(Duration::from_secs(10))
+        .build()
+        .unwrap_or_default();
+    while let Some(first) = queue.recv().await {
+        let mut bytes = first.len();
+        let mut batch = vec![first];
+        while batch.len() < FORWARD_BATCH && bytes < FORWARD_BYTES {
+            let Ok(next) = queue.try_recv() else { break };
+            bytes += next.len();
+            batch.push(next);
+        }
+        let body = bytes::Bytes::from(bcs::to_bytes(&batch).expect("byte lists serialize"));
+        for url in &peer_urls {
+            let request = http
                 .post(format!("{url}/v1/mempool"))
                 .header("content-type", "application/octet-stream")
-                .body(bytes.to_vec());
+                .body(body.clone());
             let url = url.clone();
             tokio::spawn(async move {
                 if let Err(error) = request.send().await {
-                    tracing::debug!(%url, "cannot forward a transaction: {error}");
+                    tracing::debug!(%url, "cannot forward transactions: {error}");
                 }
             });
         }
@@ -204,10 +237,11 @@ pub async fn start(
     let validators =
         ValidatorSet::of(&committee).map_err(|e| SequencerError::Consensus(e.to_string()))?;
     let mempool = Arc::new(Mempool::default());
+    let (forward, queue) = mpsc::channel(FORWARD_QUEUE);
+    tokio::spawn(forward_batches(validator.peer_urls.clone(), queue));
     let admission = sequencer::Admission::Replicated(Admission {
         mempool: mempool.clone(),
-        peer_urls: validator.peer_urls.clone(),
-        http: reqwest::Client::new(),
+        forward,
     });
     let shared = Shared::new(config, chain, (writer, reader), admission);
     let signer = BlsSigner::new(ctx, validator.secret.clone());

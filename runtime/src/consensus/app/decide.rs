@@ -146,8 +146,10 @@ fn execute(
         )));
     }
     let next_committee = chain.state.committee.clone();
+    // Every transaction's signature was checked before the block was
+    // voted for (`check_block`) or admitted (own blocks).
     let (checkpoint, rejected) =
-        chain.build_checkpoint(block.header.timestamp_ms, block.transactions.clone());
+        chain.build_checkpoint_verified(block.header.timestamp_ms, block.transactions.clone());
     if !rejected.is_empty() {
         tracing::debug!(
             count = rejected.len(),
