@@ -87,7 +87,7 @@ fn describe_tip_certificate(report: &AuditReport) -> String {
         .map_or_else(|| "genesis".to_owned(), |c| format!("checkpoint {c}"));
     if tip.valid {
         format!(
-            "Certified: {checkpoint} by block {} of {} of {} validators ({} shards, a quorum)",
+            "Certified: {checkpoint}, by the commit certificate of block {}: {} of {} validators signed ({} shards, a quorum)",
             tip.height, tip.signers, tip.validators, tip.signer_shards
         )
     } else {
