@@ -271,6 +271,7 @@ fn validator_config(args: &RunArgs) -> anyhow::Result<Option<ValidatorConfig>> {
 /// # Errors
 /// The genesis or log cannot be used, or the address cannot be bound.
 pub async fn run(args: &RunArgs) -> anyhow::Result<()> {
+    let _lock = lock_database(&args.db)?;
     let genesis = genesis_file::load(&args.genesis)?;
     let mut config = SequencerConfig::new(genesis, args.db.clone());
     config.batch_interval = args.batch_interval;
@@ -299,6 +300,27 @@ pub async fn run(args: &RunArgs) -> anyhow::Result<()> {
     }
     tracing::info!("sequencer stopped");
     Ok(())
+}
+
+/// Takes an exclusive lock on `<db>.lock`, held while the returned file
+/// is open, so that a second process never appends to the same log.
+fn lock_database(db: &std::path::Path) -> anyhow::Result<std::fs::File> {
+    let mut path = db.as_os_str().to_owned();
+    path.push(".lock");
+    let path = PathBuf::from(path);
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .with_context(|| format!("cannot create the lock file {}", path.display()))?;
+    if file.try_lock().is_err() {
+        anyhow::bail!(
+            "another process is running on {}: stop it first, or pass another --db",
+            db.display()
+        );
+    }
+    Ok(file)
 }
 
 /// Completes on Ctrl-C or SIGTERM.

@@ -194,6 +194,19 @@ async fn validators_order_survive_a_crash_agree_and_certify() {
         })
         .await;
     }
+    // A second process on a running validator's log is refused.
+    let second = Command::new(walrus_binary())
+        .args(["chain", "run", "--genesis"])
+        .arg(dir.join("genesis.json"))
+        .arg("--db")
+        .arg(dir.join("validator-0.db"))
+        .args(["--listen", "127.0.0.1:0"])
+        .output()
+        .expect("walrus chain run runs");
+    assert!(!second.status.success());
+    let stderr = String::from_utf8_lossy(&second.stderr);
+    assert!(stderr.contains("another process is running on"), "{stderr}");
+
     // Through every validator in turn.
     for (amount, client) in (1..).zip(&clients) {
         transfer(client, &key, amount).await;
