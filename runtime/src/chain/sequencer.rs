@@ -242,14 +242,14 @@ impl Sequencer {
     pub async fn submit(&self, bytes: &[u8]) -> Result<TxResponse, Rejection> {
         let signed =
             SignedTransaction::from_bytes(bytes, self.shared.config.max_transaction_bytes)?;
-        signed.verify()?;
+        let digest = signed.verify()?;
         if self.shared.fatal.borrow().is_some() {
             return Err(Rejection::Unavailable("the sequencer stopped"));
         }
         let (mempool, wake) = match &self.shared.admission {
             Admission::Solo { mempool, wake } => (mempool, wake),
             Admission::Replicated(admission) => {
-                return admission.submit(&self.shared, signed, bytes).await;
+                return admission.submit(&self.shared, signed, digest, bytes).await;
             }
         };
         let (sender, receiver) = oneshot::channel();
@@ -299,8 +299,12 @@ impl Sequencer {
         let admitted = list
             .iter()
             .filter_map(|bytes| SignedTransaction::from_bytes(bytes, limit).ok())
-            .filter(|signed| signed.verify().is_ok())
-            .filter(|signed| admission.relay(&self.shared, signed.clone()).is_ok())
+            .filter_map(|signed| signed.verify().ok().map(|digest| (signed, digest)))
+            .filter(|(signed, digest)| {
+                admission
+                    .relay(&self.shared, signed.clone(), *digest)
+                    .is_ok()
+            })
             .count();
         Ok(admitted)
     }

@@ -28,7 +28,7 @@ use malachitebft_signing::Signer as _;
 use tokio::sync::{mpsc, oneshot};
 use walrus_contracts::{
     Committee, ObjectId,
-    ledger::transaction::{Rejection, SignedTransaction},
+    ledger::transaction::{Rejection, SignedTransaction, TxDigest},
 };
 use walrus_types::chain::TxResponse;
 
@@ -80,15 +80,15 @@ pub(crate) struct Admission {
 }
 
 impl Admission {
-    /// Admits `signed` (verified; `bytes` its BCS), forwards it, waits
-    /// for its checkpoint.
+    /// Admits `signed` (verified, with `digest`; `bytes` its BCS),
+    /// forwards it, waits for its checkpoint.
     pub(crate) async fn submit(
         &self,
         shared: &Shared,
         signed: SignedTransaction,
+        digest: TxDigest,
         bytes: &[u8],
     ) -> Result<TxResponse, Rejection> {
-        let digest = signed.transaction.digest();
         let chain_nonce = lock(&shared.chain).next_nonce(&signed.transaction.sender);
         let (sender, receiver) = oneshot::channel();
         self.mempool.wait_for(digest, sender);
@@ -110,13 +110,14 @@ impl Admission {
         }
     }
 
-    /// Admits a transaction forwarded by another validator.
+    /// Admits a transaction forwarded by another validator (verified,
+    /// with `digest`).
     pub(crate) fn relay(
         &self,
         shared: &Shared,
         signed: SignedTransaction,
+        digest: TxDigest,
     ) -> Result<(), Rejection> {
-        let digest = signed.transaction.digest();
         let chain_nonce = lock(&shared.chain).next_nonce(&signed.transaction.sender);
         self.mempool.admit(signed, digest, chain_nonce)
     }
