@@ -38,7 +38,7 @@ cmp "$FILE" "$DIR/read-back" && echo "byte-identical: yes"
 echo; echo "== blob-status"
 "$WALRUS" "${CONFIG[@]}" blob-status "$BLOB_ID"
 
-echo; echo "== audit (re-executes the chain from genesis, checks the certificate)"
+echo; echo "== audit (light: certificates, committee chain, state proofs; --full re-executes)"
 "$WALRUS" "${CONFIG[@]}" audit "$BLOB_ID"
 
 echo; echo "== indexer: http://127.0.0.1:9300/?q=$BLOB_ID (explorer page)"

@@ -1,40 +1,56 @@
 //! `walrus audit`: a blob's provenance verified without trusting the
-//! indexer or the sequencer. The only trust anchor is the genesis file.
+//! indexer or any validator. The only trust anchor is the genesis file.
 //!
-//! Every checkpoint from genesis to the tip is fetched from the chain and
-//! re-executed ([`ChainState::replay`]), which checks the digest chain
-//! (each checkpoint names its predecessor's digest, the first one the
-//! genesis digest), every transaction's signature and outcome, and the
-//! state root. Each certificate naming the blob is then checked again on
-//! its own: its aggregate BLS signature and signer weight against the
-//! committee of its epoch. The verdict comes from the verified state. The
-//! newest certified checkpoint's commit certificate (aggregated precommits
-//! of a quorum of the validators) is checked too (`tip.rs`). If an
-//! indexer is configured, its history is compared with what the chain
-//! showed, and differences are reported.
+//! Two modes ([`AuditMode`]):
+//! - **light** (the default, `light.rs`): walks the committee chain from
+//!   genesis through the certified checkpoints that start each epoch (each
+//!   names the next committee), checks the block certificates of the
+//!   checkpoints that hold the blob's events, and takes the verdict from
+//!   state proofs against the state root of a certified checkpoint. Nothing
+//!   is executed; the work grows with the epochs and the blob's events, not
+//!   with the chain's length.
+//! - **full** (`full.rs`): re-executes every checkpoint from genesis
+//!   ([`ChainState::replay`]), which checks the digest chain, every
+//!   transaction and every state root, then checks the tip's certificate.
+//!
+//! Both check each certificate naming the blob (aggregate BLS signature and
+//! signer weight against the committee of its epoch). If an indexer is
+//! configured, its history is compared with what the chain showed.
 
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 use walrus_codec::BlobId;
 use walrus_contracts::{
-    Address, Blob, Call, Committee, Event, ObjectId, ObjectRef,
+    Address, Blob, Call, Committee, Epoch, Event, ObjectId, ObjectRef,
     blob_status::{BlobState, ObjectFacts, blob_id_state, object_state},
     certificate::{self, Certificate, Threshold},
     ledger::{
-        execution::{ChainState, Outcome, TxKind},
+        execution::{Checkpoint, Outcome, TxKind},
         genesis::GenesisConfig,
     },
 };
-use walrus_types::{
-    ChainClient,
-    indexer::{BlobStatusView, HealthView, HistoryView},
-};
+use walrus_types::ChainClient;
 
 use crate::error::ClientError;
 
+mod full;
+mod indexer;
+mod light;
 mod tip;
+pub use light::AuditSource;
 pub use tip::TipCertificate;
+
+/// How the chain is verified.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum AuditMode {
+    /// Certificates, the committee chain and state proofs; nothing executed.
+    #[default]
+    Light,
+    /// Every checkpoint re-executed from genesis.
+    Full,
+}
 
 /// What the verified chain says about the blob.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -126,14 +142,28 @@ pub struct IndexerComparison {
 pub struct AuditReport {
     /// The blob ID.
     pub blob_id: BlobId,
+    /// How the chain was verified.
+    pub mode: AuditMode,
     /// What the verified chain says.
     pub verdict: Verdict,
     /// True when every certificate of the blob verified.
     pub certificates_valid: bool,
     /// The genesis digest the chain was verified from (hex).
     pub genesis_digest: String,
-    /// Checkpoints re-executed (all of them, from genesis).
+    /// Checkpoints verified: re-executed (full: all of them, from genesis),
+    /// or checked against a block certificate (light: the epoch starts, the
+    /// blob's checkpoints and the tip).
     pub checkpoints_verified: u64,
+    /// Block certificates checked against their committee.
+    pub block_certificates_verified: u64,
+    /// Epochs walked, each committee learned from a certified checkpoint
+    /// (light) or from execution (full).
+    pub epochs_verified: u64,
+    /// State proofs checked against the tip's certified state root (light).
+    pub state_proofs_verified: u64,
+    /// The sequence number of the last verified checkpoint, whose state the
+    /// verdict describes.
+    pub tip_checkpoint: Option<u64>,
     /// The digest of the last verified checkpoint (hex).
     pub tip_digest: String,
     /// The time of the last verified checkpoint, ms since the Unix epoch.
@@ -142,14 +172,120 @@ pub struct AuditReport {
     pub tip_timestamp_ms: u64,
     /// The epoch at the tip.
     pub epoch: u32,
-    /// The newest certified checkpoint's commit certificate, checked;
-    /// `None` when the chain serves no certified blocks (the single
-    /// sequencer).
+    /// The tip's commit certificate, checked; `None` when the chain serves
+    /// no certified blocks (the single sequencer, full mode only).
     pub tip_certificate: Option<TipCertificate>,
-    /// Every event naming the blob, in chain order.
+    /// Every event naming the blob, in chain order (light: as the chain's
+    /// index lists them, each in a certified checkpoint).
     pub evidence: Vec<Evidence>,
+    /// Checkpoints the chain lists for the blob that are newer than the
+    /// certified tip (light: none were certified within 10 s), so their
+    /// events are not in `evidence`.
+    pub pending_checkpoints: Vec<u64>,
     /// The indexer comparison, if an indexer was given.
     pub indexer: Option<IndexerComparison>,
+}
+
+/// What either mode verified, before the indexer comparison.
+struct Audited {
+    verdict: Verdict,
+    evidence: Vec<Evidence>,
+    checkpoints_verified: u64,
+    block_certificates_verified: u64,
+    epochs_verified: u64,
+    state_proofs_verified: u64,
+    /// `(sequence, digest, timestamp_ms, epoch)` of the tip, `None` at genesis.
+    tip: Option<(u64, [u8; 32], u64, Epoch)>,
+    tip_certificate: Option<TipCertificate>,
+    pending: Vec<u64>,
+}
+
+/// Audits `blob_id` on the chain at `chain`, from `genesis`, in `mode`;
+/// compares with the indexer at `indexer_url` if given.
+///
+/// # Errors
+/// [`ClientError::Chain`] if the chain cannot be fetched;
+/// [`ClientError::Unverified`] with the reason if what it serves does not
+/// verify from the genesis (a forged, under-signed or foreign chain, a
+/// tampered event or a forged state proof), or, in light mode, if it serves
+/// no certified blocks (the single sequencer: use full mode).
+pub async fn audit(
+    chain: &ChainClient,
+    genesis: &GenesisConfig,
+    blob_id: &BlobId,
+    indexer_url: Option<&str>,
+    mode: AuditMode,
+) -> Result<AuditReport, ClientError> {
+    let audited = match mode {
+        AuditMode::Light => light::verify(chain, genesis, blob_id).await?,
+        AuditMode::Full => full::replay(chain, genesis, blob_id).await?,
+    };
+    let audited_count = audited.tip.map_or(0, |(sequence, ..)| sequence + 1);
+    let indexer = match indexer_url {
+        Some(url) => Some(
+            indexer::compare_with_indexer(
+                url,
+                blob_id,
+                &audited.evidence,
+                audited_count,
+                &audited.verdict,
+            )
+            .await,
+        ),
+        None => None,
+    };
+    Ok(report(mode, genesis, blob_id, audited, indexer))
+}
+
+/// [`audit`] in light mode against any [`AuditSource`] (tests use one that
+/// tampers with what a real chain serves). No indexer comparison.
+///
+/// # Errors
+/// As [`audit`].
+pub async fn audit_light_from(
+    source: &impl AuditSource,
+    genesis: &GenesisConfig,
+    blob_id: &BlobId,
+) -> Result<AuditReport, ClientError> {
+    let audited = light::verify(source, genesis, blob_id).await?;
+    Ok(report(AuditMode::Light, genesis, blob_id, audited, None))
+}
+
+fn report(
+    mode: AuditMode,
+    genesis: &GenesisConfig,
+    blob_id: &BlobId,
+    audited: Audited,
+    indexer: Option<IndexerComparison>,
+) -> AuditReport {
+    let genesis_digest = genesis.digest();
+    let (tip_checkpoint, tip_digest, tip_timestamp_ms, epoch) = match audited.tip {
+        Some((sequence, digest, timestamp, epoch)) => (Some(sequence), digest, timestamp, epoch),
+        None => (None, genesis_digest, genesis.start_ms, 0),
+    };
+    AuditReport {
+        blob_id: *blob_id,
+        mode,
+        certificates_valid: audited
+            .evidence
+            .iter()
+            .filter_map(|e| e.certificate.as_ref())
+            .all(|c| c.valid),
+        verdict: audited.verdict,
+        genesis_digest: hex(&genesis_digest),
+        checkpoints_verified: audited.checkpoints_verified,
+        block_certificates_verified: audited.block_certificates_verified,
+        epochs_verified: audited.epochs_verified,
+        state_proofs_verified: audited.state_proofs_verified,
+        tip_checkpoint,
+        tip_digest: hex(&tip_digest),
+        tip_timestamp_ms,
+        epoch,
+        tip_certificate: audited.tip_certificate,
+        evidence: audited.evidence,
+        pending_checkpoints: audited.pending,
+        indexer,
+    }
 }
 
 fn hex(bytes: &[u8]) -> String {
@@ -240,17 +376,6 @@ fn check_certificate(
     })
 }
 
-fn names_blob(event: &Event, blob_id: &BlobId) -> bool {
-    match event {
-        Event::BlobRegistered { blob_id: id, .. }
-        | Event::BlobCertified { blob_id: id, .. }
-        | Event::BlobExtended { blob_id: id, .. }
-        | Event::BlobDeleted { blob_id: id, .. }
-        | Event::InvalidBlobId { blob_id: id, .. } => id == blob_id,
-        _ => false,
-    }
-}
-
 fn event_details(event: &Event) -> (Option<ObjectId>, u32) {
     match event {
         Event::BlobRegistered {
@@ -270,18 +395,49 @@ fn event_details(event: &Event) -> (Option<ObjectId>, u32) {
     }
 }
 
-/// The verdict of the verified state: the one blob-status rule of
-/// `walrus_contracts::blob_status` over the ID's Blob objects; a blob ID
-/// whose objects are all gone was deleted if the chain ever showed it.
-fn verdict(chain: &ChainState, blob_id: &BlobId, ever_seen: bool) -> Verdict {
-    let state = &chain.state;
-    let invalid = state.invalid_blob_ids.contains(blob_id);
-    let objects: Vec<&Blob> = state
-        .blobs
-        .values()
-        .chain(state.shared_blobs.values().map(|s| &s.blob))
-        .filter(|b| &b.blob_id == blob_id)
-        .collect();
+/// The events of `checkpoint` naming `blob_id`, each certificate checked
+/// against the committee of its epoch (`committees`).
+fn evidence_of(
+    checkpoint: &Checkpoint,
+    committees: &BTreeMap<Epoch, Committee>,
+    n_shards: u16,
+    blob_id: &BlobId,
+) -> Vec<Evidence> {
+    let digest = hex(&checkpoint.digest());
+    let mut evidence = Vec::new();
+    for executed in &checkpoint.transactions {
+        let Outcome::Success { events, created } = &executed.outcome else {
+            continue;
+        };
+        let calls: &[Call] = match &executed.kind {
+            TxKind::User(signed) => &signed.transaction.calls,
+            TxKind::System(call) => std::slice::from_ref(call),
+        };
+        for event in events.iter().filter(|e| e.blob_id() == Some(blob_id)) {
+            let (object_id, epoch) = event_details(event);
+            let certificate = certificate_for(calls, created, event)
+                .and_then(|c| check_certificate(c, committees.get(&epoch), n_shards, event));
+            evidence.push(Evidence {
+                checkpoint: checkpoint.sequence,
+                checkpoint_digest: digest.clone(),
+                timestamp_ms: checkpoint.timestamp_ms,
+                tx_digest: executed.digest.to_string(),
+                sender: executed.sender(),
+                kind: event.name().to_owned(),
+                object_id,
+                epoch,
+                certificate,
+            });
+        }
+    }
+    evidence
+}
+
+/// The verdict on a blob ID: the one blob-status rule of
+/// `walrus_contracts::blob_status` over its Blob objects (owned and shared)
+/// at `epoch`; a blob ID whose objects are all gone was deleted if the
+/// chain ever showed it.
+fn verdict_of(objects: &[&Blob], invalid: bool, epoch: Epoch, ever_seen: bool) -> Verdict {
     let with_state: Vec<(&Blob, BlobState)> = objects
         .iter()
         .map(|b| {
@@ -291,7 +447,7 @@ fn verdict(chain: &ChainState, blob_id: &BlobId, ever_seen: bool) -> Verdict {
                 certified_epoch: b.certified_epoch,
                 deleted: false,
             };
-            (*b, object_state(&facts, invalid, state.epoch))
+            (*b, object_state(&facts, invalid, epoch))
         })
         .collect();
     match blob_id_state(with_state.iter().map(|(_, s)| *s), invalid) {
@@ -314,210 +470,4 @@ fn verdict(chain: &ChainState, blob_id: &BlobId, ever_seen: bool) -> Verdict {
         Some(BlobState::Deleted) | None if ever_seen => Verdict::Deleted,
         Some(BlobState::Deleted) | None => Verdict::Unknown,
     }
-}
-
-/// Audits `blob_id` on the chain at `chain`, from `genesis`; compares with
-/// the indexer at `indexer_url` if given.
-///
-/// # Errors
-/// [`ClientError::Chain`] if the chain cannot be fetched or does not
-/// re-execute from the genesis (a forged or foreign chain).
-pub async fn audit(
-    chain: &ChainClient,
-    genesis: &GenesisConfig,
-    blob_id: &BlobId,
-    indexer_url: Option<&str>,
-) -> Result<AuditReport, ClientError> {
-    let mut state = ChainState::genesis(genesis)
-        .map_err(|e| ClientError::Config(format!("invalid genesis: {e}")))?;
-    let n_shards = state.state.params.n_shards;
-    let mut committees: BTreeMap<u32, Committee> = BTreeMap::new();
-    committees.insert(state.state.epoch, state.state.committee.clone());
-    let mut history = tip::History::new(&state);
-    let mut evidence = Vec::new();
-    loop {
-        let batch = chain
-            .checkpoints(state.next_sequence, std::time::Duration::ZERO)
-            .await?;
-        if batch.is_empty() {
-            break;
-        }
-        for checkpoint in &batch {
-            state
-                .replay(checkpoint)
-                .map_err(|e| ClientError::Unexpected(format!("the chain does not verify: {e}")))?;
-            history.record(&state);
-            committees
-                .entry(state.state.epoch)
-                .or_insert_with(|| state.state.committee.clone());
-            let digest = hex(&state.last_digest);
-            for executed in &checkpoint.transactions {
-                let Outcome::Success { events, created } = &executed.outcome else {
-                    continue;
-                };
-                let calls: &[Call] = match &executed.kind {
-                    TxKind::User(signed) => &signed.transaction.calls,
-                    TxKind::System(call) => std::slice::from_ref(call),
-                };
-                for event in events.iter().filter(|e| names_blob(e, blob_id)) {
-                    let (object_id, epoch) = event_details(event);
-                    let certificate = certificate_for(calls, created, event).and_then(|c| {
-                        check_certificate(c, committees.get(&epoch), n_shards, event)
-                    });
-                    evidence.push(Evidence {
-                        checkpoint: checkpoint.sequence,
-                        checkpoint_digest: digest.clone(),
-                        timestamp_ms: checkpoint.timestamp_ms,
-                        tx_digest: executed.digest.to_string(),
-                        sender: executed.sender(),
-                        kind: event.name().to_owned(),
-                        object_id,
-                        epoch,
-                        certificate,
-                    });
-                }
-            }
-        }
-    }
-    let tip_certificate = tip::check(
-        chain,
-        &history,
-        state.next_sequence,
-        n_shards,
-        &genesis.digest(),
-    )
-    .await;
-    let verdict = verdict(&state, blob_id, !evidence.is_empty());
-    let indexer = match indexer_url {
-        Some(url) => {
-            Some(compare_with_indexer(url, blob_id, &evidence, state.next_sequence, &verdict).await)
-        }
-        None => None,
-    };
-    Ok(AuditReport {
-        blob_id: *blob_id,
-        verdict,
-        tip_timestamp_ms: state.last_timestamp_ms,
-        certificates_valid: evidence
-            .iter()
-            .filter_map(|e| e.certificate.as_ref())
-            .all(|c| c.valid),
-        genesis_digest: hex(&genesis.digest()),
-        checkpoints_verified: state.next_sequence,
-        tip_digest: hex(&state.last_digest),
-        epoch: state.state.epoch,
-        tip_certificate,
-        evidence,
-        indexer,
-    })
-}
-
-/// The status word and end epoch the indexer should report for `verdict`.
-fn expected_status(verdict: &Verdict) -> (&'static str, Option<u32>) {
-    match verdict {
-        Verdict::Certified { end_epoch, .. } => ("certified", Some(*end_epoch)),
-        Verdict::Registered => ("registered", None),
-        Verdict::Expired => ("expired", None),
-        Verdict::Deleted => ("deleted", None),
-        Verdict::Invalid => ("invalid", None),
-        Verdict::Unknown => ("unknown", None),
-    }
-}
-
-async fn compare_with_indexer(
-    url: &str,
-    blob_id: &BlobId,
-    evidence: &[Evidence],
-    tip: u64,
-    verdict: &Verdict,
-) -> IndexerComparison {
-    let chain_events: Vec<(u64, String, String)> = evidence
-        .iter()
-        .map(|e| (e.checkpoint, e.tx_digest.clone(), e.kind.clone()))
-        .collect();
-    let base = url.trim_end_matches('/');
-    let fetched = async {
-        let indexed: HealthView = reqwest::get(format!("{base}/v1/health"))
-            .await?
-            .error_for_status()?
-            .json()
-            .await?;
-        let response = reqwest::get(format!("{base}/v1/blobs/{blob_id}/history")).await?;
-        let events = if response.status() == reqwest::StatusCode::NOT_FOUND {
-            Vec::new()
-        } else {
-            let history: HistoryView = response.error_for_status()?.json().await?;
-            history.events
-        };
-        let response = reqwest::get(format!("{base}/v1/blobs/{blob_id}")).await?;
-        let status = if response.status() == reqwest::StatusCode::NOT_FOUND {
-            None
-        } else {
-            Some(
-                response
-                    .error_for_status()?
-                    .json::<BlobStatusView>()
-                    .await?,
-            )
-        };
-        Ok::<_, reqwest::Error>((indexed.checkpoints, events, status))
-    }
-    .await;
-    let mut differences = Vec::new();
-    let mut indexed_checkpoints = 0;
-    match fetched {
-        Err(err) => differences.push(format!("the indexer could not be asked: {err}")),
-        Ok((cursor, events, status)) => {
-            indexed_checkpoints = cursor;
-            if cursor < tip {
-                differences.push(format!(
-                    "the indexer is behind: {cursor} of {tip} checkpoints indexed"
-                ));
-            }
-            // Compare up to where both have been, in order, duplicates included.
-            let upto = cursor.min(tip);
-            let expected: Vec<_> = chain_events.iter().filter(|e| e.0 < upto).collect();
-            let indexed: Vec<(u64, String, String)> = events
-                .into_iter()
-                .map(|e| (e.checkpoint, e.tx_digest, e.kind))
-                .filter(|e| e.0 < upto)
-                .collect();
-            let indexed: Vec<_> = indexed.iter().collect();
-            if indexed != expected {
-                differences.push(format!(
-                    "the history differs: the chain has {} events ({}), the indexer {} ({})",
-                    expected.len(),
-                    describe(&expected),
-                    indexed.len(),
-                    describe(&indexed)
-                ));
-            }
-            // The status is comparable only when both saw the same checkpoints.
-            if cursor == tip {
-                let (word, end_epoch) = expected_status(verdict);
-                let reported =
-                    status.map_or(("unknown", None), |s| (s.status.as_str(), s.end_epoch));
-                if reported.0 != word || (end_epoch.is_some() && reported.1 != end_epoch) {
-                    differences.push(format!(
-                        "the indexer reports {} (end epoch {:?}), the chain {word} (end epoch {end_epoch:?})",
-                        reported.0, reported.1
-                    ));
-                }
-            }
-        }
-    }
-    IndexerComparison {
-        url: url.to_owned(),
-        indexed_checkpoints,
-        agrees: differences.is_empty(),
-        differences,
-    }
-}
-
-fn describe(events: &[&(u64, String, String)]) -> String {
-    events
-        .iter()
-        .map(|(checkpoint, tx, kind)| format!("{kind}@{checkpoint} tx {tx}"))
-        .collect::<Vec<_>>()
-        .join(", ")
 }

@@ -85,6 +85,7 @@ impl From<ClientError> for ApiError {
             ClientError::Config(_)
             | ClientError::Chain(_)
             | ClientError::Unexpected(_)
+            | ClientError::Unverified(_)
             | ClientError::Codec(_) => (StatusCode::INTERNAL_SERVER_ERROR, ErrorReason::Internal),
         };
         Self {

@@ -19,6 +19,11 @@ pub enum ClientError {
     /// created no object, a vanished object).
     #[error("chain: {0}")]
     Unexpected(String),
+    /// What the chain served does not verify from the genesis file: a
+    /// forged, under-signed or foreign checkpoint, a tampered event, a
+    /// forged state proof (the reason says which).
+    #[error("the chain does not verify: {0}")]
+    Unverified(String),
     /// The chain executed the transaction and it failed.
     #[error("transaction failed with code {code}: {message}")]
     Transaction {

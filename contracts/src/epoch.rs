@@ -129,7 +129,7 @@ pub(crate) fn epoch_change_start(state: &mut State) -> Result<Vec<Event>, TxErro
     let prices_changed =
         (next.storage_price, next.write_price) != (state.storage_price, state.write_price);
     state.epoch = new_epoch;
-    state.committee = next.committee;
+    state.committee = next.committee.clone();
     state.storage_price = next.storage_price;
     state.write_price = next.write_price;
     state.capacity = next.capacity;
@@ -145,7 +145,10 @@ pub(crate) fn epoch_change_start(state: &mut State) -> Result<Vec<Event>, TxErro
             write_price: next.write_price,
         });
     }
-    events.push(Event::EpochChangeStart { epoch: new_epoch });
+    events.push(Event::EpochChangeStart {
+        epoch: new_epoch,
+        committee: next.committee,
+    });
     Ok(events)
 }
 

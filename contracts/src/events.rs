@@ -4,7 +4,10 @@
 use serde::{Deserialize, Serialize};
 use walrus_codec::BlobId;
 
-use crate::ids::{Address, Epoch, ObjectId};
+use crate::{
+    ids::{Address, Epoch, ObjectId},
+    state::Committee,
+};
 
 /// An event emitted by a successful call.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -86,9 +89,14 @@ pub enum Event {
         capacity: u64,
     },
     /// A new epoch started; nodes move shards and then signal sync done.
+    /// It names the new committee, so a light client learns each epoch's
+    /// validators from certified checkpoints without executing anything.
     EpochChangeStart {
         /// The new epoch.
         epoch: Epoch,
+        /// The committee of the new epoch (members, BLS keys, shards: the
+        /// validators and their voting power from the next checkpoint on).
+        committee: Committee,
     },
     /// A node signalled that it holds the slivers of its shards.
     ShardsReceived {
@@ -178,6 +186,19 @@ pub enum Event {
 }
 
 impl Event {
+    /// The blob ID a blob event names (registered, certified, extended,
+    /// deleted, invalid); `None` for the other events.
+    pub fn blob_id(&self) -> Option<&BlobId> {
+        match self {
+            Event::BlobRegistered { blob_id, .. }
+            | Event::BlobCertified { blob_id, .. }
+            | Event::BlobExtended { blob_id, .. }
+            | Event::BlobDeleted { blob_id, .. }
+            | Event::InvalidBlobId { blob_id, .. } => Some(blob_id),
+            _ => None,
+        }
+    }
+
     /// The event's name, as in SPEC.md section 8.
     pub fn name(&self) -> &'static str {
         match self {

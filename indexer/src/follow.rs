@@ -1,12 +1,13 @@
-//! Following the chain: one task fetches checkpoint batches over HTTP while
-//! a blocking thread verifies and indexes the previous ones, so network and
-//! SQLite overlap.
+//! Following the chain: one task fetches checkpoint batches over HTTP and
+//! releases them once block certificates cover them
+//! (`walrus_types::follower::CertifiedFetch`), while a blocking thread
+//! re-executes and indexes the previous ones, so network and SQLite overlap.
 
 use std::time::Duration;
 
 use tokio::sync::mpsc;
 use walrus_contracts::ledger::execution::{Checkpoint, Outcome};
-use walrus_types::{ChainClient, RetryPolicy};
+use walrus_types::{ChainClient, FollowError, RetryPolicy, follower::CertifiedFetch};
 
 use crate::{error::IndexError, writer::Writer};
 
@@ -22,18 +23,19 @@ const RETRY: RetryPolicy = RetryPolicy {
     max_delay: Duration::from_secs(5),
 };
 
-async fn fetch_loop(client: ChainClient, mut from: u64, batches: mpsc::Sender<Vec<Checkpoint>>) {
+async fn fetch_loop(mut fetch: CertifiedFetch, batches: mpsc::Sender<Vec<Checkpoint>>) {
     loop {
-        match client.checkpoints_retrying(from, POLL_WAIT, RETRY).await {
+        match fetch.next(POLL_WAIT).await {
+            Ok(batch) if batch.is_empty() => {}
             Ok(batch) => {
-                let Some(last) = batch.last() else { continue };
-                from = last.sequence + 1;
                 if batches.send(batch).await.is_err() {
                     return; // the indexing side stopped
                 }
             }
+            // Nothing of it was released; fetched again.
+            Err(err @ FollowError::Uncertified(_)) => tracing::warn!("refused checkpoints: {err}"),
             // Only a permanent error ends the retries (a 4xx): say so, go on.
-            Err(err) => tracing::warn!("fetching checkpoints from {from}: {err}; retrying"),
+            Err(err) => tracing::warn!("fetching checkpoints: {err}; retrying"),
         }
     }
 }
@@ -77,7 +79,9 @@ fn index_loop(
 }
 
 /// Follows the chain at `chain_url` into `writer` until `shutdown`
-/// completes (then finishes the batch in hand) or following fails. After a
+/// completes (then finishes the batch in hand) or following fails. Only
+/// checkpoints that block certificates cover are indexed, unless
+/// `certified` is false (the single sequencer signs nothing). After a
 /// restart, checkpoints already indexed are re-executed (verified) but not
 /// written again.
 ///
@@ -87,11 +91,17 @@ fn index_loop(
 pub async fn follow(
     mut writer: Writer,
     chain_url: &str,
+    certified: bool,
     shutdown: impl std::future::Future<Output = ()>,
 ) -> Result<(), IndexError> {
     let client = ChainClient::new(chain_url);
+    let mut fetch =
+        CertifiedFetch::new(client, writer.chain(), writer.chain_id()).with_retry(RETRY);
+    if !certified {
+        fetch = fetch.uncertified();
+    }
     let (sender, receiver) = mpsc::channel(4);
-    let fetcher = tokio::spawn(fetch_loop(client, writer.chain().next_sequence, sender));
+    let fetcher = tokio::spawn(fetch_loop(fetch, sender));
     let mut indexer = tokio::task::spawn_blocking(move || index_loop(&mut writer, receiver));
     tokio::select! {
         result = &mut indexer => {

@@ -283,7 +283,7 @@ fn insert_event(
         | Event::NodeSlashed { epoch, node_id, .. } => (None, None, Some(node_id.0), Some(*epoch)),
         Event::CommissionCollected { node_id, .. } => (None, None, Some(node_id.0), None),
         Event::EpochParametersSelected { next_epoch, .. } => (None, None, None, Some(*next_epoch)),
-        Event::EpochChangeStart { epoch }
+        Event::EpochChangeStart { epoch, .. }
         | Event::EpochChangeDone { epoch }
         | Event::RewardsDistributed { epoch, .. }
         | Event::PricesUpdated { epoch, .. } => (None, None, None, Some(*epoch)),
@@ -445,7 +445,7 @@ fn apply_system_event(
                 sender.0.to_vec()
             ])?;
         }
-        Event::EpochChangeStart { epoch } if post.epoch == *epoch => {
+        Event::EpochChangeStart { epoch, .. } if post.epoch == *epoch => {
             insert_epoch(tx, post, Some(checkpoint.sequence), checkpoint.timestamp_ms)?;
         }
         Event::EpochChangeDone { epoch } => {

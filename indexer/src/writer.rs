@@ -30,6 +30,8 @@ pub struct Writer {
     indexed: u64,
     /// A batch failed after the state in memory moved on.
     failed: bool,
+    /// The genesis digest: the chain's ID, which block certificates sign.
+    chain_id: [u8; 32],
 }
 
 /// Opens (creating if needed) the database at `path` with the schema and
@@ -92,7 +94,13 @@ impl Writer {
             chain,
             indexed,
             failed: false,
+            chain_id: digest,
         })
+    }
+
+    /// The chain's ID (`GenesisConfig::digest`).
+    pub fn chain_id(&self) -> [u8; 32] {
+        self.chain_id
     }
 
     /// Checkpoints `0..indexed()` are in the database.

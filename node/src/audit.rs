@@ -3,7 +3,7 @@
 use anyhow::Context;
 use walrus_client::{
     Client,
-    audit::{AuditReport, Verdict},
+    audit::{AuditMode, AuditReport, Verdict},
 };
 
 use crate::client_args::AuditArgs;
@@ -24,8 +24,13 @@ pub async fn run(client: &Client, args: &AuditArgs, json: bool) -> anyhow::Resul
     } else {
         client.config().indexer_url.as_deref()
     };
+    let mode = if args.full {
+        AuditMode::Full
+    } else {
+        AuditMode::Light
+    };
     let report =
-        walrus_client::audit::audit(client.chain(), &genesis, &args.blob_id, indexer).await?;
+        walrus_client::audit::audit(client.chain(), &genesis, &args.blob_id, indexer, mode).await?;
     if json {
         println!("{}", serde_json::to_string(&report)?);
         return Ok(());
@@ -56,14 +61,32 @@ fn print_summary(report: &AuditReport, genesis_path: &std::path::Path) {
         "A CERTIFICATE DOES NOT VERIFY"
     };
     println!("Blob {}: {verdict}; {certificates}", report.blob_id);
-    println!(
-        "Chain verified by re-executing {} checkpoints from genesis {} (file {}) to tip {} (epoch {})",
-        report.checkpoints_verified,
-        report.genesis_digest,
-        genesis_path.display(),
-        report.tip_digest,
-        report.epoch
-    );
+    let tip = report
+        .tip_checkpoint
+        .map_or_else(|| "genesis".to_owned(), |c| format!("checkpoint {c}"));
+    match report.mode {
+        AuditMode::Full => println!(
+            "Chain verified by re-executing {} checkpoints from genesis {} (file {}) to {tip} \
+             {} (epoch {})",
+            report.checkpoints_verified,
+            report.genesis_digest,
+            genesis_path.display(),
+            report.tip_digest,
+            report.epoch
+        ),
+        AuditMode::Light => println!(
+            "Chain verified from genesis {} (file {}) without re-execution: committees of {} \
+             epochs, {} checkpoints against block certificates, {} state proofs against \
+             {tip} {} (epoch {}); --full re-executes every checkpoint",
+            report.genesis_digest,
+            genesis_path.display(),
+            report.epochs_verified,
+            report.block_certificates_verified,
+            report.state_proofs_verified,
+            report.tip_digest,
+            report.epoch
+        ),
+    }
     let tip_time =
         std::time::UNIX_EPOCH + std::time::Duration::from_millis(report.tip_timestamp_ms);
     let age = std::time::SystemTime::now()
@@ -129,6 +152,12 @@ fn print_evidence(report: &AuditReport) {
                 }
             );
         }
+    }
+    if !report.pending_checkpoints.is_empty() {
+        println!(
+            "Not yet certified, so not audited: checkpoints {:?} (newer than the certified tip)",
+            report.pending_checkpoints
+        );
     }
     match &report.indexer {
         None => println!("Indexer: not compared"),

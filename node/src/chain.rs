@@ -18,7 +18,7 @@ use walrus_runtime::{
         sequencer::{Sequencer, SequencerConfig},
     },
     consensus::{
-        Settings,
+        Fault, Settings,
         validator::{self, ValidatorConfig},
     },
 };
@@ -217,6 +217,10 @@ pub struct RunArgs {
     /// empty block.
     #[arg(long, default_value = "1s", value_parser = humantime::parse_duration)]
     pub idle_block_interval: Duration,
+    /// For tests only: make this validator Byzantine (`future-timestamp`,
+    /// `invalid-transaction` or `equivocate`).
+    #[arg(long, hide = true, requires = "keys")]
+    pub byzantine: Option<Fault>,
 }
 
 /// The validator settings of `args`, if it runs as one.
@@ -254,6 +258,7 @@ fn validator_config(args: &RunArgs) -> anyhow::Result<Option<ValidatorConfig>> {
     wal.push(".consensus-wal");
     let settings = Settings {
         idle_block_interval: args.idle_block_interval,
+        fault: args.byzantine,
         ..Settings::default()
     };
     Ok(Some(ValidatorConfig {

@@ -134,6 +134,12 @@ pub struct AuditArgs {
     #[arg(long)]
     #[serde(default)]
     pub no_indexer: bool,
+    /// Re-execute every checkpoint from genesis instead of the light audit
+    /// (block certificates, the committee chain and state proofs); needed
+    /// for a single-sequencer chain, which serves no certificates.
+    #[arg(long)]
+    #[serde(default)]
+    pub full: bool,
 }
 
 /// Arguments of `walrus delete`.

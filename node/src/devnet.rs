@@ -202,6 +202,7 @@ fn create_or_load(args: &Args, dir: &Path) -> anyhow::Result<Settings> {
             chain_url: String::new(),
             genesis: dir.join("genesis.json"),
             max_body_bytes: None,
+            uncertified_chain: false,
         };
         crate::storage_node::write_private(
             &node_dir.join("config.toml"),

@@ -29,6 +29,11 @@ pub struct RunArgs {
     /// Where to serve the API and the explorer.
     #[arg(long, default_value = "127.0.0.1:9300")]
     pub listen: SocketAddr,
+    /// Follow a single sequencer (`walrus chain run` without `--keys`),
+    /// whose checkpoints carry no block certificates. By default only
+    /// checkpoints the validators certified are indexed.
+    #[arg(long)]
+    pub uncertified_chain: bool,
 }
 
 /// Runs the indexer until Ctrl-C or SIGTERM.
@@ -51,8 +56,9 @@ pub async fn run(args: &RunArgs) -> anyhow::Result<()> {
     // The first line of stdout names the address, for scripts and tests.
     println!("listening on http://{address}");
     tracing::info!(%address, indexed = writer.indexed(), chain = %args.chain_url, "indexer serving");
-    let result =
-        walrus_indexer::follow(writer, &args.chain_url, crate::chain::shutdown_signal()).await;
+    let certified = !args.uncertified_chain;
+    let shutdown = crate::chain::shutdown_signal();
+    let result = walrus_indexer::follow(writer, &args.chain_url, certified, shutdown).await;
     let _ = stop.send(true);
     server.await?;
     tracing::info!("indexer stopped");

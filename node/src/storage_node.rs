@@ -42,6 +42,11 @@ pub struct NodeFile {
     pub genesis: PathBuf,
     /// Largest request body in bytes (default 1 GiB).
     pub max_body_bytes: Option<u64>,
+    /// Follow a single sequencer (`walrus chain run` without `--keys`),
+    /// whose checkpoints carry no block certificates. By default a
+    /// checkpoint is applied only once the validators certified it.
+    #[serde(default)]
+    pub uncertified_chain: bool,
 }
 
 /// Arguments of `walrus node keygen`.
@@ -76,6 +81,10 @@ pub struct ConfigArgs {
     /// The chain API.
     #[arg(long, default_value = "http://127.0.0.1:9100")]
     pub chain_url: String,
+    /// The chain is a single sequencer (`walrus chain run` without
+    /// `--keys`): follow it without block certificates.
+    #[arg(long)]
+    pub uncertified_chain: bool,
     /// Where to write the configuration (TOML).
     #[arg(long)]
     pub out: PathBuf,
@@ -159,6 +168,7 @@ pub fn config(args: &ConfigArgs) -> anyhow::Result<()> {
         chain_url: args.chain_url.clone(),
         genesis: args.genesis.clone(),
         max_body_bytes: None,
+        uncertified_chain: args.uncertified_chain,
     };
     write_private(&args.out, &toml::to_string_pretty(&file)?)?;
     println!("Node configuration written to {}", args.out.display());
@@ -188,6 +198,7 @@ pub async fn run(args: &RunArgs) -> anyhow::Result<()> {
         db_path: file.data_dir.join("slivers.db"),
         chain_url: file.chain_url.clone(),
         genesis: genesis_file::load(&file.genesis)?,
+        certified_chain: !file.uncertified_chain,
         max_body_bytes: file.max_body_bytes.unwrap_or(1 << 30),
         registration_wait: Duration::from_secs(10),
         retry: RetryPolicy::default(),

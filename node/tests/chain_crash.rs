@@ -189,7 +189,9 @@ async fn sigkill_loses_no_acknowledged_transaction() {
     }
     // The whole log re-executes from genesis: one checkpoint per sequence number, chained by digest.
     let genesis = genesis_file::load(&dir.join("genesis.json")).expect("genesis");
-    let mut follower = Follower::new(base.clone(), &genesis).expect("follower");
+    let mut follower = Follower::new(base.clone(), &genesis)
+        .expect("follower")
+        .uncertified();
     let system = ChainClient::new(base).system().await.expect("system");
     let count = system.checkpoints;
     follower.catch_up_to(count).await.expect("log verifies");

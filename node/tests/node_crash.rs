@@ -67,6 +67,7 @@ async fn sigkill_during_uploads_loses_no_acknowledged_sliver() {
             "127.0.0.1:0",
             "--chain-url",
             &chain_url,
+            "--uncertified-chain",
         ])
         .args([
             "--keys",

@@ -21,7 +21,7 @@ use walrus_runtime::chain::{
     sequencer::{Sequencer, SequencerConfig, SequencerError},
 };
 use walrus_types::{
-    ChainClient, Follower,
+    ChainClient, FollowError, Follower,
     chain::ChainObject,
     error::{ErrorBody, ErrorReason},
 };
@@ -141,13 +141,25 @@ async fn transactions_are_ordered_stored_followed_and_replayed() {
     );
 
     // A verifying follower reaches the same state root.
-    let mut follower = Follower::new(running.base.clone(), &genesis).expect("follower");
+    let mut follower = Follower::new(running.base.clone(), &genesis)
+        .expect("follower")
+        .uncertified();
     follower
         .catch_up_to(running.sequencer.checkpoint_count())
         .await
         .expect("follows");
     let live_root = running.sequencer.with_chain(ChainState::root);
     assert_eq!(follower.chain().root(), live_root);
+    // A follower that requires certificates applies nothing of a chain
+    // that serves none, and says why.
+    let mut certified = Follower::new(running.base.clone(), &genesis).expect("follower");
+    let refused = certified.next_batch(Duration::from_millis(10)).await;
+    assert!(
+        matches!(&refused, Err(FollowError::Uncertified(m)) if m.contains("single sequencer")),
+        "{:?}",
+        refused.map(|b| b.len())
+    );
+    assert_eq!(certified.chain().next_sequence, 0);
 
     // Restart on the same file: the stored objects give the same root.
     let count = running.sequencer.checkpoint_count();
@@ -314,6 +326,16 @@ async fn epochs_advance_with_checkpoint_time() {
             break;
         }
     }
+    // The index of epoch starts names the checkpoint that started epoch 1.
+    let starts = client.epoch_starts().await.expect("epoch starts");
+    assert_eq!(starts.len(), 1, "{starts:?}");
+    assert_eq!(starts[0].epoch, 1);
+    let first = client
+        .checkpoint(starts[0].checkpoint)
+        .await
+        .expect("checkpoint")
+        .expect("stored");
+    assert_eq!(first.epoch, 1);
     assert!(
         seen.iter()
             .any(|(_, events)| events.contains(&"EpochParametersSelected")),
@@ -429,6 +451,38 @@ async fn state_proofs_show_one_object_against_a_checkpoint_root() {
         error_body(reply).await.reason(),
         Some(ErrorReason::InvalidStateKey)
     );
+
+    // Several objects against the root of the checkpoint before the last.
+    reserve(&client, alice).await;
+    let keys = [StateKey::System, storage, absent];
+    let proofs = client.state_proofs(&keys).await.expect("proofs");
+    let previous = proofs.checkpoint.expect("a checkpoint before the last");
+    let health = client.health().await.expect("health");
+    assert_eq!(previous + 2, health.checkpoints);
+    let root = client
+        .checkpoint(previous)
+        .await
+        .expect("checkpoint")
+        .expect("stored")
+        .state_root;
+    assert_eq!(proofs.state_root, root);
+    let values: Vec<_> = proofs
+        .proofs
+        .iter()
+        .map(|p| p.verify(root).expect("each proof verifies"))
+        .collect();
+    assert!(values[0].is_some() && values[1].is_some() && values[2].is_none());
+    for bad in ["planet/0x00", "system,blob/xyz", ""] {
+        let url = format!("{}/v1/state/proofs?keys={bad}", running.base);
+        let reply = reqwest::get(url).await.expect("request");
+        assert_eq!(reply.status(), 400, "{bad}");
+        let reason = error_body(reply).await.reason();
+        assert_eq!(reason, Some(ErrorReason::InvalidStateKey), "{bad}");
+    }
+    let reply = reqwest::get(format!("{}/v1/blobs/not-an-id/checkpoints", running.base))
+        .await
+        .expect("request");
+    assert_eq!(reply.status(), 400);
     let _ = running.stop.send(());
 }
 

@@ -88,7 +88,7 @@ async fn main() {
     let chain_url = format!("http://{chain}");
     let started = Instant::now();
     tokio::spawn(async move {
-        walrus_indexer::follow(writer, &chain_url, std::future::pending())
+        walrus_indexer::follow(writer, &chain_url, false, std::future::pending())
             .await
             .expect("follow");
     });

@@ -11,6 +11,8 @@ use std::{
     path::{Path, PathBuf},
 };
 
+pub mod certified;
+pub mod validators;
 pub mod workload;
 
 /// The `walrus` binary next to the running test's directory

@@ -77,12 +77,13 @@ pub struct Workload {
     bls: Vec<(ObjectId, SecretKey)>,
     rng: Rng,
     time_ms: u64,
+    step_ms: u64,
 }
 
 impl Workload {
     /// A new chain of `n_nodes` nodes over `n_shards` shards and
     /// `n_accounts` funded accounts; each checkpoint advances the clock by
-    /// `epoch_duration_ms / 8`.
+    /// `epoch_duration_ms / 8` (see [`Workload::set_checkpoints_per_epoch`]).
     ///
     /// # Panics
     /// Invalid parameters (a test's own mistake).
@@ -123,7 +124,19 @@ impl Workload {
             bls,
             rng: Rng::new(seed),
             time_ms: start_ms,
+            step_ms: epoch_duration_ms / 8,
         }
+    }
+
+    /// Advances the clock so that an epoch lasts about `checkpoints`
+    /// checkpoints (8 by default).
+    pub fn set_checkpoints_per_epoch(&mut self, checkpoints: u64) {
+        self.step_ms = (self.genesis.genesis.params.epoch_duration_ms / checkpoints.max(1)).max(1);
+    }
+
+    /// The genesis nodes' BLS keys, by node ID.
+    pub fn bls_keys(&self) -> &[(ObjectId, SecretKey)] {
+        &self.bls
     }
 
     fn signed(&self, account: usize, calls: Vec<Call>) -> SignedTransaction {
@@ -144,7 +157,7 @@ impl Workload {
     /// Seals one checkpoint of `transactions` (each signed at its sender's
     /// next nonce, so at most one per sender) and advances the clock.
     fn seal(&mut self, transactions: Vec<SignedTransaction>) {
-        self.time_ms += self.genesis.genesis.params.epoch_duration_ms / 8;
+        self.time_ms += self.step_ms;
         let (checkpoint, rejected) = self.chain.build_checkpoint(self.time_ms, transactions);
         assert!(
             rejected.is_empty(),

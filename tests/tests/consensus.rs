@@ -6,11 +6,7 @@
 //! certificates verify against the committee and chain the checkpoints, and
 //! go on with their history after all four are killed and restarted.
 
-use std::{
-    path::{Path, PathBuf},
-    process::{Child, Command, Stdio},
-    time::{Duration, Instant},
-};
+use std::{path::Path, process::Command, time::Duration};
 
 use ed25519_dalek::SigningKey;
 use walrus_contracts::{
@@ -20,121 +16,23 @@ use walrus_contracts::{
         execution::{ChainState, Checkpoint, Outcome},
     },
 };
-use walrus_tests::{free_ports, walrus_binary};
+use walrus_tests::{
+    validators::{self, GenesisArgs, Network, all_checkpoints, until},
+    walrus_binary,
+};
 use walrus_types::ChainClient;
 
 const VALIDATORS: u16 = 4;
 
-struct Network {
-    dir: PathBuf,
-    base: u16,
-    children: Vec<Option<Child>>,
-}
-
-impl Network {
-    fn api(&self, index: u16) -> u16 {
-        self.base + index
-    }
-
-    fn url(&self, index: u16) -> String {
-        format!("http://127.0.0.1:{}", self.api(index))
-    }
-
-    fn spawn(&mut self, index: u16) {
-        let mut command = Command::new(walrus_binary());
-        command
-            .args(["chain", "run", "--genesis"])
-            .arg(self.dir.join("genesis.json"))
-            .arg("--db")
-            .arg(self.dir.join(format!("validator-{index}.db")))
-            .args(["--listen", &format!("127.0.0.1:{}", self.api(index))])
-            .arg("--keys")
-            .arg(self.dir.join("keys.json"))
-            .args(["--node-index", &index.to_string()])
-            .args([
-                "--p2p-listen",
-                &format!("127.0.0.1:{}", self.base + VALIDATORS + index),
-            ])
-            .args(["--idle-block-interval", "200ms", "--batch-interval", "5ms"]);
-        for other in (0..VALIDATORS).filter(|o| *o != index) {
-            command
-                .args([
-                    "--peer",
-                    &format!("127.0.0.1:{}", self.base + VALIDATORS + other),
-                ])
-                .args(["--peer-url", &self.url(other)]);
-        }
-        let log = std::fs::File::create(self.dir.join(format!("validator-{index}.log")))
-            .expect("log file");
-        let child = command
-            .stdout(Stdio::null())
-            .stderr(log)
-            .spawn()
-            .expect("walrus chain run starts");
-        self.children[usize::from(index)] = Some(child);
-    }
-
-    fn kill(&mut self, index: u16) {
-        if let Some(mut child) = self.children[usize::from(index)].take() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-    }
-}
-
-impl Drop for Network {
-    fn drop(&mut self) {
-        for index in 0..VALIDATORS {
-            self.kill(index);
-        }
-    }
-}
-
 fn genesis(dir: &Path) -> SigningKey {
-    let status = Command::new(walrus_binary())
-        .args([
-            "chain",
-            "genesis",
-            "--nodes",
-            "4",
-            "--n-shards",
-            "100",
-            "--dir",
-        ])
-        .arg(dir)
+    let args = GenesisArgs {
+        nodes: VALIDATORS,
+        n_shards: 100,
         // An epoch change (0 to 1) happens while the test runs.
-        .args(["--epoch-duration", "3s"])
-        .args(["--seed", &"07".repeat(32), "--json"])
-        .stdout(Stdio::null())
-        .status()
-        .expect("walrus chain genesis runs");
-    assert!(status.success());
-    let keys: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(dir.join("keys.json")).expect("keys.json"))
-            .expect("JSON");
-    let secret = keys["accounts"][0]["secret"].as_str().expect("account");
-    let bytes: [u8; 32] = hex_bytes(secret).try_into().expect("32 bytes");
-    SigningKey::from_bytes(&bytes)
-}
-
-fn hex_bytes(text: &str) -> Vec<u8> {
-    (0..text.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(&text[i..i + 2], 16).expect("hex"))
-        .collect()
-}
-
-/// Polls `check` every 100 ms until it holds or `limit` passes.
-async fn until<F, Fut>(limit: Duration, what: &str, mut check: F)
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = bool>,
-{
-    let deadline = Instant::now() + limit;
-    while !check().await {
-        assert!(Instant::now() < deadline, "{what}: not within {limit:?}");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+        epoch_duration: "3s",
+        account_wal: 1_000_000,
+    };
+    validators::genesis(dir, &args).accounts.remove(0)
 }
 
 async fn checkpoint_count(client: &ChainClient) -> u64 {
@@ -158,33 +56,11 @@ async fn transfer(client: &ChainClient, key: &SigningKey, amount: u64) {
     );
 }
 
-async fn all_checkpoints(client: &ChainClient, count: u64) -> Vec<Checkpoint> {
-    let mut all: Vec<Checkpoint> = Vec::new();
-    let len = |all: &Vec<Checkpoint>| u64::try_from(all.len()).expect("small");
-    while len(&all) < count {
-        let batch = client
-            .checkpoints(len(&all), Duration::ZERO)
-            .await
-            .expect("checkpoints");
-        assert!(!batch.is_empty(), "checkpoints end before {count}");
-        all.extend(batch);
-    }
-    all.truncate(usize::try_from(count).expect("small"));
-    all
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn validators_order_survive_a_crash_agree_and_certify() {
     let dir = walrus_tests::fresh_dir(Path::new(env!("CARGO_TARGET_TMPDIR")), "consensus");
     let key = genesis(&dir);
-    let mut network = Network {
-        dir: dir.clone(),
-        base: free_ports(2 * VALIDATORS),
-        children: (0..VALIDATORS).map(|_| None).collect(),
-    };
-    for index in 0..VALIDATORS {
-        network.spawn(index);
-    }
+    let mut network = Network::start(&dir, VALIDATORS);
     let clients: Vec<ChainClient> = (0..VALIDATORS)
         .map(|i| ChainClient::new(network.url(i)))
         .collect();

@@ -224,6 +224,23 @@ fn corrupt_slivers(db: &Path) -> usize {
     spans.len()
 }
 
+/// Polls `walrus blob-status` (at most 10 s) until the nodes report
+/// `blob_id` certified; returns that status.
+fn certified_status(devnet: &Devnet, blob_id: &str) -> Value {
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let status = devnet.cli(&["blob-status", blob_id]);
+        if status["status"]["deletable"]["isCertified"] == true {
+            return status;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the nodes never reported {blob_id} certified: {status}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
 /// Polls the indexer (at most 30 s) until it reports `blob_id` certified.
 fn wait_indexed_certified(indexer: &str, blob_id: &str) {
     let runtime = tokio::runtime::Builder::new_current_thread()
@@ -290,11 +307,9 @@ fn devnet_stores_and_reads_real_files_with_faulty_nodes() {
     let (license_id, report) = store(&devnet, license, &[]);
     assert!(report["result"]["newlyCreated"].is_object(), "{report}");
     read_back(&devnet, &license_id, &license_bytes, &[]);
-    let status = devnet.cli(&["blob-status", &license_id]);
-    assert_eq!(
-        status["status"]["deletable"]["isCertified"], true,
-        "{status}"
-    );
+    // Nodes apply the certification once the next block certifies its
+    // checkpoint: about one block after `store` returned.
+    let status = certified_status(&devnet, &license_id);
     assert_eq!(status["status"]["deletable"]["endEpoch"], 2, "{status}");
     // A dry run costs what the store cost, and stores nothing new.
     let estimate = devnet.cli(&[

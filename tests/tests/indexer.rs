@@ -60,7 +60,7 @@ async fn start_indexer(chain_url: &str, dir: &std::path::Path, workload: &Worklo
     .expect("serve");
     let chain_url = chain_url.to_owned();
     tokio::spawn(async move {
-        walrus_indexer::follow(writer, &chain_url, std::future::pending())
+        walrus_indexer::follow(writer, &chain_url, false, std::future::pending())
             .await
             .expect("following never fails on a valid chain");
     });
@@ -494,7 +494,7 @@ fn start_indexer_process(dir: &std::path::Path, chain_url: &str) -> (Child, Stri
         .arg(dir.join("genesis.json"))
         .args(["--chain-url", chain_url, "--db"])
         .arg(dir.join("index.db"))
-        .args(["--listen", "127.0.0.1:0"])
+        .args(["--listen", "127.0.0.1:0", "--uncertified-chain"])
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
@@ -580,7 +580,7 @@ async fn a_restart_mid_stream_resumes_from_the_cursor() {
     let chain_url = serve_chain(&workload, &dir).await;
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let follower = tokio::spawn(async move {
-        walrus_indexer::follow(writer, &chain_url, async move {
+        walrus_indexer::follow(writer, &chain_url, false, async move {
             let _ = stopped.await;
         })
         .await

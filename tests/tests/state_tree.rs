@@ -2,7 +2,8 @@
 //! epoch changes): the incrementally updated root always equals a tree
 //! built from scratch over the same objects, and proofs show each object's
 //! value, or its absence, against the checkpoint's state root, and nothing
-//! else.
+//! else; the state before the last checkpoint stays provable against its
+//! root.
 
 use walrus_contracts::{
     ObjectId,
@@ -51,9 +52,26 @@ fn the_incremental_root_equals_a_rebuild_and_proofs_verify_against_it() {
     let mut epochs_seen = std::collections::BTreeSet::new();
     for _ in 0..60 {
         let before: Vec<ObjectId> = workload.chain.state.blobs.keys().copied().collect();
+        let previous_root = workload.chain.root();
+        let previous: Vec<_> = sample_keys(&workload)
+            .into_iter()
+            .map(|key| (key, workload.chain.prove(&key).0))
+            .collect();
         workload.run_mixed(8, 8);
         let chain = &workload.chain;
         let root = chain.root();
+        // The state before this checkpoint stays provable (what the chain
+        // API serves against the newest certified checkpoint).
+        assert_eq!(chain.previous_root(), Some(previous_root));
+        for (key, value) in &previous {
+            let (kept, proof) = chain
+                .prove_previous(key)
+                .expect("the previous version is kept");
+            assert_eq!(&kept, value, "{key:?}");
+            proof
+                .verify(previous_root, key, kept.as_deref())
+                .unwrap_or_else(|e| panic!("previous {key:?}: {e}"));
+        }
         let checkpoint = workload
             .checkpoints
             .last()

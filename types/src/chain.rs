@@ -317,3 +317,15 @@ pub fn rejection_error(rejection: &Rejection) -> (u16, ErrorBody) {
         ErrorBody::with_detail(code, detail, rejection.to_string()),
     )
 }
+
+/// `GET /v1/epochs`: where an epoch started. The checkpoint holds that
+/// epoch's `EpochChangeStart` event, which names its committee; a light
+/// client checks it rather than trusting this index.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct EpochStart {
+    /// The epoch.
+    pub epoch: u32,
+    /// The checkpoint that started it.
+    pub checkpoint: u64,
+}

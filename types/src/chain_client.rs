@@ -11,6 +11,7 @@ use std::{
 
 use ed25519_dalek::SigningKey;
 use serde::de::DeserializeOwned;
+use walrus_codec::BlobId;
 use walrus_contracts::{
     Address, Blob, Call, ObjectId,
     ledger::{
@@ -22,10 +23,12 @@ use walrus_contracts::{
 
 use walrus_contracts::ledger::state_tree::StateKey;
 
-use crate::state_proof::{StateProofInfo, state_path};
+use crate::state_proof::{StateProofInfo, StateProofs, key_param, state_path};
 use crate::{
     RetryPolicy,
-    chain::{AccountInfo, ChainHealth, ChainObject, CommitteeInfo, SystemInfo, TxResponse},
+    chain::{
+        AccountInfo, ChainHealth, ChainObject, CommitteeInfo, EpochStart, SystemInfo, TxResponse,
+    },
     error::{ErrorBody, ErrorReason},
 };
 
@@ -337,10 +340,65 @@ impl ChainClient {
         wait: Duration,
     ) -> Result<Vec<Checkpoint>, ChainError> {
         let wait_ms = wait.as_millis();
-        let path = format!("/v1/checkpoints?from={from}&wait_ms={wait_ms}");
-        let bytes = self.send(reqwest::Method::GET, &path, None).await?;
+        self.get_bcs(&format!("/v1/checkpoints?from={from}&wait_ms={wait_ms}"))
+            .await
+    }
+
+    /// Checkpoint `sequence`, `None` if the chain has not reached it.
+    ///
+    /// # Errors
+    /// [`ChainError`], [`ChainError::Malformed`] if another one comes back.
+    pub async fn checkpoint(&self, sequence: u64) -> Result<Option<Checkpoint>, ChainError> {
+        let path = format!("/v1/checkpoints?from={sequence}&limit=1");
+        let found: Option<Checkpoint> = self.get_bcs::<Vec<Checkpoint>>(&path).await?.pop();
+        match found {
+            Some(checkpoint) if checkpoint.sequence != sequence => Err(ChainError::Malformed {
+                path,
+                message: format!("checkpoint {} instead of {sequence}", checkpoint.sequence),
+            }),
+            found => Ok(found),
+        }
+    }
+
+    /// Where each epoch after genesis started (`GET /v1/epochs`), as the
+    /// chain says: check each against its certified checkpoint.
+    ///
+    /// # Errors
+    /// [`ChainError`].
+    pub async fn epoch_starts(&self) -> Result<Vec<EpochStart>, ChainError> {
+        self.get_json("/v1/epochs").await
+    }
+
+    /// Up to 1000 checkpoints from `from` on with an event naming
+    /// `blob_id` (`GET /v1/blobs/{blob_id}/checkpoints`), as the chain says.
+    ///
+    /// # Errors
+    /// [`ChainError`].
+    pub async fn blob_checkpoints(
+        &self,
+        blob_id: &BlobId,
+        from: u64,
+    ) -> Result<Vec<u64>, ChainError> {
+        self.get_json(&format!("/v1/blobs/{blob_id}/checkpoints?from={from}"))
+            .await
+    }
+
+    /// `keys` and their proofs against the state root of the newest
+    /// checkpoint a block certificate covers (`GET /v1/state/proofs`); check
+    /// each with [`StateProofInfo::verify`].
+    ///
+    /// # Errors
+    /// [`ChainError`].
+    pub async fn state_proofs(&self, keys: &[StateKey]) -> Result<StateProofs, ChainError> {
+        let keys: Vec<String> = keys.iter().map(key_param).collect();
+        self.get_json(&format!("/v1/state/proofs?keys={}", keys.join(",")))
+            .await
+    }
+
+    async fn get_bcs<T: DeserializeOwned>(&self, path: &str) -> Result<T, ChainError> {
+        let bytes = self.send(reqwest::Method::GET, path, None).await?;
         bcs::from_bytes(&bytes).map_err(|e| ChainError::Malformed {
-            path,
+            path: path.to_owned(),
             message: format!("invalid BCS: {e}"),
         })
     }
@@ -356,12 +414,8 @@ impl ChainClient {
         from: u64,
         limit: usize,
     ) -> Result<Vec<CertifiedHeader>, ChainError> {
-        let path = format!("/v1/blocks?from={from}&limit={limit}");
-        let bytes = self.send(reqwest::Method::GET, &path, None).await?;
-        bcs::from_bytes(&bytes).map_err(|e| ChainError::Malformed {
-            path,
-            message: format!("invalid BCS: {e}"),
-        })
+        self.get_bcs(&format!("/v1/blocks?from={from}&limit={limit}"))
+            .await
     }
 
     /// [`ChainClient::checkpoints`], retried with `policy` while the chain

@@ -31,7 +31,7 @@
 pub mod chain;
 mod chain_client;
 pub mod error;
-mod follower;
+pub mod follower;
 pub mod genesis_file;
 pub mod indexer;
 pub mod node;
@@ -42,7 +42,7 @@ pub mod state_proof;
 mod time;
 
 pub use chain_client::{ChainClient, ChainError};
-pub use follower::{FollowError, Follower};
+pub use follower::{CertifiedFetch, FollowError, Follower};
 pub use node_client::{NodeClient, NodeError};
 pub use retry::RetryPolicy;
 pub use time::{Clock, ManualClock, SystemClock, now_ms};

@@ -38,6 +38,54 @@ pub struct StateProofInfo {
     pub proof: Vec<u8>,
 }
 
+/// `GET /v1/state/proofs?keys=K1,K2,...`: several objects proven against
+/// one state root, the root after `checkpoint` (genesis when absent). The
+/// server answers against the newest checkpoint a block certificate covers
+/// (one behind its last), so a light client can check the root at once.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct StateProofs {
+    /// The checkpoint whose state root every proof is against.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub checkpoint: Option<u64>,
+    /// That state root, 64 hex digits.
+    #[serde(with = "hex32")]
+    pub state_root: [u8; 32],
+    /// One proof per key asked, in the order asked.
+    pub proofs: Vec<StateProofInfo>,
+}
+
+/// At most this many keys in one `GET /v1/state/proofs`.
+pub const MAX_PROOF_KEYS: usize = 256;
+
+impl StateProofs {
+    /// `keys` in `chain`'s state after its checkpoint before the last
+    /// ([`ChainState::prove_previous`]); `None` when that state is not kept
+    /// (no checkpoint was executed since the server started).
+    pub fn previous(chain: &ChainState, keys: &[StateKey]) -> Option<Self> {
+        let state_root = chain.previous_root()?;
+        let checkpoint = chain.next_sequence.checked_sub(2);
+        let proofs = keys
+            .iter()
+            .map(|key| {
+                let (value, proof) = chain.prove_previous(key)?;
+                Some(StateProofInfo {
+                    checkpoint,
+                    state_root,
+                    key: *key,
+                    value: value.map(|v| BASE64.encode(v)),
+                    proof: bcs::to_bytes(&proof).expect("proofs serialize"),
+                })
+            })
+            .collect::<Option<Vec<_>>>()?;
+        Some(Self {
+            checkpoint,
+            state_root,
+            proofs,
+        })
+    }
+}
+
 /// A state proof reply that does not prove what it says.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum StateProofError {
@@ -100,6 +148,27 @@ pub fn state_path(key: &StateKey) -> String {
         StateKey::StakedWal(id) => format!("/v1/state/stakedWal/{id}"),
         StateKey::Income(e) => format!("/v1/state/income/{e}"),
     }
+}
+
+/// `key` as one element of `GET /v1/state/proofs?keys=`: its state path
+/// without `/v1/state/` (`system`, `blob/0x…`).
+pub fn key_param(key: &StateKey) -> String {
+    state_path(key)
+        .strip_prefix("/v1/state/")
+        .expect("every state path starts with /v1/state/")
+        .to_owned()
+}
+
+/// The keys of a `keys=` parameter (see [`key_param`]), comma-separated;
+/// `None` when one is unknown or malformed.
+pub fn parse_key_params(keys: &str) -> Option<Vec<StateKey>> {
+    keys.split(',')
+        .map(|key| match key.split_once('/') {
+            None if key == "system" => Some(StateKey::System),
+            None => None,
+            Some((kind, id)) => parse_state_key(kind, id),
+        })
+        .collect()
 }
 
 /// The key named by the last two segments of a state path (see

@@ -89,6 +89,16 @@ impl Checkpoint {
     pub fn digest(&self) -> [u8; 32] {
         *blake3::hash(&bcs::to_bytes(self).expect("checkpoints serialize")).as_bytes()
     }
+
+    /// The events of its successful transactions, in order.
+    pub fn events(&self) -> impl Iterator<Item = &Event> {
+        self.transactions
+            .iter()
+            .flat_map(|executed| match &executed.outcome {
+                Outcome::Success { events, .. } => events.as_slice(),
+                Outcome::Failure { .. } => &[],
+            })
+    }
 }
 
 /// A follower computed something other than the checkpoint says.
@@ -142,6 +152,9 @@ pub struct ChainState {
     /// The objects as of the last checkpoint (cheap persistent-map clones),
     /// to find what the next one changed.
     sealed: (State, OrdMap<Address, u64>, u64),
+    /// The objects as of the checkpoint before the last, once one was
+    /// executed since the start (for [`ChainState::prove_previous`]).
+    previous: Option<(State, OrdMap<Address, u64>, u64)>,
     /// The authenticated state as of the last checkpoint.
     tree: StateTree,
     /// What the last checkpoint changed, for a store to persist.
@@ -198,6 +211,7 @@ impl ChainState {
         let tree = StateTree::build(objects.all());
         Ok(Self {
             sealed: (state.clone(), nonces.clone(), config.start_ms),
+            previous: None,
             state,
             nonces,
             epoch_start_ms: config.start_ms,
@@ -228,6 +242,7 @@ impl ChainState {
                 restored.nonces.clone(),
                 restored.epoch_start_ms,
             ),
+            previous: None,
             state: restored.state,
             nonces: restored.nonces,
             epoch_start_ms: restored.epoch_start_ms,
@@ -273,6 +288,26 @@ impl ChainState {
     /// `next_sequence - 1` (of genesis when no checkpoint exists yet).
     pub fn prove(&self, key: &StateKey) -> (Option<Vec<u8>>, StateProof) {
         (self.objects().value(key), self.tree.prove(key))
+    }
+
+    /// The state root after checkpoint `next_sequence - 2` (after genesis
+    /// when `next_sequence` is 1): the newest checkpoint that a block
+    /// certificate covers, one behind the last. `None` until a checkpoint
+    /// was executed since this state was built or restored.
+    pub fn previous_root(&self) -> Option<[u8; 32]> {
+        self.previous.as_ref().and(self.tree.previous_root())
+    }
+
+    /// `key`'s value (BCS bytes, `None` if absent) and its proof against
+    /// [`ChainState::previous_root`]; `None` when that state is not kept.
+    pub fn prove_previous(&self, key: &StateKey) -> Option<(Option<Vec<u8>>, StateProof)> {
+        let (state, nonces, epoch_start_ms) = self.previous.as_ref()?;
+        let objects = Objects {
+            state,
+            nonces,
+            epoch_start_ms: *epoch_start_ms,
+        };
+        Some((objects.value(key), self.tree.prove_previous(key)?))
     }
 
     /// The next nonce of `sender`.
@@ -414,7 +449,8 @@ impl ChainState {
         let changes = state_tree::changes(&before, &self.objects());
         let root = self.tree.update(changes.clone());
         self.last_changes = changes;
-        self.sealed = (self.state.clone(), self.nonces.clone(), self.epoch_start_ms);
+        let sealed = (self.state.clone(), self.nonces.clone(), self.epoch_start_ms);
+        self.previous = Some(std::mem::replace(&mut self.sealed, sealed));
         root
     }
 

@@ -9,6 +9,7 @@
 //! with this same code.
 
 pub mod block;
+pub mod certify;
 pub mod consensus;
 pub mod execution;
 pub mod genesis;

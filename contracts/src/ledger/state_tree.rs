@@ -11,8 +11,10 @@
 //! root"). A [`StateProof`] shows one object's value, or its absence,
 //! against a root.
 //!
-//! The tree keeps the nodes of its latest version only, in memory; values
-//! are not duplicated in it: a proof's value is read from the state.
+//! The tree keeps the nodes of its latest two versions only, in memory (the
+//! previous one serves proofs against the newest checkpoint a block
+//! certificate covers, one behind the latest); values are not duplicated in
+//! it: a proof's value is read from the state.
 
 #[allow(clippy::disallowed_types)] // see `Nodes`
 use std::collections::HashMap;
@@ -260,13 +262,19 @@ impl TreeReader for Nodes {
     }
 }
 
-/// The authenticated state: the latest version of the tree.
+/// The authenticated state: the latest version of the tree and the one
+/// before it.
 #[derive(Debug, Clone)]
 pub struct StateTree {
     nodes: Nodes,
     root_key: Option<NodeKey>,
     version: Version,
     root: [u8; 32],
+    /// The root of version `version - 1`, while its nodes are kept.
+    previous_root: Option<[u8; 32]>,
+    /// Nodes of the previous version that the latest one no longer uses:
+    /// dropped at the next update.
+    retiring: Vec<NodeKey>,
 }
 
 impl StateTree {
@@ -281,6 +289,8 @@ impl StateTree {
             root_key: None,
             version,
             root: [0; 32],
+            previous_root: None,
+            retiring: Vec::new(),
         };
         let present: Vec<(KeyHash, OwnedValue)> = objects
             .into_iter()
@@ -329,14 +339,22 @@ impl StateTree {
     }
 
     fn apply(&mut self, version: Version, root: RootHash, batch: TreeUpdateBatch) {
-        // Keep only the new version: drop what it made stale, and the old
-        // root, which jmt does not list when nothing changed.
-        for stale in &batch.stale_node_index_batch {
-            self.nodes.0.remove(&stale.node_key);
+        // Keep the new version and the one before: drop what the previous
+        // update made stale, and mark what this one makes stale (including
+        // the old root, which jmt does not list when nothing changed).
+        for stale in self.retiring.drain(..) {
+            self.nodes.0.remove(&stale);
         }
+        self.retiring = batch
+            .stale_node_index_batch
+            .iter()
+            .map(|stale| stale.node_key.clone())
+            .collect();
         if let Some(old_root) = self.root_key.take() {
-            self.nodes.0.remove(&old_root);
+            self.retiring.push(old_root);
         }
+        let fresh = self.nodes.0.is_empty();
+        self.previous_root = (!fresh).then_some(self.root);
         for (key, node) in batch.node_batch.nodes() {
             if key.version() == version && key.nibble_path().is_empty() {
                 self.root_key = Some(key.clone());
@@ -353,6 +371,23 @@ impl StateTree {
             .get_with_proof(key.key_hash(), self.version)
             .expect("the in-memory tree holds every node of its latest version");
         StateProof(proof)
+    }
+
+    /// The root of the version before the latest, `None` for a tree that
+    /// was built and not updated since.
+    pub fn previous_root(&self) -> Option<[u8; 32]> {
+        self.previous_root
+    }
+
+    /// A proof of `key` in the version before the latest (against
+    /// [`StateTree::previous_root`]); `None` when that version is not kept.
+    pub fn prove_previous(&self, key: &StateKey) -> Option<StateProof> {
+        self.previous_root?;
+        let version = self.version.checked_sub(1)?;
+        let (_, proof) = JellyfishMerkleTree::<_, Sha256>::new(&self.nodes)
+            .get_with_proof(key.key_hash(), version)
+            .expect("the in-memory tree keeps every node of the previous version");
+        Some(StateProof(proof))
     }
 }
 

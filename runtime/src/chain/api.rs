@@ -14,25 +14,28 @@
 //! | GET | /v1/health | liveness and progress |
 //! | POST | /v1/mempool | a validator admits transactions forwarded by another: BCS list of transactions' bytes; 202 `{"admitted": N}` |
 //! | GET | /v1/blocks?from=H&limit=M | BCS `Vec<CertifiedHeader>`: decided block headers with aggregated commit certificates |
+//! | GET | /v1/state/system, /v1/state/{kind}/{id} | one object and its proof against the last checkpoint's state root |
+//! | GET | /v1/state/proofs?keys=K1,K2 | objects and proofs against the root the newest block certificate covers |
+//! | GET | /v1/epochs | `[{"epoch", "checkpoint"}]`: where each epoch started |
+//! | GET | /v1/blobs/{blob_id}/checkpoints?from=N | checkpoints with an event naming the blob ID |
 
 use std::{net::SocketAddr, time::Duration};
 
 use serde::{Deserialize, Serialize};
-use walrus_contracts::{
-    Address, ObjectId,
-    ledger::{state_tree::StateKey, transaction::TxDigest},
-};
+use walrus_contracts::{Address, ObjectId, ledger::transaction::TxDigest};
 use walrus_types::{
     chain::{
         AccountInfo, ChainHealth, ChainObject, CommitteeInfo, SystemInfo, TxResponse,
         rejection_error,
     },
     error::{ErrorBody, ErrorReason},
-    state_proof::{StateProofInfo, parse_state_key},
 };
 use warp::{Filter, Reply, http::StatusCode, hyper::body::Bytes};
 
 use super::sequencer::{Sequencer, SequencerError};
+
+mod light;
+pub use light::MAX_BLOB_CHECKPOINTS;
 
 /// Most checkpoints per `/v1/checkpoints` reply.
 pub const MAX_CHECKPOINTS_PER_REPLY: usize = 256;
@@ -178,7 +181,7 @@ pub fn routes(sequencer: Sequencer) -> warp::filters::BoxedFilter<(warp::reply::
                 warp::reply::json(&health).into_response()
             });
     let table = submit
-        .or(state_proof(sequencer.clone()))
+        .or(light::routes(sequencer.clone()))
         .unify()
         .or(consensus_routes(sequencer.clone()))
         .unify()
@@ -247,33 +250,6 @@ fn consensus_routes(sequencer: Sequencer) -> warp::filters::BoxedFilter<(warp::r
             }
         });
     mempool.or(blocks).unify().boxed()
-}
-
-/// `GET /v1/state/system` and `GET /v1/state/{kind}/{id}`: one object of
-/// the authenticated state and its proof ([`StateProofInfo`]).
-fn state_proof(sequencer: Sequencer) -> warp::filters::BoxedFilter<(warp::reply::Response,)> {
-    let with = warp::any().map(move || sequencer.clone());
-    let system = warp::path!("v1" / "state" / "system").map(|| Some(StateKey::System));
-    let other = warp::path!("v1" / "state" / String / String)
-        .map(|kind: String, id: String| parse_state_key(&kind, &id));
-    system
-        .or(other)
-        .unify()
-        .and(warp::get())
-        .and(with)
-        .map(|key: Option<StateKey>, sequencer: Sequencer| match key {
-            Some(key) => {
-                let info = sequencer.with_chain(|chain| StateProofInfo::of(chain, key));
-                warp::reply::json(&info).into_response()
-            }
-            None => error(
-                StatusCode::BAD_REQUEST,
-                ErrorReason::InvalidStateKey,
-                "expected /v1/state/system or /v1/state/{kind}/{id} with kind one of account, \
-                 nonce, storage, blob, sharedBlob, invalidBlobId, pool, stakedWal, income",
-            ),
-        })
-        .boxed()
 }
 
 fn bcs_reply<T: Serialize>(value: &T) -> warp::reply::Response {

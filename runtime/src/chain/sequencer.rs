@@ -324,13 +324,20 @@ impl Sequencer {
         from: u64,
         limit: usize,
     ) -> Result<Vec<CertifiedHeader>, SequencerError> {
+        self.read_store(move |store| store.certified_headers(from, limit))
+            .await
+    }
+
+    /// Runs `read` on the log's reader connection, off the async threads.
+    ///
+    /// # Errors
+    /// `read`'s [`SequencerError::Store`], or the reading task failed.
+    pub async fn read_store<T: Send + 'static>(
+        &self,
+        read: impl FnOnce(&Store) -> Result<T, StoreError> + Send + 'static,
+    ) -> Result<T, SequencerError> {
         let shared = self.shared.clone();
-        Ok(
-            tokio::task::spawn_blocking(move || {
-                lock(&shared.reader).certified_headers(from, limit)
-            })
-            .await??,
-        )
+        Ok(tokio::task::spawn_blocking(move || read(&lock(&shared.reader))).await??)
     }
 
     /// The number of checkpoints stored so far.
@@ -358,8 +365,7 @@ impl Sequencer {
         if *head.borrow() <= from {
             let _ = tokio::time::timeout(wait, head.wait_for(|count| *count > from)).await;
         }
-        let shared = self.shared.clone();
-        Ok(tokio::task::spawn_blocking(move || lock(&shared.reader).range(from, limit)).await??)
+        self.read_store(move |store| store.range(from, limit)).await
     }
 
     /// Completes with the error that stopped the sequencer, if one ever

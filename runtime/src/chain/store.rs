@@ -9,7 +9,10 @@
 //! object of the state after the last checkpoint (BCS [`StateKey`] and
 //! value), updated in the same SQLite transaction as each append, and
 //! `position` the log position they belong to, so a restart restores the
-//! state without re-executing the log ([`Store::snapshot`]).
+//! state without re-executing the log ([`Store::snapshot`]). Two indexes
+//! serve light clients: `blob_checkpoints(blob_id, sequence)`, the
+//! checkpoints with an event naming a blob ID, and `epoch_starts(epoch,
+//! sequence)`, the checkpoint where each epoch started.
 
 use std::path::Path;
 
@@ -17,6 +20,8 @@ use rusqlite::{Connection, OptionalExtension, params};
 
 mod blocks;
 pub use blocks::DecidedBlock;
+use walrus_codec::BlobId;
+use walrus_contracts::Event;
 use walrus_contracts::ledger::{
     execution::{ChainState, Checkpoint, ExecutedTransaction, Snapshot},
     state_tree::StateKey,
@@ -79,8 +84,11 @@ impl Store {
              CREATE TABLE IF NOT EXISTS transactions (digest BLOB PRIMARY KEY, sequence INTEGER NOT NULL, position INTEGER NOT NULL);
              CREATE TABLE IF NOT EXISTS objects (key BLOB PRIMARY KEY, value BLOB NOT NULL) WITHOUT ROWID;
              CREATE TABLE IF NOT EXISTS position (id INTEGER PRIMARY KEY CHECK (id = 0), next_sequence INTEGER NOT NULL, last_digest BLOB NOT NULL, last_timestamp_ms INTEGER NOT NULL);
+             CREATE TABLE IF NOT EXISTS blob_checkpoints (blob_id BLOB NOT NULL, sequence INTEGER NOT NULL, PRIMARY KEY (blob_id, sequence)) WITHOUT ROWID;
+             CREATE TABLE IF NOT EXISTS epoch_starts (epoch INTEGER PRIMARY KEY, sequence INTEGER NOT NULL);
              CREATE TABLE IF NOT EXISTS blocks (height INTEGER PRIMARY KEY, header BLOB NOT NULL, data BLOB NOT NULL);
-             CREATE TABLE IF NOT EXISTS own_proposals (height INTEGER NOT NULL, round INTEGER NOT NULL, block BLOB NOT NULL, PRIMARY KEY (height, round));",
+             CREATE TABLE IF NOT EXISTS own_proposals (height INTEGER NOT NULL, round INTEGER NOT NULL, block BLOB NOT NULL, PRIMARY KEY (height, round));
+             CREATE TABLE IF NOT EXISTS held_blocks (hash BLOB PRIMARY KEY, height INTEGER NOT NULL, block BLOB NOT NULL);",
         )?;
         let stored: Option<Vec<u8>> = conn
             .query_row("SELECT value FROM meta WHERE key = 'genesis'", [], |row| {
@@ -203,6 +211,45 @@ impl Store {
         rows.map(|data| Ok(bcs::from_bytes(&data?)?)).collect()
     }
 
+    /// Up to `limit` sequence numbers, ascending from `from`, of the
+    /// checkpoints with an event naming `blob_id`.
+    ///
+    /// # Errors
+    /// SQLite errors.
+    pub fn blob_checkpoints(
+        &self,
+        blob_id: &BlobId,
+        from: u64,
+        limit: usize,
+    ) -> Result<Vec<u64>, StoreError> {
+        let mut query = self.conn.prepare_cached(
+            "SELECT sequence FROM blob_checkpoints WHERE blob_id = ?1 AND sequence >= ?2 \
+             ORDER BY sequence LIMIT ?3",
+        )?;
+        let from = i64::try_from(from)?;
+        let limit = i64::try_from(limit)?;
+        let rows = query.query_map(params![blob_id.0.to_vec(), from, limit], |row| {
+            row.get::<_, i64>(0)
+        })?;
+        rows.map(|s| Ok(u64::try_from(s?)?)).collect()
+    }
+
+    /// `(epoch, sequence)` of every epoch start after genesis, ascending.
+    ///
+    /// # Errors
+    /// SQLite errors.
+    pub fn epoch_starts(&self) -> Result<Vec<(u32, u64)>, StoreError> {
+        let mut query = self
+            .conn
+            .prepare_cached("SELECT epoch, sequence FROM epoch_starts ORDER BY epoch")?;
+        let rows = query.query_map([], |row| Ok((row.get::<_, u32>(0)?, row.get::<_, i64>(1)?)))?;
+        rows.map(|row| {
+            let (epoch, sequence) = row?;
+            Ok((epoch, u64::try_from(sequence)?))
+        })
+        .collect()
+    }
+
     /// The number of checkpoints (the next sequence number).
     ///
     /// # Errors
@@ -291,6 +338,7 @@ fn append_in(
             ])?;
         }
     }
+    index_events(tx, checkpoint)?;
     // The objects follow only if they were at this checkpoint's start;
     // otherwise the next start re-executes the log and rewrites them.
     let at: Option<i64> = tx
@@ -308,6 +356,26 @@ fn append_in(
             &checkpoint.digest(),
             checkpoint.timestamp_ms,
         )?;
+    }
+    Ok(())
+}
+
+/// Adds `checkpoint`'s blob events and epoch start to the light-client
+/// indexes.
+fn index_events(tx: &rusqlite::Transaction<'_>, checkpoint: &Checkpoint) -> Result<(), StoreError> {
+    let sequence = i64::try_from(checkpoint.sequence)?;
+    let mut blob = tx.prepare_cached(
+        "INSERT OR IGNORE INTO blob_checkpoints (blob_id, sequence) VALUES (?1, ?2)",
+    )?;
+    let mut epoch =
+        tx.prepare_cached("INSERT OR IGNORE INTO epoch_starts (epoch, sequence) VALUES (?1, ?2)")?;
+    for event in checkpoint.events() {
+        if let Some(blob_id) = event.blob_id() {
+            blob.execute(params![blob_id.0.to_vec(), sequence])?;
+        }
+        if let Event::EpochChangeStart { epoch: e, .. } = event {
+            epoch.execute(params![e, sequence])?;
+        }
     }
     Ok(())
 }

@@ -39,6 +39,9 @@ use crate::chain::sequencer::{SequencerError, Shared, stop};
 
 mod blocks;
 mod decide;
+mod fault;
+
+pub use fault::Fault;
 
 /// Most complete streams kept for later heights.
 const MAX_PENDING: usize = 64;
@@ -58,6 +61,10 @@ pub(crate) struct App {
     pub(crate) committee: Committee,
     /// The hash of block `height - 1` (zeros at height 1).
     pub(crate) last_block: [u8; 32],
+    /// Whether block `height - 1` held transactions: then the proposer
+    /// does not wait for more, so the certificate that covers their
+    /// checkpoint (the next block's) comes at once.
+    pub(crate) last_block_busy: bool,
     /// Blocks seen at `height`, own and received, by hash.
     pub(crate) blocks: HashMap<BlockHash, Block>,
     /// Checked values at `height`, for `StartedRound` after a restart.
@@ -83,6 +90,8 @@ pub struct Settings {
     pub max_block_bytes: usize,
     /// How far ahead of this validator's clock a proposed timestamp may be.
     pub max_clock_drift: Duration,
+    /// Byzantine behaviour for tests ([`Fault`]); `None` in production.
+    pub fault: Option<Fault>,
 }
 
 impl Default for Settings {
@@ -96,6 +105,7 @@ impl Default for Settings {
             max_block_transactions: 2000,
             max_block_bytes: 8 * 1024 * 1024,
             max_clock_drift: Duration::from_secs(2),
+            fault: None,
         }
     }
 }
@@ -146,6 +156,10 @@ impl App {
                 let value = BlockHash(block.hash());
                 let _ = reply.send(LocallyProposedValue::new(height, round, value));
                 self.publish(network, round, Round::Nil, &block).await;
+                if self.settings.fault == Some(Fault::Equivocate) {
+                    let twin = fault::twin(&block);
+                    self.publish_twin(network, round, &twin).await;
+                }
             }
             AppMsg::ReceivedProposalPart {
                 from,
@@ -262,6 +276,16 @@ impl App {
             return None;
         }
         let value = self.check_stream(assembled)?;
+        if self.undecided.iter().any(|v| {
+            v.round == value.round && v.proposer == value.proposer && v.value != value.value
+        }) {
+            tracing::warn!(
+                height = %self.height,
+                round = %value.round,
+                proposer = %value.proposer,
+                "equivocation: a second, different signed proposal for one round"
+            );
+        }
         self.undecided.push(value.clone());
         Some(value)
     }

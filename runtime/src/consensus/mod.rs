@@ -16,7 +16,7 @@ pub mod signing;
 pub mod streaming;
 pub mod validator;
 
-pub use app::Settings;
+pub use app::{Fault, Settings};
 
 use blst::min_pk::Signature;
 use malachitebft_app_channel::app::types::core::CommitCertificate;

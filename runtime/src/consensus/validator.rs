@@ -258,6 +258,9 @@ pub async fn start(
         validators,
         committee,
         last_block,
+        last_block_busy: last
+            .as_ref()
+            .is_some_and(|d| !d.block.transactions.is_empty()),
         blocks: Default::default(),
         undecided: Vec::new(),
         pending: Vec::new(),

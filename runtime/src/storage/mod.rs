@@ -68,6 +68,10 @@ pub struct NodeConfig {
     pub chain_url: String,
     /// The chain's genesis.
     pub genesis: GenesisConfig,
+    /// Apply only checkpoints covered by a block certificate of the
+    /// validators (`walrus_types::Follower`); `false` for the single
+    /// sequencer, which signs nothing.
+    pub certified_chain: bool,
     /// Largest request body (a batch of slivers), in bytes.
     pub max_body_bytes: u64,
     /// How long a metadata upload waits for the blob's registration.

@@ -104,6 +104,9 @@ async fn follow(
     let url = shared.config.chain_url.clone();
     let retry = RetryPolicy::forever(Duration::from_millis(200), Duration::from_secs(5));
     let mut follower = Follower::new(url.clone(), &shared.config.genesis)?.with_retry(retry);
+    if !shared.config.certified_chain {
+        follower = follower.uncertified();
+    }
     let cursor = lock(&shared.store).cursor()?;
     let chain = ChainClient::new(url);
     let mut sync_done_sent = None;
@@ -114,6 +117,11 @@ async fn follow(
             Err(FollowError::Transport(error)) => {
                 // Only a permanent error ends the retries (a 4xx): say so, go on.
                 tracing::warn!("cannot follow the chain: {error}");
+                continue;
+            }
+            Err(error @ FollowError::Uncertified(_)) => {
+                // Nothing of it was applied; fetched again on the next call.
+                tracing::warn!("refused checkpoints: {error}");
                 continue;
             }
         };

@@ -140,6 +140,7 @@ impl Cluster {
                 db_path: dir.join(format!("node-{index}.db")),
                 chain_url: chain_url.clone(),
                 genesis: genesis.clone(),
+                certified_chain: false,
                 max_body_bytes,
                 registration_wait: Duration::from_millis(300),
                 retry: RetryPolicy::default(),

@@ -77,6 +77,10 @@ impl Store {
             "DELETE FROM own_proposals WHERE height <= ?1",
             params![height],
         )?;
+        tx.execute(
+            "DELETE FROM held_blocks WHERE height <= ?1",
+            params![height],
+        )?;
         tx.commit()?;
         Ok(())
     }
@@ -155,6 +159,40 @@ impl Store {
             .query_row(
                 "SELECT block FROM own_proposals WHERE height = ?1 AND round = ?2",
                 params![i64::try_from(height)?, round],
+                |row| row.get(0),
+            )
+            .optional()?;
+        Ok(data.map(|data| bcs::from_bytes(&data)).transpose()?)
+    }
+
+    /// Keeps a proposed block this validator checked, by hash, until its
+    /// height is decided: the engine may decide it from its own log after
+    /// a crash that lost the block in memory.
+    ///
+    /// # Errors
+    /// SQLite errors.
+    pub fn put_held_block(&mut self, hash: &[u8; 32], block: &Block) -> Result<(), StoreError> {
+        self.conn.execute(
+            "INSERT OR IGNORE INTO held_blocks (hash, height, block) VALUES (?1, ?2, ?3)",
+            params![
+                hash.as_slice(),
+                i64::try_from(block.header.height)?,
+                block.encode()
+            ],
+        )?;
+        Ok(())
+    }
+
+    /// A block kept by [`Store::put_held_block`], by hash.
+    ///
+    /// # Errors
+    /// SQLite or decoding errors.
+    pub fn held_block(&self, hash: &[u8; 32]) -> Result<Option<Block>, StoreError> {
+        let data: Option<Vec<u8>> = self
+            .conn
+            .query_row(
+                "SELECT block FROM held_blocks WHERE hash = ?1",
+                params![hash.as_slice()],
                 |row| row.get(0),
             )
             .optional()?;

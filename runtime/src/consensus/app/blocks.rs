@@ -55,26 +55,37 @@ impl App {
                 transactions_digest: [0; 32],
                 transaction_count: 0,
             };
-            Block::new(header, transactions)
+            super::fault::corrupt(self.settings.fault, Block::new(header, transactions))
         };
-        lock(&self.shared.writer).put_own_proposal(height.0, round_number, &block)?;
+        {
+            let mut writer = lock(&self.shared.writer);
+            writer.put_own_proposal(height.0, round_number, &block)?;
+            writer.put_held_block(&block.hash(), &block)?;
+        }
         self.remember_own(round, block.clone());
         Ok(block)
     }
 
     /// Waits up to the idle interval (at most half of `timeout`) for a
-    /// first transaction, then one batch interval for more.
+    /// first transaction, then one batch interval for more. After a block
+    /// with transactions it does not wait for a first one: followers apply
+    /// a checkpoint once the next block certifies it.
     async fn wait_for_transactions(&self, timeout: Duration) {
         let idle = self.settings.idle_block_interval.min(timeout / 2);
         let arrival = self.mempool.arrival();
         tokio::pin!(arrival);
         arrival.as_mut().enable();
-        if self.mempool.is_empty() {
+        if self.mempool.is_empty() && !self.last_block_busy {
             let _ = tokio::time::timeout(idle, arrival).await;
         }
         if !self.mempool.is_empty() {
             tokio::time::sleep(self.shared.config.batch_interval.min(idle)).await;
         }
+    }
+
+    /// A proposed block kept on disk, by hash (`Store::put_held_block`).
+    pub(super) fn held_block(&self, hash: &BlockHash) -> Result<Option<Block>, SequencerError> {
+        Ok(lock(&self.shared.reader).held_block(&hash.0)?)
     }
 
     /// This validator's stored proposal at the current height and `round`.
@@ -106,6 +117,33 @@ impl App {
         pol_round: Round,
         block: &Block,
     ) {
+        let id = streaming::stream_id(self.height, round);
+        self.publish_on(network, (round, pol_round), block, id)
+            .await;
+    }
+
+    /// Streams a second, different block for `round` on a stream of its
+    /// own: equivocation ([`super::Fault::Equivocate`]).
+    pub(super) async fn publish_twin(
+        &self,
+        network: &mpsc::Sender<NetworkMsg<WalrusContext>>,
+        round: Round,
+        block: &Block,
+    ) {
+        let mut id = streaming::stream_id(self.height, round).to_bytes().to_vec();
+        id.push(1);
+        let id = malachitebft_app_channel::app::streaming::StreamId::new(id.into());
+        self.publish_on(network, (round, Round::Nil), block, id)
+            .await;
+    }
+
+    async fn publish_on(
+        &self,
+        network: &mpsc::Sender<NetworkMsg<WalrusContext>>,
+        (round, pol_round): (Round, Round),
+        block: &Block,
+        id: malachitebft_app_channel::app::streaming::StreamId,
+    ) {
         let hash = BlockHash(block.hash());
         let proposal = self
             .ctx
@@ -117,7 +155,6 @@ impl App {
             pol_round,
             proposer: self.address,
         };
-        let id = streaming::stream_id(self.height, round);
         for message in streaming::messages(init, &block.encode(), signature, &id) {
             if network
                 .send(NetworkMsg::PublishProposalPart(message))
@@ -162,6 +199,12 @@ impl App {
             return None;
         }
         let validity = self.check_block(&block, assembled.proposer, true);
+        // Kept on disk before the engine may vote for it: after a crash the
+        // engine's log can decide it (see `App::decided`).
+        if let Err(error) = lock(&self.shared.writer).put_held_block(&hash.0, &block) {
+            tracing::error!(%error, "cannot keep a proposed block; not voting for it");
+            return None;
+        }
         self.blocks.insert(hash, block);
         Some(ProposedValue {
             height: self.height,

@@ -38,10 +38,17 @@ impl App {
         &mut self,
         certificate: &CommitCertificate<WalrusContext>,
     ) -> Result<(), SequencerError> {
-        let Some(block) = self.blocks.remove(&certificate.value_id) else {
-            // Possible after a crash: the engine's log decided a block whose
-            // body was only in memory. `Finalized` then restarts the height
-            // and sync fetches the block from the other validators.
+        let held = match self.blocks.remove(&certificate.value_id) {
+            Some(block) => Some(block),
+            // After a crash the engine's log may decide a block seen
+            // before it: every proposal, own or received, is kept on disk
+            // by hash before any vote.
+            None => self.held_block(&certificate.value_id)?,
+        };
+        let Some(block) = held else {
+            // Not expected (every voted block is kept). `Finalized` then
+            // restarts the height and sync fetches the block from the
+            // other validators.
             tracing::warn!(
                 height = %certificate.height,
                 block = %certificate.value_id,
@@ -67,6 +74,7 @@ impl App {
             .executed(&checkpoint, &lock(&self.shared.chain));
         self.shared.head.send_replace(checkpoint.sequence + 1);
         self.last_block = decided.block.hash();
+        self.last_block_busy = !decided.block.transactions.is_empty();
         self.next_committee = Some(decided.next_committee);
         tracing::debug!(
             height,
