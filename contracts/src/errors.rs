@@ -31,7 +31,8 @@ pub enum TxError {
     /// A reference to an object created earlier in the transaction is out of range.
     #[error("no object number {0} was created earlier in this transaction")]
     NoSuchCreatedObject(u16),
-    /// The faucet is disabled, or the amount would exceed the total supply or the per-call limit.
+    /// The faucet is disabled, or the amount would exceed the total supply or
+    /// the per-call limit, or the transaction holds more than one faucet call.
     #[error("faucet refused: {0}")]
     FaucetRefused(&'static str),
     /// A system call sent by a user, or a user call sent by the system.

@@ -55,7 +55,8 @@ pub use storage_resource::units;
 /// objects created by earlier ones through [`ObjectRef::Created`].
 ///
 /// # Errors
-/// The first call's [`TxError`]; then `state` is unchanged and `ctx` has
+/// [`TxError::EmptyTransaction`], [`TxError::FaucetRefused`] for more than
+/// one `Faucet` call, or the first call's [`TxError`]; then `state` is unchanged and `ctx` has
 /// forgotten the objects the failed attempt created.
 pub fn apply(
     state: &mut State,
@@ -64,6 +65,18 @@ pub fn apply(
 ) -> Result<Vec<Event>, TxError> {
     if calls.is_empty() {
         return Err(TxError::EmptyTransaction);
+    }
+    // The faucet's limit is per call; one call per transaction keeps a
+    // transaction from minting many limits at once (issue 21, failure 5).
+    if calls
+        .iter()
+        .filter(|c| matches!(c, Call::Faucet { .. }))
+        .count()
+        > 1
+    {
+        return Err(TxError::FaucetRefused(
+            "at most one faucet call per transaction",
+        ));
     }
     let created_before = ctx.created().len();
     let mut draft = state.clone();

@@ -110,6 +110,8 @@ fn registration_checks_size_id_and_funds() {
         ALICE => [register(ObjectRef::Created(0), &data, false)] => Code(104);
         ALICE => [Call::TransferWal { to: BOB, amount: u64::MAX }] => Code(101);
         ALICE => [Call::Faucet { amount: 10 * FROST_PER_WAL }] => Events(&[]);
+        // One faucet call per transaction: many calls cannot mint many limits.
+        ALICE => [Call::Faucet { amount: 1 }, Call::Faucet { amount: 1 }] => Code(105);
         ALICE => [Call::EpochChangeStart] => Code(106);
         ALICE => [] => Code(107);
     }

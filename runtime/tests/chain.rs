@@ -272,6 +272,12 @@ async fn bad_input_gets_clear_errors() {
         ("/v1/checkpoints?from=abc", 400),
         ("/v1/transactions/0x12", 400),
         ("/v1/nowhere", 404),
+        // Past anything SQLite can key: nothing there yet, not a 500.
+        ("/v1/checkpoints?from=18446744073709551615&wait_ms=10", 200),
+        (
+            "/v1/blobs/AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA/checkpoints?from=18446744073709551615",
+            200,
+        ),
     ] {
         let reply = http
             .get(format!("{}{path}", running.base))

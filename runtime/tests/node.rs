@@ -65,6 +65,31 @@ async fn store_confirm_certify_and_read_a_blob() {
         })
         .await;
 
+    // Recovery batches: distinct targets are served; duplicates, which once
+    // let a 4 KB request cost a node gigabytes, are refused.
+    let batch = |targets: &str| {
+        format!("/v1/blobs/{blob_id}/recoverySymbols/batch?targetType=primary&targets={targets}")
+    };
+    let (answer, _) = cluster
+        .node(0)
+        .recovery_symbols_batch(&blob_id, SliverType::Primary, &[1, 2], 10)
+        .await
+        .expect("distinct targets are served");
+    assert_eq!(answer.iter().map(|(t, _)| *t).collect::<Vec<_>>(), [1, 2]);
+    assert!(answer.iter().all(|(_, symbols)| !symbols.is_empty()));
+    let duplicates = vec!["0"; 2000].join(",");
+    let response = cluster
+        .http
+        .get(cluster.url(0, &batch(&duplicates)))
+        .send()
+        .await
+        .expect("get");
+    assert_eq!(
+        reason(response).await,
+        (400, Some(ErrorReason::InvalidArgument)),
+        "duplicate recovery targets"
+    );
+
     // Read back: primary slivers from the nodes, verified and decoded.
     let mut primaries = Vec::new();
     for (index, node) in cluster.nodes.iter().enumerate() {

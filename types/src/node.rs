@@ -7,6 +7,14 @@ use base64::{Engine, engine::general_purpose::STANDARD as BASE64};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use walrus_contracts::{Epoch, ObjectId};
 
+/// Largest reply of `GET /v1/blobs/{id}/recoverySymbols/batch`, in bytes of
+/// symbol data: targets x served slivers x symbol size. A node refuses a
+/// request that could exceed it (`InvalidArgument`, 400) and requesters split
+/// their targets to stay under it. One target with `limit` at most the
+/// symbols of a sliver (at most 667 x 65,535 bytes, SPEC.md section 3)
+/// always fits. Issue 21, failure 1.
+pub const MAX_RECOVERY_BATCH_BYTES: usize = 64 << 20;
+
 /// `{"success": {"code": <HTTP status>, "data": T}}`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SuccessBody<T> {

@@ -203,11 +203,14 @@ impl Store {
         from: u64,
         limit: usize,
     ) -> Result<Vec<T>, StoreError> {
+        // No row is keyed above i64::MAX: such a `from` finds nothing.
+        let Ok(from) = i64::try_from(from) else {
+            return Ok(Vec::new());
+        };
         let mut query = self.conn.prepare_cached(sql)?;
-        let rows = query.query_map(
-            params![i64::try_from(from)?, i64::try_from(limit)?],
-            |row| row.get::<_, Vec<u8>>(0),
-        )?;
+        let rows = query.query_map(params![from, i64::try_from(limit)?], |row| {
+            row.get::<_, Vec<u8>>(0)
+        })?;
         rows.map(|data| Ok(bcs::from_bytes(&data?)?)).collect()
     }
 
@@ -226,7 +229,9 @@ impl Store {
             "SELECT sequence FROM blob_checkpoints WHERE blob_id = ?1 AND sequence >= ?2 \
              ORDER BY sequence LIMIT ?3",
         )?;
-        let from = i64::try_from(from)?;
+        let Ok(from) = i64::try_from(from) else {
+            return Ok(Vec::new());
+        };
         let limit = i64::try_from(limit)?;
         let rows = query.query_map(params![blob_id.0.to_vec(), from, limit], |row| {
             row.get::<_, i64>(0)

@@ -18,7 +18,7 @@ use walrus_codec::{
     VerifiedBlobMetadataWithId, error::RecoveryError, recover_sliver,
 };
 use walrus_contracts::{Call, ObjectId, certificate};
-use walrus_types::{ChainClient, ChainError, NodeClient};
+use walrus_types::{ChainClient, ChainError, NodeClient, node::MAX_RECOVERY_BATCH_BYTES};
 
 use super::{NodeShared, View, lock, store::StoreError};
 
@@ -243,16 +243,7 @@ async fn gather_batch(
         // Ask only for what the neediest target still lacks.
         let limit = short.iter().map(|(_, lack)| *lack).max().unwrap_or(0);
         let list: Vec<u16> = short.iter().map(|(t, _)| *t).collect();
-        let Ok((answer, size)) = peer
-            .recovery_symbols_batch(blob_id, kind, &list, limit)
-            .await
-        else {
-            continue;
-        };
-        shared
-            .metrics
-            .recovery_bytes_downloaded
-            .inc_by(u64::try_from(size).unwrap_or(u64::MAX));
+        let answer = batch_from_peer(shared, &peer, metadata, kind, &list, limit).await;
         for (target, symbols) in answer {
             let Some(slot) = found.get_mut(&target) else {
                 continue;
@@ -265,6 +256,39 @@ async fn gather_batch(
         }
     }
     found
+}
+
+/// Asks `peer` for symbols of every target in `list`, split into requests
+/// whose replies stay under [`MAX_RECOVERY_BATCH_BYTES`]; a failed request
+/// only loses its own targets.
+async fn batch_from_peer(
+    shared: &NodeShared,
+    peer: &NodeClient,
+    metadata: &VerifiedBlobMetadataWithId,
+    kind: SliverType,
+    list: &[u16],
+    limit: usize,
+) -> Vec<(u16, Vec<RecoverySymbol>)> {
+    let symbol_size = metadata
+        .symbol_size(&shared.encoding)
+        .map_or(usize::from(u16::MAX), usize::from);
+    let per_target = limit.saturating_mul(symbol_size).max(1);
+    let chunk = (MAX_RECOVERY_BATCH_BYTES / per_target).max(1);
+    let mut all = Vec::new();
+    for targets in list.chunks(chunk) {
+        let Ok((answer, size)) = peer
+            .recovery_symbols_batch(metadata.blob_id(), kind, targets, limit)
+            .await
+        else {
+            continue;
+        };
+        shared
+            .metrics
+            .recovery_bytes_downloaded
+            .inc_by(u64::try_from(size).unwrap_or(u64::MAX));
+        all.extend(answer);
+    }
+    all
 }
 
 #[derive(Debug, thiserror::Error)]
