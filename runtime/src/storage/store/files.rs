@@ -176,8 +176,9 @@ impl NodeStore {
     /// spans committed in one transaction): `(pair, sliver type, bytes)`.
     /// The caller vouches that the bytes are the BCS of a verified sliver of
     /// that pair and type (the node API passes the spans of an upload it
-    /// decoded and verified). A sliver stored again replaces the old one,
-    /// whose bytes stay in the file unreferenced.
+    /// decoded and verified). A sliver already stored, or repeated in
+    /// `slivers`, is skipped: a verified sliver of a pair and type is unique,
+    /// and re-uploads must not grow the file (issue 21, failure 3).
     ///
     /// # Errors
     /// SQLite and file system errors.
@@ -186,6 +187,17 @@ impl NodeStore {
         blob_id: &BlobId,
         slivers: &[(u16, SliverType, &[u8])],
     ) -> StoreResult<()> {
+        let mut seen = std::collections::BTreeSet::new();
+        let mut fresh = Vec::with_capacity(slivers.len());
+        for sliver in slivers {
+            let (pair, sliver_type, _) = *sliver;
+            if seen.insert((pair, kind(sliver_type)))
+                && !self.has_sliver(blob_id, pair, sliver_type)?
+            {
+                fresh.push(*sliver);
+            }
+        }
+        let slivers = fresh.as_slice();
         if slivers.is_empty() {
             return Ok(());
         }
