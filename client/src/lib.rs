@@ -21,7 +21,7 @@ mod error;
 mod read;
 mod store;
 
-use std::sync::Arc;
+use std::{path::PathBuf, sync::Arc};
 
 use ed25519_dalek::SigningKey;
 use serde::Serialize;
@@ -93,6 +93,8 @@ pub struct Client {
     http: reqwest::Client,
     config: Arc<ClientConfig>,
     wallet: Option<Arc<Wallet>>,
+    /// A lock file shared by every process using the same wallet.
+    wallet_lock: Option<Arc<PathBuf>>,
     progress: Arc<dyn Progress>,
 }
 
@@ -171,6 +173,7 @@ impl Client {
             http,
             config: Arc::new(config),
             wallet: None,
+            wallet_lock: None,
             progress: Arc::new(NoProgress),
         };
         Ok(match key {
@@ -187,6 +190,16 @@ impl Client {
             address,
             next_nonce: tokio::sync::Mutex::new(None),
         }));
+        self
+    }
+
+    /// The same client taking an exclusive lock on the file `path` (created
+    /// if missing) around each transaction, from reading the wallet's next
+    /// nonce to the transaction's checkpoint: processes sharing one wallet
+    /// (several `walrus store` at once) then never race for a nonce. Within
+    /// one client, transactions then go one at a time. Issue 21, failure 8.
+    pub fn with_wallet_lock(mut self, path: PathBuf) -> Self {
+        self.wallet_lock = Some(Arc::new(path));
         self
     }
 
@@ -248,6 +261,15 @@ impl Client {
         calls: Vec<Call>,
     ) -> Result<(Vec<Event>, Vec<ObjectId>), ClientError> {
         let wallet = self.wallet()?;
+        let _held = match &self.wallet_lock {
+            Some(path) => {
+                let held = lock_wallet_file(Arc::clone(path)).await?;
+                // Another process may have used nonces since: ask the chain.
+                *wallet.next_nonce.lock().await = None;
+                Some(held)
+            }
+            None => None,
+        };
         let mut attempt = 0;
         loop {
             let nonce = {
@@ -491,4 +513,25 @@ impl Client {
             n_shards: committee.n_shards,
         })
     }
+}
+
+/// Blocks (off the async threads) until this process holds an exclusive
+/// lock on `path`; the lock is released when the returned file is dropped.
+async fn lock_wallet_file(path: Arc<PathBuf>) -> Result<std::fs::File, ClientError> {
+    tokio::task::spawn_blocking(move || {
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(path.as_path())
+            .map_err(|e| {
+                ClientError::Config(format!("wallet lock file {}: {e}", path.display()))
+            })?;
+        file.lock().map_err(|e| {
+            ClientError::Config(format!("locking wallet lock file {}: {e}", path.display()))
+        })?;
+        Ok(file)
+    })
+    .await
+    .map_err(|e| ClientError::Config(format!("wallet lock task: {e}")))?
 }

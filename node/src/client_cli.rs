@@ -120,7 +120,17 @@ impl Progress for Bars {
 
 fn client(config: Option<&Path>, json: bool) -> anyhow::Result<Client> {
     let config: ClientConfig = find_config(config)?;
+    // Several CLIs on one wallet take turns for each transaction's nonce.
+    let lock = config.wallet.as_ref().map(|wallet| {
+        let mut path = wallet.clone().into_os_string();
+        path.push(".lock");
+        std::path::PathBuf::from(path)
+    });
     let client = Client::new(config)?;
+    let client = match lock {
+        Some(path) => client.with_wallet_lock(path),
+        None => client,
+    };
     Ok(if json {
         client
     } else {

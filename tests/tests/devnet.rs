@@ -301,6 +301,29 @@ fn devnet_stores_and_reads_real_files_with_faulty_nodes() {
     let health = devnet.cli(&["health"]);
     assert_eq!(health["healthy"], 7, "{health}");
 
+    // CLIs on one wallet at once all succeed (they once raced for nonces).
+    let parallel: Vec<_> = (0..24)
+        .map(|_| {
+            Command::new(walrus_binary())
+                .arg("--json")
+                .arg("--config")
+                .arg(dir.join("client_config.yaml"))
+                .args(["get-wal", "--amount", "1"])
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .expect("walrus starts")
+        })
+        .collect();
+    for child in parallel {
+        let output = child.wait_with_output().expect("walrus ends");
+        assert!(
+            output.status.success(),
+            "a concurrent get-wal failed: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+
     // A real file: store, read back, status.
     let license = Path::new("/usr/share/common-licenses/GPL-3");
     let license_bytes = std::fs::read(license).expect("GPL-3 (Debian's base-files)");
