@@ -167,6 +167,14 @@ async fn bad_uploads_are_refused_with_typed_reasons() {
             reason: Some(ErrorReason::NotRegistered),
         },
         Refused {
+            // Refused at once, before any wait for a registration.
+            what: "metadata that does not match the blob ID in the path",
+            path: format!("/v1/blobs/{}/metadata", other.blob_id()),
+            body: bcs::to_bytes(metadata).expect("bcs"),
+            status: 400,
+            reason: Some(ErrorReason::InvalidMetadata),
+        },
+        Refused {
             what: "a batch body that is not BCS",
             path: format!("/v1/blobs/{blob_id}/slivers"),
             body: vec![7u8; 100],

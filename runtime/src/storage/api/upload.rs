@@ -25,7 +25,16 @@ pub(super) async fn put_metadata(
             format!("metadata is not BCS: {e}"),
         )
     })?;
-    // The client may upload right after registering: wait for the event.
+    UnverifiedBlobMetadataWithId::new(blob_id, metadata.clone())
+        .verify(&shared.encoding)
+        .map_err(|e| {
+            ApiError::bad(
+                ErrorReason::InvalidMetadata,
+                format!("metadata does not match blob ID: {e}"),
+            )
+        })?;
+    // The client may upload right after registering: wait for the event
+    // (only for metadata that matches its blob ID, checked above).
     let deadline = tokio::time::Instant::now() + shared.config.registration_wait;
     loop {
         let notified = shared.registered.notified();
@@ -41,14 +50,6 @@ pub(super) async fn put_metadata(
             Ok(_) => break,
         }
     }
-    UnverifiedBlobMetadataWithId::new(blob_id, metadata.clone())
-        .verify(&shared.encoding)
-        .map_err(|e| {
-            ApiError::bad(
-                ErrorReason::InvalidMetadata,
-                format!("metadata does not match blob ID: {e}"),
-            )
-        })?;
     blocking(move || {
         lock(&shared.store).put_metadata(&blob_id, &metadata)?;
         Ok(success(StatusCode::CREATED, "metadata stored"))
