@@ -163,7 +163,10 @@ async fn recover_blob(
                 // Too few symbols, or a mismatch: retry this one with proofs,
                 // which tells a bad peer from an inconsistent blob.
                 Err(_) => match recover_with_proofs(shared, view, &metadata, kind, target).await {
-                    Ok(sliver) => lock(&shared.store).put_slivers(blob_id, &[(pair, &sliver)])?,
+                    Ok(sliver) => {
+                        count_recovered(shared, &sliver);
+                        lock(&shared.store).put_slivers(blob_id, &[(pair, &sliver)])?;
+                    }
                     Err(Recovery::Inconsistent(proof)) => {
                         return report_inconsistency(shared, view, &metadata, kind, proof).await;
                     }
@@ -216,7 +219,6 @@ async fn gather_batch(
     targets: &[(u16, u16)],
 ) -> BTreeMap<u16, BTreeMap<u16, Vec<u8>>> {
     let blob_id = metadata.blob_id();
-    let needed = usize::from(shared.encoding.symbols_per_sliver(kind));
     let indices: Vec<u16> = targets.iter().map(|(_, t)| *t).collect();
     let mut found: BTreeMap<u16, BTreeMap<u16, Vec<u8>>> =
         indices.iter().map(|t| (*t, BTreeMap::new())).collect();
@@ -231,36 +233,79 @@ async fn gather_batch(
             }
         }
     }
+    let mut refused = Vec::new();
     for (_, peer) in peers(shared, view) {
-        let short: Vec<(u16, usize)> = found
-            .iter()
-            .filter(|(_, s)| s.len() < needed)
-            .map(|(t, s)| (*t, needed - s.len()))
-            .collect();
-        if short.is_empty() {
-            break;
+        match ask_peer(shared, metadata, kind, &mut found, &peer).await {
+            Asked::Enough => return found,
+            Asked::Failed => refused.push(peer),
+            Asked::Served => {}
         }
-        // Ask only for what the neediest target still lacks.
-        let limit = short.iter().map(|(_, lack)| *lack).max().unwrap_or(0);
-        let list: Vec<u16> = short.iter().map(|(t, _)| *t).collect();
-        let answer = batch_from_peer(shared, &peer, metadata, kind, &list, limit).await;
-        for (target, symbols) in answer {
-            let Some(slot) = found.get_mut(&target) else {
-                continue;
-            };
-            for symbol in symbols {
-                if slot.len() < needed {
-                    slot.entry(symbol.source_index).or_insert(symbol.data);
-                }
+    }
+    // A peer serves only blobs it knows certified, and may lag a block
+    // behind this node: ask those that failed once more, a moment later.
+    if !refused.is_empty() {
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        for peer in refused {
+            if let Asked::Enough = ask_peer(shared, metadata, kind, &mut found, &peer).await {
+                break;
             }
         }
     }
     found
 }
 
+/// What asking one peer for symbols came to.
+enum Asked {
+    /// Every target already had enough symbols; nothing was asked.
+    Enough,
+    /// Every request to the peer succeeded.
+    Served,
+    /// A request failed.
+    Failed,
+}
+
+/// Asks `peer` for what the targets in `found` still lack and adds it.
+async fn ask_peer(
+    shared: &NodeShared,
+    metadata: &VerifiedBlobMetadataWithId,
+    kind: SliverType,
+    found: &mut BTreeMap<u16, BTreeMap<u16, Vec<u8>>>,
+    peer: &NodeClient,
+) -> Asked {
+    let needed = usize::from(shared.encoding.symbols_per_sliver(kind));
+    let short: Vec<(u16, usize)> = found
+        .iter()
+        .filter(|(_, s)| s.len() < needed)
+        .map(|(t, s)| (*t, needed - s.len()))
+        .collect();
+    if short.is_empty() {
+        return Asked::Enough;
+    }
+    // Ask only for what the neediest target still lacks.
+    let limit = short.iter().map(|(_, lack)| *lack).max().unwrap_or(0);
+    let list: Vec<u16> = short.iter().map(|(t, _)| *t).collect();
+    let (answer, complete) = batch_from_peer(shared, peer, metadata, kind, &list, limit).await;
+    for (target, symbols) in answer {
+        let Some(slot) = found.get_mut(&target) else {
+            continue;
+        };
+        for symbol in symbols {
+            if slot.len() < needed {
+                slot.entry(symbol.source_index).or_insert(symbol.data);
+            }
+        }
+    }
+    if complete {
+        Asked::Served
+    } else {
+        Asked::Failed
+    }
+}
+
 /// Asks `peer` for symbols of every target in `list`, split into requests
 /// whose replies stay under [`MAX_RECOVERY_BATCH_BYTES`]; a failed request
-/// only loses its own targets.
+/// only loses its own targets. Returns the answers and whether every
+/// request succeeded.
 async fn batch_from_peer(
     shared: &NodeShared,
     peer: &NodeClient,
@@ -268,18 +313,20 @@ async fn batch_from_peer(
     kind: SliverType,
     list: &[u16],
     limit: usize,
-) -> Vec<(u16, Vec<RecoverySymbol>)> {
+) -> (Vec<(u16, Vec<RecoverySymbol>)>, bool) {
     let symbol_size = metadata
         .symbol_size(&shared.encoding)
         .map_or(usize::from(u16::MAX), usize::from);
     let per_target = limit.saturating_mul(symbol_size).max(1);
     let chunk = (MAX_RECOVERY_BATCH_BYTES / per_target).max(1);
     let mut all = Vec::new();
+    let mut complete = true;
     for targets in list.chunks(chunk) {
         let Ok((answer, size)) = peer
             .recovery_symbols_batch(metadata.blob_id(), kind, targets, limit)
             .await
         else {
+            complete = false;
             continue;
         };
         shared
@@ -288,7 +335,7 @@ async fn batch_from_peer(
             .inc_by(u64::try_from(size).unwrap_or(u64::MAX));
         all.extend(answer);
     }
-    all
+    (all, complete)
 }
 
 #[derive(Debug, thiserror::Error)]
