@@ -517,10 +517,12 @@ async fn a_restart_restores_stored_objects_checked_against_the_last_root() {
     let stored: i64 = sql
         .query_row("SELECT next_sequence FROM position", [], |r| r.get(0))
         .expect("objects stored with the log");
-    assert_eq!(
-        u64::try_from(stored).expect("count"),
-        running.sequencer.checkpoint_count()
-    );
+    // Both read from the file: the in-memory count may trail the last write.
+    let logged: i64 = sql
+        .query_row("SELECT COUNT(*) FROM checkpoints", [], |r| r.get(0))
+        .expect("checkpoints");
+    assert_eq!(stored, logged);
+    assert!(stored >= 3, "three transfers were stored: {stored}");
 
     // Bob's balance, tampered in the stored objects, is caught by the root.
     let bob_key = bcs::to_bytes(&StateKey::Account(bob)).expect("bcs");
