@@ -52,9 +52,11 @@ pub fn fresh_dir(base: &Path, name: &str) -> PathBuf {
 /// # Panics
 /// No such range was found.
 pub fn free_ports(count: u16) -> u16 {
-    let start = 20_000 + u16::try_from(std::process::id() % 1000).expect("< 1000") * 20;
+    // Below Linux's ephemeral range (32768 and up by default), so that no
+    // outgoing connection takes a port between this check and the bind.
+    let start = 10_000 + u16::try_from(std::process::id() % 1000).expect("< 1000") * 20;
     for attempt in 0..200u16 {
-        let base = 20_000 + (start - 20_000 + attempt * 97) % 40_000;
+        let base = 10_000 + (start - 10_000 + attempt * 97) % 22_000;
         let listeners: Vec<_> = (0..count)
             .map_while(|i| TcpListener::bind(("127.0.0.1", base + i)).ok())
             .collect();
