@@ -65,6 +65,16 @@ pub struct CommunicationConfig {
     pub retry_base_delay_ms: u64,
     /// Time limit of one request, in milliseconds.
     pub request_timeout_ms: u64,
+    /// Time limit of one read of metadata or a status from one node, in
+    /// milliseconds: a node that accepts connections but never answers
+    /// costs a read at most this long (issue 21, failure 6).
+    pub metadata_timeout_ms: u64,
+    /// Time limit of one sliver read from one node, in milliseconds.
+    pub sliver_timeout_ms: u64,
+    /// After this long without an answer, a read asks one more node in
+    /// parallel (a hedged request), in milliseconds. Sliver reads wait at
+    /// least three times the median time of the slivers already received.
+    pub hedge_delay_ms: u64,
 }
 
 impl Default for CommunicationConfig {
@@ -76,6 +86,9 @@ impl Default for CommunicationConfig {
             request_attempts: 3,
             retry_base_delay_ms: 200,
             request_timeout_ms: 120_000,
+            metadata_timeout_ms: 5_000,
+            sliver_timeout_ms: 30_000,
+            hedge_delay_ms: 500,
         }
     }
 }
@@ -84,6 +97,21 @@ impl CommunicationConfig {
     /// The per-request time limit.
     pub fn request_timeout(&self) -> Duration {
         Duration::from_millis(self.request_timeout_ms)
+    }
+
+    /// [`Self::metadata_timeout_ms`] as a duration.
+    pub fn metadata_timeout(&self) -> Duration {
+        Duration::from_millis(self.metadata_timeout_ms)
+    }
+
+    /// [`Self::sliver_timeout_ms`] as a duration.
+    pub fn sliver_timeout(&self) -> Duration {
+        Duration::from_millis(self.sliver_timeout_ms)
+    }
+
+    /// [`Self::hedge_delay_ms`] as a duration.
+    pub fn hedge_delay(&self) -> Duration {
+        Duration::from_millis(self.hedge_delay_ms)
     }
 
     /// How requests to storage nodes are retried.

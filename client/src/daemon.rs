@@ -346,12 +346,14 @@ pub fn serve(
     listener: tokio::net::TcpListener,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<(SocketAddr, tokio::task::JoinHandle<()>)> {
-    let address = listener.local_addr()?;
-    let server = warp::serve(routes(client, config))
-        .incoming(listener)
-        .graceful(shutdown)
-        .run();
-    Ok((address, tokio::spawn(server)))
+    // A store answers only when it is certified: minutes for large blobs,
+    // with no bytes moving meanwhile.
+    let limits = walrus_http::Limits {
+        idle_timeout: std::time::Duration::from_secs(30 * 60),
+        ..walrus_http::Limits::API
+    };
+    let (handle, task) = walrus_http::serve(routes(client, config), listener, limits, shutdown)?;
+    Ok((handle.address(), task))
 }
 
 #[cfg(test)]

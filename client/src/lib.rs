@@ -250,6 +250,11 @@ impl Client {
         )
     }
 
+    /// A client of one node whose reads give up after `timeout`.
+    fn reader(&self, address: &str, timeout: std::time::Duration) -> NodeClient {
+        self.node_client(address).with_read_timeout(timeout)
+    }
+
     /// Signs and submits `calls` as one transaction with the wallet, and
     /// waits for its checkpoint. Returns the events and the created objects.
     ///
@@ -450,8 +455,9 @@ impl Client {
     pub async fn health(&self) -> Result<Vec<NodeHealth>, ClientError> {
         let committee = self.committee().await?;
         let mut tasks = tokio::task::JoinSet::new();
+        let timeout = self.config.communication.metadata_timeout();
         for (index, member) in committee.members.iter().enumerate() {
-            let node = self.node_client(&member.network_address);
+            let node = self.reader(&member.network_address, timeout);
             tasks.spawn(async move { (index, node.health().await.map_err(|e| e.to_string())) });
         }
         let mut statuses = vec![Err("no answer".to_owned()); committee.members.len()];
@@ -475,16 +481,21 @@ impl Client {
     }
 
     /// The blob ID's status, asking every committee member and taking the
-    /// answer with the most shard weight.
+    /// answer with the most shard weight. Stops waiting as soon as one
+    /// answer has a quorum of the shards (no other can then outweigh it);
+    /// a node that does not answer within
+    /// [`CommunicationConfig::metadata_timeout_ms`](crate::config::CommunicationConfig)
+    /// counts as not answering (issue 21, failure 7).
     ///
     /// # Errors
     /// [`ClientError::Chain`] when the committee cannot be read, or
     /// [`ClientError::BlobNotFound`] when no node answers at all.
     pub async fn blob_status(&self, blob_id: &BlobId) -> Result<BlobStatus, ClientError> {
         let committee = self.committee().await?;
+        let timeout = self.config.communication.metadata_timeout();
         let mut tasks = tokio::task::JoinSet::new();
         for member in &committee.members {
-            let node = self.node_client(&member.network_address);
+            let node = self.reader(&member.network_address, timeout);
             let weight = member.weight();
             let blob_id = *blob_id;
             tasks.spawn(async move { (weight, node.blob_status(&blob_id).await) });
@@ -496,11 +507,21 @@ impl Client {
                 continue;
             };
             answered = answered.saturating_add(weight);
-            match tally.iter_mut().find(|(s, _)| *s == status) {
-                Some((_, w)) => *w = w.saturating_add(weight),
-                None => tally.push((status, weight)),
+            let total = match tally.iter_mut().find(|(s, _)| *s == status) {
+                Some((_, w)) => {
+                    *w = w.saturating_add(weight);
+                    *w
+                }
+                None => {
+                    tally.push((status, weight));
+                    weight
+                }
+            };
+            if walrus_codec::is_quorum(u32::from(total), u32::from(committee.n_shards)) {
+                break;
             }
         }
+        tasks.abort_all();
         let (status, weight) = tally
             .into_iter()
             .max_by_key(|(_, w)| *w)

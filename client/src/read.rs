@@ -2,7 +2,11 @@
 //! node, then `p` primary slivers, systematic ones first, each verified,
 //! then decoding and the consistency check.
 
-use std::{collections::BTreeSet, sync::Arc};
+use std::{
+    collections::{BTreeSet, HashMap},
+    sync::Arc,
+    time::{Duration, Instant},
+};
 
 use walrus_codec::{
     BlobId, EncodingConfig, Sliver, SliverType, Symbols, UnverifiedBlobMetadataWithId,
@@ -76,7 +80,10 @@ impl Client {
     }
 
     /// Metadata from the first node (heaviest first) whose metadata verifies
-    /// against `blob_id`.
+    /// against `blob_id`. A node that fails is replaced at once; one that
+    /// has not answered after the hedge delay gets company: one more node
+    /// is asked in parallel, and so on, so `f` hung nodes delay the read by
+    /// a few hedge delays, not by their timeouts (issue 21, failure 6).
     async fn verified_metadata(
         &self,
         committee: &CommitteeInfo,
@@ -85,18 +92,42 @@ impl Client {
     ) -> Result<VerifiedBlobMetadataWithId, ClientError> {
         let mut members: Vec<_> = committee.members.iter().collect();
         members.sort_by_key(|m| std::cmp::Reverse(m.shards.len()));
-        for member in members {
-            let node = self.node_client(&member.network_address);
-            match node.metadata(blob_id).await {
-                Ok(metadata) => {
-                    match UnverifiedBlobMetadataWithId::new(*blob_id, metadata).verify(config) {
-                        Ok(verified) => return Ok(verified),
-                        Err(error) => {
-                            tracing::warn!(node = %member.network_address, %error, "invalid metadata");
-                        }
+        let timeout = self.config.communication.metadata_timeout();
+        let hedge = self.config.communication.hedge_delay();
+        let mut queue = members.into_iter();
+        let mut tasks = tokio::task::JoinSet::new();
+        let mut ask_next = |tasks: &mut tokio::task::JoinSet<_>| {
+            let Some(member) = queue.next() else {
+                return false;
+            };
+            let node = self.reader(&member.network_address, timeout);
+            let (config, blob_id) = (*config, *blob_id);
+            tasks.spawn(async move {
+                let metadata = node.metadata(&blob_id).await.map_err(|e| e.to_string())?;
+                UnverifiedBlobMetadataWithId::new(blob_id, metadata)
+                    .verify(&config)
+                    .map_err(|e| format!("{}: invalid metadata: {e}", node.address()))
+            });
+            true
+        };
+        ask_next(&mut tasks);
+        loop {
+            tokio::select! {
+                joined = tasks.join_next() => match joined {
+                    None => break,
+                    Some(Ok(Ok(verified))) => return Ok(verified),
+                    Some(Ok(Err(error))) => {
+                        tracing::debug!(%error, "no metadata");
+                        ask_next(&mut tasks);
                     }
+                    Some(Err(error)) => {
+                        tracing::warn!(%error, "metadata task failed");
+                        ask_next(&mut tasks);
+                    }
+                },
+                () = tokio::time::sleep(hedge) => {
+                    ask_next(&mut tasks);
                 }
-                Err(error) => tracing::debug!(%error, "no metadata"),
             }
         }
         Err(ClientError::BlobNotFound(*blob_id))
@@ -104,7 +135,11 @@ impl Client {
 
     /// Fetches `p` distinct verified primary slivers: pairs `0..p` first
     /// (systematic, no decoding needed), then further pairs to replace
-    /// failures. A node that fails once is not asked again.
+    /// failures. A node that fails once is not asked again. A request
+    /// without an answer after the hedge delay (at least three times the
+    /// median time of the slivers received so far) is hedged: another
+    /// pair is asked from another node, the slow one stays in flight and
+    /// its node gets no further pairs (issue 21, failure 6).
     async fn primary_slivers(
         &self,
         committee: &CommitteeInfo,
@@ -116,10 +151,11 @@ impl Client {
         let needed = usize::from(config.n_primary_source_symbols());
         let n = config.n_shards();
         let owner = shard_owners(committee, n);
+        let timeout = self.config.communication.sliver_timeout();
         let nodes: Vec<_> = committee
             .members
             .iter()
-            .map(|m| self.node_client(&m.network_address))
+            .map(|m| self.reader(&m.network_address, timeout))
             .collect();
         let symbol_size = metadata
             .symbol_size(config)
@@ -129,37 +165,41 @@ impl Client {
             Phase::Download,
             sliver_bytes * u64::try_from(needed).unwrap_or(0),
         );
-
-        let concurrency = self.config.communication.max_concurrent_sliver_reads.max(1);
+        let mut fetch = SliverFetch {
+            concurrency: self.config.communication.max_concurrent_sliver_reads.max(1),
+            hedge: self.config.communication.hedge_delay(),
+            ..SliverFetch::default()
+        };
         let mut next_pair = 0u16;
-        let mut failed_nodes = BTreeSet::new();
-        let mut failures = Vec::new();
         let mut slivers = Vec::with_capacity(needed);
         let mut tasks = tokio::task::JoinSet::new();
         loop {
-            // Keep up to `concurrency` requests in flight, never more than
-            // are still needed.
-            while tasks.len() < concurrency && slivers.len() + tasks.len() < needed && next_pair < n
-            {
+            while fetch.may_start(slivers.len(), tasks.len(), needed) && next_pair < n {
                 let pair = next_pair;
                 next_pair += 1;
                 let node_index = owner[usize::from(config.shard_for_pair(pair, &blob_id))];
-                if failed_nodes.contains(&node_index) {
+                if fetch.avoid(node_index) {
                     continue;
                 }
                 let node = nodes[node_index].clone();
-                let config = *config;
-                let metadata = metadata.clone();
-                tasks.spawn(async move {
-                    let result = fetch_primary(&node, pair, config, metadata, check).await;
-                    (node_index, result)
+                let (config, metadata) = (*config, metadata.clone());
+                let handle = tasks.spawn(async move {
+                    fetch_primary(&node, pair, config, metadata, check).await
                 });
+                fetch.started(handle.id(), node_index);
             }
-            let Some(joined) = tasks.join_next().await else {
-                break;
+            let deadline = fetch.next_hedge();
+            let joined = tokio::select! {
+                joined = tasks.join_next_with_id() => joined,
+                () = sleep_until(deadline) => {
+                    fetch.hedge_overdue();
+                    continue;
+                }
             };
+            let Some(joined) = joined else { break };
             match joined {
-                Ok((_, Ok(sliver))) => {
+                Ok((id, Ok(sliver))) => {
+                    fetch.succeeded(id);
                     self.progress.advance(
                         Phase::Download,
                         u64::try_from(sliver.symbols.len()).unwrap_or(0),
@@ -169,13 +209,8 @@ impl Client {
                         break;
                     }
                 }
-                Ok((node_index, Err(error))) => {
-                    failed_nodes.insert(node_index);
-                    if failures.len() < MAX_REPORTED_FAILURES {
-                        failures.push(error);
-                    }
-                }
-                Err(error) => failures.push(format!("sliver task failed: {error}")),
+                Ok((id, Err(error))) => fetch.failed(id, error),
+                Err(error) => fetch.failed(error.id(), format!("sliver task failed: {error}")),
             }
         }
         tasks.abort_all();
@@ -184,10 +219,111 @@ impl Client {
             return Err(ClientError::NotEnoughSlivers {
                 needed,
                 received: slivers.len(),
-                failures,
+                failures: fetch.failures,
             });
         }
         Ok(slivers)
+    }
+}
+
+/// Sleeps until `deadline`, or forever without one.
+async fn sleep_until(deadline: Option<tokio::time::Instant>) {
+    match deadline {
+        Some(deadline) => tokio::time::sleep_until(deadline).await,
+        None => std::future::pending().await,
+    }
+}
+
+/// The bookkeeping of [`Client::primary_slivers`]: requests in flight, the
+/// nodes that failed or are slow, and when to hedge.
+#[derive(Default)]
+struct SliverFetch {
+    /// Requests in flight at once, hedged ones not counted.
+    concurrency: usize,
+    /// The least hedge delay.
+    hedge: Duration,
+    /// Requests in flight: node, start, whether already hedged.
+    in_flight: HashMap<tokio::task::Id, (usize, Instant, bool)>,
+    /// How many requests in flight are hedged.
+    hedged: usize,
+    /// Nodes not asked again: failed or slow.
+    avoided: BTreeSet<usize>,
+    /// How long each received sliver took.
+    took: Vec<Duration>,
+    /// The first few failure messages.
+    failures: Vec<String>,
+}
+
+impl SliverFetch {
+    /// Whether another request may start, with `received` slivers in hand
+    /// and `running` requests in flight.
+    fn may_start(&self, received: usize, running: usize, needed: usize) -> bool {
+        let active = running.saturating_sub(self.hedged);
+        active < self.concurrency && received + active < needed
+    }
+
+    fn avoid(&self, node: usize) -> bool {
+        self.avoided.contains(&node)
+    }
+
+    fn started(&mut self, id: tokio::task::Id, node: usize) {
+        self.in_flight.insert(id, (node, Instant::now(), false));
+    }
+
+    fn finished(&mut self, id: tokio::task::Id) -> Option<(usize, Instant)> {
+        let (node, start, hedged) = self.in_flight.remove(&id)?;
+        if hedged {
+            self.hedged -= 1;
+        }
+        Some((node, start))
+    }
+
+    fn succeeded(&mut self, id: tokio::task::Id) {
+        if let Some((_, start)) = self.finished(id) {
+            self.took.push(start.elapsed());
+        }
+    }
+
+    fn failed(&mut self, id: tokio::task::Id, error: String) {
+        if let Some((node, _)) = self.finished(id) {
+            self.avoided.insert(node);
+        }
+        if self.failures.len() < MAX_REPORTED_FAILURES {
+            self.failures.push(error);
+        }
+    }
+
+    /// The hedge delay: the configured one, or three times the median time
+    /// of the slivers received so far if that is longer.
+    fn delay(&self) -> Duration {
+        let mut took = self.took.clone();
+        took.sort_unstable();
+        let median = took.get(took.len() / 2).copied().unwrap_or_default();
+        self.hedge.max(median * 3)
+    }
+
+    /// When the oldest request not yet hedged becomes overdue.
+    fn next_hedge(&self) -> Option<tokio::time::Instant> {
+        let oldest = self
+            .in_flight
+            .values()
+            .filter(|(_, _, hedged)| !hedged)
+            .map(|(_, start, _)| *start)
+            .min()?;
+        Some(tokio::time::Instant::from_std(oldest + self.delay()))
+    }
+
+    /// Marks every overdue request hedged and its node avoided, which lets
+    /// as many new requests start.
+    fn hedge_overdue(&mut self) {
+        let delay = self.delay();
+        for (node, start, hedged) in self.in_flight.values_mut() {
+            if !*hedged && start.elapsed() >= delay {
+                *hedged = true;
+                self.hedged += 1;
+                self.avoided.insert(*node);
+            }
+        }
     }
 }
 

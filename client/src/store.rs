@@ -2,24 +2,24 @@
 //! register in one transaction, send metadata and slivers to every node for
 //! its shards, collect confirmations until they are a quorum, certify.
 
+mod upload;
+
 use std::{
-    borrow::Cow,
     sync::Arc,
     time::{Duration, Instant},
 };
 
-use blst::min_pk::{PublicKey, Signature};
-use bytes::Bytes;
+use blst::min_pk::Signature;
 use serde::Serialize;
-use walrus_codec::{BlobId, EncodedBlob, EncodingConfig, SliverRef, SliverType};
+use walrus_codec::{BlobId, EncodedBlob, EncodingConfig};
 use walrus_contracts::{Blob, Call, ObjectId, ObjectRef, Registration, certificate, units};
 use walrus_types::{
-    NodeError,
-    chain::{ChainObject, CommitteeInfo, MemberInfo},
+    chain::{ChainObject, CommitteeInfo},
     publisher::{BlobObject, ResourceOperation, StorageObject, StoreResult},
 };
 
-use crate::{Client, ClientError, Phase, Progress};
+use crate::{Client, ClientError, Phase};
+use upload::Confirmation;
 
 /// How to store a blob.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -133,13 +133,6 @@ fn blob_object(id: ObjectId, blob: &Blob) -> BlobObject {
     }
 }
 
-/// A confirmation checked against the member's key.
-struct Confirmation {
-    position: usize,
-    weight: u16,
-    signature: Signature,
-}
-
 impl Client {
     /// Computes the blob ID and the cost of storing `blob` for `epochs`
     /// epochs, without spending anything (`--dry-run`).
@@ -209,20 +202,46 @@ impl Client {
         }
 
         let start = Instant::now();
-        let (object, resource_operation, cost) = self
-            .register(&committee, &encoded, encoded_size, options)
-            .await?;
+        let (object, resource_operation, cost) = match self
+            .reusable_registration(&committee, &blob_id, wanted_end, options.deletable)
+            .await?
+        {
+            Some(object) => {
+                let operation = ResourceOperation::ReuseRegistration {
+                    encoded_length: encoded_size,
+                };
+                (object, operation, 0)
+            }
+            None => {
+                self.register(&committee, &encoded, encoded_size, options)
+                    .await?
+            }
+        };
         timings.register_ms = millis(start.elapsed());
 
         let start = Instant::now();
         let deletable_object = options.deletable.then_some(object);
-        let (confirmations, stragglers) = self
-            .upload(&committee, &config, &encoded, deletable_object)
-            .await?;
+        let mut committee = committee;
+        let uploaded = self
+            .upload(&committee, &config, &encoded, deletable_object, false)
+            .await;
+        let (confirmations, stragglers) = match uploaded {
+            Ok(uploaded) => uploaded,
+            Err(error) => {
+                // The epoch may have changed meanwhile: the nodes then sign
+                // for the new one. Ask again in the new epoch.
+                let Some(moved) = self.moved_committee(&committee).await else {
+                    return Err(error);
+                };
+                committee = moved;
+                self.upload(&committee, &config, &encoded, deletable_object, true)
+                    .await?
+            }
+        };
         timings.upload_ms = millis(start.elapsed());
 
         let start = Instant::now();
-        let blob = self
+        let certified = self
             .certify(
                 &committee,
                 &blob_id,
@@ -230,7 +249,20 @@ impl Client {
                 deletable_object,
                 &confirmations,
             )
-            .await?;
+            .await;
+        let blob = match certified {
+            Ok(blob) => blob,
+            Err(error) => {
+                let Some(moved) = self.moved_committee(&committee).await else {
+                    return Err(error);
+                };
+                let (confirmations, _) = self
+                    .upload(&moved, &config, &encoded, deletable_object, true)
+                    .await?;
+                self.certify(&moved, &blob_id, object, deletable_object, &confirmations)
+                    .await?
+            }
+        };
         timings.certify_ms = millis(start.elapsed());
         stragglers.finish().await;
         let result = StoreResult::NewlyCreated {
@@ -239,6 +271,42 @@ impl Client {
             cost,
         };
         Ok(outcome(result, timings))
+    }
+
+    /// The committee, if its epoch is past `committee`'s.
+    async fn moved_committee(&self, committee: &CommitteeInfo) -> Option<CommitteeInfo> {
+        let now = self.committee().await.ok()?;
+        (now.epoch > committee.epoch).then_some(now)
+    }
+
+    /// An owned, uncertified registration of `blob_id` that is live, lasts
+    /// until at least `wanted_end` and has the wanted deletability: a store
+    /// interrupted after registering is finished with it instead of paying
+    /// again (upstream's `reuseRegistration`; issue 21, failure 7).
+    async fn reusable_registration(
+        &self,
+        committee: &CommitteeInfo,
+        blob_id: &BlobId,
+        wanted_end: u32,
+        deletable: bool,
+    ) -> Result<Option<ObjectId>, ClientError> {
+        let account = self.chain.account(&self.wallet()?.address).await?;
+        for candidate in account.uncertified_blobs {
+            if candidate.blob_id != *blob_id {
+                continue;
+            }
+            let Some(blob) = self.chain.blob(&candidate.object_id).await? else {
+                continue;
+            };
+            if blob.certified_epoch.is_none()
+                && blob.deletable == deletable
+                && blob.storage.start_epoch <= committee.epoch
+                && blob.storage.end_epoch >= wanted_end
+            {
+                return Ok(Some(candidate.object_id));
+            }
+        }
+        Ok(None)
     }
 
     /// Encodes on all threads, off the async runtime. The blob moves into
@@ -383,210 +451,5 @@ impl Client {
             operation,
             cost,
         ))
-    }
-
-    /// Sends every node its metadata and slivers, at most
-    /// `max_concurrent_nodes` nodes at once, and returns verified
-    /// confirmations as soon as they are a quorum, with the uploads still
-    /// running: the caller certifies meanwhile and then gives them a grace
-    /// period ([`Stragglers::finish`]).
-    async fn upload(
-        &self,
-        committee: &CommitteeInfo,
-        config: &EncodingConfig,
-        encoded: &Arc<EncodedBlob>,
-        deletable_object: Option<ObjectId>,
-    ) -> Result<(Vec<Confirmation>, Stragglers), ClientError> {
-        let blob_id = *encoded.blob_id();
-        let total: u64 = committee
-            .members
-            .iter()
-            .map(|m| m.shards.len())
-            .sum::<usize>()
-            .try_into()
-            .unwrap_or(u64::MAX);
-        let pair_bytes = u64::try_from(
-            encoded.sliver_len(SliverType::Primary) + encoded.sliver_len(SliverType::Secondary),
-        )
-        .unwrap_or(0);
-        self.progress
-            .start(Phase::Upload, total.saturating_mul(pair_bytes));
-        let limit = Arc::new(tokio::sync::Semaphore::new(
-            self.config.communication.max_concurrent_nodes.max(1),
-        ));
-        let message =
-            certificate::confirmation_message(committee.epoch, &blob_id, deletable_object);
-        let started = Instant::now();
-        let mut tasks = tokio::task::JoinSet::new();
-        for (position, member) in committee.members.iter().enumerate() {
-            let task = NodeUpload {
-                client: self.clone(),
-                member: member.clone(),
-                config: *config,
-                encoded: encoded.clone(),
-                deletable_object,
-                message: message.clone(),
-            };
-            let limit = limit.clone();
-            tasks.spawn(async move {
-                let _permit = limit.acquire_owned().await;
-                let weight = u16::try_from(task.member.shards.len()).unwrap_or(u16::MAX);
-                let result = task.run().await;
-                (position, weight, result)
-            });
-        }
-        let mut confirmations = Vec::new();
-        let mut failures = Vec::new();
-        let mut weight = 0u16;
-        while !config.is_quorum(weight) {
-            let Some(joined) = tasks.join_next().await else {
-                break;
-            };
-            match joined {
-                Ok((position, node_weight, Ok(signature))) => {
-                    confirmations.push(Confirmation {
-                        position,
-                        weight: node_weight,
-                        signature,
-                    });
-                    weight = weight.saturating_add(node_weight);
-                }
-                Ok((_, _, Err(error))) => failures.push(error),
-                Err(error) => failures.push(format!("upload task failed: {error}")),
-            }
-        }
-        if !config.is_quorum(weight) {
-            self.progress.finish(Phase::Upload);
-            let needed = (0..=config.n_shards())
-                .find(|w| config.is_quorum(*w))
-                .unwrap_or(config.n_shards());
-            return Err(ClientError::NotEnoughConfirmations {
-                weight,
-                needed,
-                failures,
-            });
-        }
-        debug_assert_eq!(weight, confirmations.iter().map(|c| c.weight).sum::<u16>());
-        // Grace for the rest: a quarter of the time the quorum took, at least 100 ms.
-        let grace = (started.elapsed() / 4).max(Duration::from_millis(100));
-        let stragglers = Stragglers {
-            tasks,
-            deadline: tokio::time::Instant::now() + grace,
-            progress: self.progress.clone(),
-        };
-        Ok((confirmations, stragglers))
-    }
-}
-
-/// The uploads still running when the confirmations reached a quorum.
-struct Stragglers {
-    tasks: tokio::task::JoinSet<(usize, u16, Result<Signature, String>)>,
-    /// When their grace period ends.
-    deadline: tokio::time::Instant,
-    progress: Arc<dyn Progress>,
-}
-
-impl Stragglers {
-    /// Waits until every upload is done or the grace period is over, so
-    /// that most nodes get their slivers directly rather than by recovery.
-    /// Nodes still uploading after that recover their slivers themselves.
-    async fn finish(mut self) {
-        let _ = tokio::time::timeout_at(self.deadline, async {
-            while self.tasks.join_next().await.is_some() {}
-        })
-        .await;
-        self.tasks.detach_all();
-        self.progress.finish(Phase::Upload);
-    }
-}
-
-/// One node's share of an upload.
-struct NodeUpload {
-    client: Client,
-    member: MemberInfo,
-    config: EncodingConfig,
-    encoded: Arc<EncodedBlob>,
-    deletable_object: Option<ObjectId>,
-    message: Vec<u8>,
-}
-
-impl NodeUpload {
-    /// Metadata, slivers in bounded batches, then the confirmation, checked
-    /// against the member's public key.
-    async fn run(self) -> Result<Signature, String> {
-        let node = self.client.node_client(&self.member.network_address);
-        let name = format!(
-            "node {} ({})",
-            self.member.name, self.member.network_address
-        );
-        let blob_id = *self.encoded.blob_id();
-        let describe = |e: NodeError| format!("{name}: {e}");
-        node.store_metadata(&blob_id, self.encoded.metadata().metadata())
-            .await
-            .map_err(describe)?;
-        let limit = self.client.config.communication.max_upload_request_bytes;
-        let pairs: Vec<u16> = self
-            .member
-            .shards
-            .iter()
-            .map(|shard| self.config.pair_for_shard(*shard, &blob_id))
-            .collect();
-        let n = self.config.n_shards();
-        let pair_bytes = self.encoded.sliver_len(SliverType::Primary)
-            + self.encoded.sliver_len(SliverType::Secondary);
-        let per_request = (limit / pair_bytes.max(1)).max(1);
-        for chunk in pairs.chunks(per_request) {
-            // Serialized from the encoder's buffers (a secondary sliver of a
-            // source column is gathered first) into one exactly sized body.
-            let bytes: Vec<(SliverType, u16, Cow<'_, [u8]>)> = chunk
-                .iter()
-                .flat_map(|pair| {
-                    [
-                        (SliverType::Primary, *pair),
-                        (SliverType::Secondary, n - 1 - pair),
-                    ]
-                })
-                .map(|(kind, index)| (kind, index, self.encoded.sliver_bytes(kind, index)))
-                .collect();
-            let symbol_size = self.encoded.symbol_size();
-            let slivers: Vec<SliverRef<'_>> = bytes
-                .iter()
-                .map(|(sliver_type, index, data)| {
-                    SliverRef::new(*sliver_type, *index, data, symbol_size)
-                        .expect("the encoder writes whole symbols of an even size")
-                })
-                .collect();
-            let body = bcs::serialized_size(&slivers)
-                .and_then(|size| {
-                    let mut body = Vec::with_capacity(size);
-                    bcs::serialize_into(&mut body, &slivers).map(|()| body)
-                })
-                .map_err(|e| format!("{name}: {e}"))?;
-            drop(slivers);
-            drop(bytes);
-            node.store_slivers(&blob_id, &Bytes::from(body))
-                .await
-                .map_err(describe)?;
-            self.client.progress.advance(
-                Phase::Upload,
-                u64::try_from(chunk.len() * pair_bytes).unwrap_or(0),
-            );
-        }
-        let signed = node
-            .confirmation(&blob_id, self.deletable_object.as_ref())
-            .await
-            .map_err(describe)?;
-        if signed.serialized_message != self.message {
-            return Err(format!("{name}: confirmation over an unexpected message"));
-        }
-        let signature = Signature::from_bytes(&signed.signature)
-            .map_err(|e| format!("{name}: bad signature bytes: {e:?}"))?;
-        let key = PublicKey::from_bytes(&self.member.public_key)
-            .map_err(|e| format!("{name}: bad public key on chain: {e:?}"))?;
-        let verdict = signature.verify(true, &self.message, certificate::DST, &[], &key, true);
-        if verdict != blst::BLST_ERROR::BLST_SUCCESS {
-            return Err(format!("{name}: confirmation signature does not verify"));
-        }
-        Ok(signature)
     }
 }

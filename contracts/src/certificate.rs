@@ -42,6 +42,13 @@ fn message(intent: Intent, epoch: Epoch, body: &[u8]) -> Vec<u8> {
     bytes
 }
 
+/// The epoch of a signed protocol message (bytes 3..7, little-endian), or
+/// `None` for fewer than 7 bytes. SPEC.md section 5, message layout.
+pub fn message_epoch(message: &[u8]) -> Option<Epoch> {
+    let bytes: [u8; 4] = message.get(3..7)?.try_into().ok()?;
+    Some(Epoch::from_le_bytes(bytes))
+}
+
 /// The storage confirmation a node signs: 40 bytes for a permanent blob, 72
 /// for a deletable one (`object_id` is the Blob object).
 pub fn confirmation_message(
@@ -229,6 +236,8 @@ mod tests {
         let deletable = confirmation_message(5, &blob_id, Some(ObjectId([1; 32])));
         assert_eq!(deletable.len(), 72);
         assert_eq!(&deletable[..7], &[1, 0, 3, 5, 0, 0, 0]);
+        assert_eq!(message_epoch(&deletable), Some(5));
+        assert_eq!(message_epoch(&deletable[..6]), None);
     }
 
     #[test]

@@ -16,10 +16,27 @@ pub fn error_reply(
     warp::reply::with_status(warp::reply::json(&body), status).into_response()
 }
 
+/// A request refused by a filter before its body was read (the body is
+/// then never read): the typed error it gets.
+#[derive(Debug)]
+pub struct Refusal {
+    /// HTTP status.
+    pub status: StatusCode,
+    /// Machine-readable reason.
+    pub reason: ErrorReason,
+    /// What to fix.
+    pub message: String,
+}
+
+impl warp::reject::Reject for Refusal {}
+
 /// The reply to a request that no route accepted: no such path (404), a
 /// body over the limit (413), a malformed query (400), another method
 /// (405), no length (411).
 pub fn rejection_reply(rejection: &warp::Rejection) -> warp::reply::Response {
+    if let Some(refusal) = rejection.find::<Refusal>() {
+        return error_reply(refusal.status, refusal.reason, refusal.message.clone());
+    }
     let (status, reason, message) = if rejection.is_not_found() {
         (
             StatusCode::NOT_FOUND,

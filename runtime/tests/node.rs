@@ -212,4 +212,22 @@ async fn bad_uploads_are_refused_with_typed_reasons() {
         413,
         "a body over the limit is refused by its declared length"
     );
+    // Uploads within the body limit are still refused from the path and
+    // headers alone, before the body is sent: an unregistered blob, and a
+    // declared length over what this node's slivers of the blob can take
+    // (issue 21, failure 2; before, the node waited for and buffered it).
+    let cases = [
+        (format!("/v1/blobs/{}/slivers", other.blob_id()), 400),
+        (path.clone(), 413),
+        (format!("/v1/blobs/{blob_id}/slivers/0/primary"), 413),
+    ];
+    for (path, expected) in cases {
+        let status = tokio::time::timeout(
+            std::time::Duration::from_secs(10),
+            status_for_declared_length(&host, &path, "PUT", 3 << 20),
+        )
+        .await
+        .expect("refused without reading the body");
+        assert_eq!(status, expected, "{path}");
+    }
 }

@@ -4,7 +4,7 @@
 //! slivers, a clean stop and a resume.
 
 use std::{
-    io::{BufRead, BufReader},
+    io::{BufRead, BufReader, Read},
     path::{Path, PathBuf},
     process::{Child, Command, Stdio},
     sync::mpsc,
@@ -96,20 +96,63 @@ impl Devnet {
             .expect("JSON")
     }
 
-    /// Runs `walrus --json --config DIR/client_config.yaml ARGS`.
-    fn walrus(&self, args: &[&str]) -> std::process::Output {
-        Command::new(walrus_binary())
+    /// Runs `walrus --json --config DIR/client_config.yaml ARGS`, killed
+    /// (and the test failed) if it runs past `limit`.
+    fn walrus_within(&self, args: &[&str], limit: Duration) -> std::process::Output {
+        let mut child = Command::new(walrus_binary())
             .arg("--json")
             .arg("--config")
             .arg(self.dir.join("client_config.yaml"))
             .args(args)
-            .output()
-            .expect("walrus runs")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("walrus runs");
+        let drain = |pipe: Option<Box<dyn std::io::Read + Send>>| {
+            std::thread::spawn(move || {
+                let mut bytes = Vec::new();
+                if let Some(mut pipe) = pipe {
+                    let _ = pipe.read_to_end(&mut bytes);
+                }
+                bytes
+            })
+        };
+        let stdout = drain(child.stdout.take().map(|p| Box::new(p) as _));
+        let stderr = drain(child.stderr.take().map(|p| Box::new(p) as _));
+        let deadline = std::time::Instant::now() + limit;
+        let status = loop {
+            if let Some(status) = child.try_wait().expect("wait") {
+                break status;
+            }
+            if std::time::Instant::now() > deadline {
+                let _ = child.kill();
+                let _ = child.wait();
+                panic!("walrus {args:?} still ran after {limit:?}");
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        std::process::Output {
+            status,
+            stdout: stdout.join().expect("stdout"),
+            stderr: stderr.join().expect("stderr"),
+        }
+    }
+
+    /// Runs `walrus --json --config DIR/client_config.yaml ARGS` (at most
+    /// 300 s).
+    fn walrus(&self, args: &[&str]) -> std::process::Output {
+        self.walrus_within(args, Duration::from_secs(300))
     }
 
     /// Runs a `walrus --json` command that must succeed; returns its JSON output.
     fn cli(&self, args: &[&str]) -> Value {
-        let output = self.walrus(args);
+        self.cli_within(args, Duration::from_secs(300))
+    }
+
+    /// Runs a `walrus --json` command that must succeed within `limit`;
+    /// returns its JSON output.
+    fn cli_within(&self, args: &[&str], limit: Duration) -> Value {
+        let output = self.walrus_within(args, limit);
         let stdout = String::from_utf8_lossy(&output.stdout);
         assert!(
             output.status.success(),
@@ -441,6 +484,37 @@ fn devnet_stores_and_reads_real_files_with_faulty_nodes() {
             .expect("GET");
         assert_eq!(response.status(), 400);
     });
+
+    // Two nodes (30 of the 100 shards) hang: they accept connections and
+    // never answer (SIGSTOP). Stores, reads and statuses route around them
+    // within seconds rather than waiting out a 120 s timeout per request
+    // (issue 21, failures 6 and 7).
+    let services = devnet.services();
+    let hung: Vec<Pid> = services["nodes"].as_array().expect("nodes")[..2]
+        .iter()
+        .map(|n| Pid::from_raw(i32::try_from(n["pid"].as_u64().expect("pid")).expect("pid")))
+        .collect();
+    for pid in &hung {
+        signal::kill(*pid, signal::Signal::SIGSTOP).expect("stop node");
+    }
+    let limit = Duration::from_secs(40);
+    let small = generated(300_000, 3);
+    let small_path = dir.join("small.bin");
+    std::fs::write(&small_path, &small).expect("write");
+    let path = small_path.to_str().expect("UTF-8");
+    let report = devnet.cli_within(&["store", path, "--epochs", "2"], limit);
+    let small_id = report[0]["blobId"].as_str().expect("blob ID").to_owned();
+    let out = dir.join("small.out");
+    let out_arg = out.to_str().expect("UTF-8");
+    devnet.cli_within(&["read", &small_id, "--out", out_arg], limit);
+    assert!(std::fs::read(&out).expect("read") == small);
+    devnet.cli_within(&["read", &license_id, "--out", out_arg], limit);
+    assert!(std::fs::read(&out).expect("read") == license_bytes);
+    let status = devnet.cli_within(&["blob-status", &small_id], limit);
+    assert!(status["status"]["deletable"].is_object(), "{status}");
+    for pid in &hung {
+        signal::kill(*pid, signal::Signal::SIGCONT).expect("continue node");
+    }
 
     // One node serves corrupted slivers: reads still succeed (verified
     // slivers from the others) and stay byte-identical.

@@ -5,6 +5,7 @@
 //! - `walrus-contracts` on `walrus-codec` only;
 //! - `walrus-types` on codec and contracts only, and never on server code
 //!   (warp, rusqlite, prometheus) or tokio's server parts;
+//! - `walrus-http` (how servers accept connections) on no workspace crate;
 //! - `walrus-client` and `walrus-indexer` never on `walrus-runtime`;
 //! - nothing on `walrus-node` (the binary).
 
@@ -84,7 +85,8 @@ fn the_workspace_depends_in_one_direction() {
         workspace_deps(of("walrus-types")),
         BTreeSet::from(["walrus-codec", "walrus-contracts"])
     );
-    for server in ["warp", "rusqlite", "prometheus", "hyper"] {
+    assert_eq!(workspace_deps(of("walrus-http")), BTreeSet::new());
+    for server in ["warp", "rusqlite", "prometheus", "hyper", "walrus-http"] {
         assert!(
             !of("walrus-types").contains_key(server),
             "walrus-types must not depend on {server}"

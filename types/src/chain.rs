@@ -4,6 +4,7 @@
 //! ([`walrus_contracts::ledger`]); everything here is JSON, camelCase.
 
 use serde::{Deserialize, Serialize};
+use walrus_codec::BlobId;
 use walrus_contracts::{
     Address, Blob, Committee, EpochState, ObjectId, SharedBlob, StakedWal, StakingPool, Storage,
     SystemParams,
@@ -104,8 +105,23 @@ pub struct AccountInfo {
     pub storages: Vec<ObjectId>,
     /// Blob objects it owns.
     pub blobs: Vec<ObjectId>,
+    /// The owned Blob objects not yet certified, with their blob IDs: a
+    /// store interrupted after registering reuses its registration rather
+    /// than paying again (issue 21, failure 7).
+    #[serde(default)]
+    pub uncertified_blobs: Vec<UncertifiedBlob>,
     /// StakedWal objects it owns.
     pub staked_wal: Vec<ObjectId>,
+}
+
+/// An owned Blob object that is registered but not certified.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct UncertifiedBlob {
+    /// The Blob object.
+    pub object_id: ObjectId,
+    /// Its blob ID.
+    pub blob_id: BlobId,
 }
 
 impl AccountInfo {
@@ -129,6 +145,15 @@ impl AccountInfo {
                 .iter()
                 .filter(|(_, b)| owned(&b.owner))
                 .map(|(id, _)| *id)
+                .collect(),
+            uncertified_blobs: state
+                .blobs
+                .iter()
+                .filter(|(_, b)| owned(&b.owner) && b.certified_epoch.is_none())
+                .map(|(id, b)| UncertifiedBlob {
+                    object_id: *id,
+                    blob_id: b.blob_id,
+                })
                 .collect(),
             staked_wal: state
                 .staked

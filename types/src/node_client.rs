@@ -77,6 +77,9 @@ pub struct NodeClient {
     address: String,
     base: String,
     retry: RetryPolicy,
+    /// Deadline of each read (a single attempt), if shorter than the HTTP
+    /// client's own.
+    read_timeout: Option<std::time::Duration>,
 }
 
 impl NodeClient {
@@ -88,7 +91,18 @@ impl NodeClient {
             address: address.to_owned(),
             base: format!("http://{address}"),
             retry,
+            read_timeout: None,
         }
+    }
+
+    /// The same client giving up each read (metadata, slivers, statuses,
+    /// recovery symbols) after `timeout`: a node that accepts connections
+    /// but never answers then costs a reader at most this long (issue 21,
+    /// failure 6). Writes keep the HTTP client's timeout and the retries.
+    #[must_use]
+    pub fn with_read_timeout(mut self, timeout: std::time::Duration) -> Self {
+        self.read_timeout = Some(timeout);
+        self
     }
 
     /// The node's address.
@@ -102,7 +116,11 @@ impl NodeClient {
         path: &str,
         body: Option<&Bytes>,
     ) -> Result<Bytes, NodeError> {
+        let is_read = body.is_none() && method == reqwest::Method::GET;
         let mut request = self.http.request(method, format!("{}{path}", self.base));
+        if let (true, Some(timeout)) = (is_read, self.read_timeout) {
+            request = request.timeout(timeout);
+        }
         if let Some(body) = body {
             // `Bytes` clones share the buffer: retries copy nothing.
             request = request

@@ -56,6 +56,12 @@ pub enum ResourceOperation {
         /// Epochs of storage, counting the current one.
         epochs_ahead: u32,
     },
+    /// An owned registration of the same blob ID, from an interrupted
+    /// store, was reused: nothing was paid again.
+    ReuseRegistration {
+        /// Encoded length in bytes.
+        encoded_length: u64,
+    },
     /// An owned storage resource was reused.
     ReuseStorage {
         /// Beyond upstream: the resource reused.

@@ -289,9 +289,7 @@ pub fn serve(
     listener: tokio::net::TcpListener,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<(SocketAddr, tokio::task::JoinHandle<()>)> {
-    let address = listener.local_addr()?;
-    let server = warp::serve(routes(sequencer))
-        .incoming(listener)
-        .graceful(shutdown);
-    Ok((address, tokio::spawn(server.run())))
+    let limits = walrus_http::Limits::API;
+    let (handle, task) = walrus_http::serve(routes(sequencer), listener, limits, shutdown)?;
+    Ok((handle.address(), task))
 }

@@ -110,6 +110,16 @@ fn octet_stream(bytes: Vec<u8>) -> warp::reply::Response {
     warp::reply::with_header(bytes, "content-type", "application/octet-stream").into_response()
 }
 
+/// A rejection that answers with `error`, for filters that refuse a
+/// request before its body is read.
+fn refuse(error: ApiError) -> warp::Rejection {
+    warp::reject::custom(crate::http::Refusal {
+        status: error.status,
+        reason: error.reason,
+        message: error.message,
+    })
+}
+
 fn finish(result: Result<warp::reply::Response, ApiError>) -> warp::reply::Response {
     result.unwrap_or_else(|error| error_reply(&error))
 }
@@ -299,11 +309,9 @@ pub fn serve(
     listener: tokio::net::TcpListener,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<(SocketAddr, tokio::task::JoinHandle<()>)> {
-    let address = listener.local_addr()?;
-    let server = warp::serve(routes(shared))
-        .incoming(listener)
-        .graceful(shutdown);
-    Ok((address, tokio::spawn(server.run())))
+    let limits = walrus_http::Limits::API;
+    let (handle, task) = walrus_http::serve(routes(shared), listener, limits, shutdown)?;
+    Ok((handle.address(), task))
 }
 
 /// How long requests wait at most for a registration (re-exported default).

@@ -125,7 +125,6 @@ pub fn serve(
     listener: tokio::net::TcpListener,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<(SocketAddr, tokio::task::JoinHandle<()>)> {
-    let address = listener.local_addr()?;
     let route = warp::path!("metrics").and(warp::get()).map(move || {
         warp::reply::with_header(
             metrics.render(),
@@ -133,6 +132,7 @@ pub fn serve(
             "text/plain; version=0.0.4",
         )
     });
-    let server = warp::serve(route).incoming(listener).graceful(shutdown);
-    Ok((address, tokio::spawn(server.run())))
+    let limits = walrus_http::Limits::API;
+    let (handle, task) = walrus_http::serve(route, listener, limits, shutdown)?;
+    Ok((handle.address(), task))
 }

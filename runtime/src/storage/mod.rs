@@ -112,6 +112,11 @@ impl View {
     }
 }
 
+/// Most upload bodies a node reads at once, each at most
+/// [`NodeConfig::max_body_bytes`]: this bounds the memory uploads take
+/// (issue 21, failure 2). Further uploads wait for a slot.
+pub const MAX_CONCURRENT_UPLOADS: usize = 8;
+
 /// State shared by the API and the chain follower.
 pub struct NodeShared {
     pub(crate) config: NodeConfig,
@@ -121,6 +126,8 @@ pub struct NodeShared {
     pub(crate) view: RwLock<View>,
     /// Wakes uploads waiting for a registration.
     pub(crate) registered: tokio::sync::Notify,
+    /// Upload bodies being read (at most [`MAX_CONCURRENT_UPLOADS`]).
+    pub(crate) uploads: Arc<tokio::sync::Semaphore>,
     /// For talking to other nodes.
     pub(crate) http: reqwest::Client,
     /// Prometheus metrics.
@@ -155,6 +162,7 @@ impl NodeShared {
             store: Mutex::new(store),
             view: RwLock::new(view),
             registered: tokio::sync::Notify::new(),
+            uploads: Arc::new(tokio::sync::Semaphore::new(MAX_CONCURRENT_UPLOADS)),
             http,
             metrics: Arc::default(),
         }))

@@ -13,18 +13,23 @@ use super::{
         BatchRecoveryQuery, RecoveryQuery, inconsistency_proof, recovery_symbols,
         recovery_symbols_batch,
     },
-    upload::{put_metadata, put_sliver, put_sliver_batch},
+    refuse,
+    upload::{admit_upload, put_metadata, put_sliver, put_sliver_batch},
 };
 
 /// The node's routes.
 pub fn routes(shared: Arc<NodeShared>) -> warp::filters::BoxedFilter<(warp::reply::Response,)> {
     let limit = shared.config.max_body_bytes;
+    // BCS metadata: two hashes per pair (a tag and 32 bytes each), the
+    // length and the type; bounded generously.
+    let metadata_limit = u64::from(shared.encoding.n_shards()) * 80 + 64;
     let with = warp::any().map(move || shared.clone());
     let blobs = warp::path("v1").and(warp::path("blobs"));
+    let length = warp::header::optional::<u64>("content-length");
     let metadata_put = blobs
         .and(warp::path!(String / "metadata"))
         .and(warp::put())
-        .and(warp::body::content_length_limit(limit))
+        .and(warp::body::content_length_limit(metadata_limit))
         .and(warp::body::bytes())
         .and(with.clone())
         .then(|id, body, shared| async move { finish(put_metadata(shared, id, body).await) });
@@ -38,22 +43,36 @@ pub fn routes(shared: Arc<NodeShared>) -> warp::filters::BoxedFilter<(warp::repl
         .and(warp::get())
         .and(with.clone())
         .then(|id, shared| async move { finish(get_metadata(shared, id, true).await) });
+    // Uploads are admitted from the path and headers before the body is
+    // read (issue 21, failure 2).
     let sliver_put = blobs
         .and(warp::path!(String / "slivers" / u16 / String))
         .and(warp::put())
+        .and(length)
+        .and(with.clone())
+        .and_then(|id, pair: u16, kind: String, length, shared| async move {
+            match admit_upload(shared, id, length, false).await {
+                Ok(admitted) => Ok((admitted, pair, kind)),
+                Err(error) => Err(refuse(error)),
+            }
+        })
+        .untuple_one()
         .and(warp::body::content_length_limit(limit))
         .and(warp::body::bytes())
-        .and(with.clone())
-        .then(|id, pair, kind, body, shared| async move {
-            finish(put_sliver(shared, id, pair, kind, body).await)
+        .then(|admitted, pair, kind, body| async move {
+            finish(put_sliver(admitted, pair, kind, body).await)
         });
     let batch_put = blobs
         .and(warp::path!(String / "slivers"))
         .and(warp::put())
+        .and(length)
+        .and(with.clone())
+        .and_then(|id, length, shared| async move {
+            admit_upload(shared, id, length, true).await.map_err(refuse)
+        })
         .and(warp::body::content_length_limit(limit))
         .and(warp::body::bytes())
-        .and(with.clone())
-        .then(|id, body, shared| async move { finish(put_sliver_batch(shared, id, body).await) });
+        .then(|admitted, body| async move { finish(put_sliver_batch(admitted, body).await) });
     let sliver_get = blobs
         .and(warp::path!(String / "slivers" / u16 / String))
         .and(warp::get())

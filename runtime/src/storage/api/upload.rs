@@ -2,9 +2,12 @@
 //! in one request. Each upload is checked (registration, placement,
 //! verification against the metadata) before one durable write.
 
-use std::sync::Arc;
+use std::{sync::Arc, time::Duration};
 
-use walrus_codec::{BlobId, BlobMetadata, SliverRef, SliverType, UnverifiedBlobMetadataWithId};
+use walrus_codec::{
+    BlobId, BlobMetadata, EncodingConfig, SliverRef, SliverType, UnverifiedBlobMetadataWithId,
+    VerifiedBlobMetadataWithId,
+};
 use walrus_types::error::ErrorReason;
 use warp::{http::StatusCode, hyper::body::Bytes};
 
@@ -12,6 +15,102 @@ use super::{
     ApiError, NodeShared, View, blocking, live_facts, lock, parse_blob_id, parse_type, success,
     verified_metadata,
 };
+
+/// An upload admitted before its body is read (issue 21, failure 2).
+pub(super) struct Admitted {
+    shared: Arc<NodeShared>,
+    blob_id: BlobId,
+    /// One of the node's upload slots, held while the body is read and
+    /// stored.
+    _slot: tokio::sync::OwnedSemaphorePermit,
+}
+
+/// How long an upload waits for a slot before a 503 asks to retry.
+const SLOT_WAIT: Duration = Duration::from_secs(30);
+
+/// BCS bytes a sliver takes beyond its symbols, at most: type, index,
+/// symbol size and the length prefix of the symbols.
+const SLIVER_OVERHEAD: u64 = 16;
+
+/// Admits a sliver upload (one sliver, or a `batch`) from its path and
+/// headers alone: the blob is registered and live, its metadata stored,
+/// the declared `Content-Length` at most what this node's slivers of the
+/// blob can take, and an upload slot is free. Nothing else reads a body.
+///
+/// # Errors
+/// 400/404 as the checks say, 411 without a length, 413 for more bytes
+/// than the node's slivers take, 503 when every slot stays busy.
+pub(super) async fn admit_upload(
+    shared: Arc<NodeShared>,
+    blob_id: String,
+    length: Option<u64>,
+    batch: bool,
+) -> Result<Admitted, ApiError> {
+    let blob_id = parse_blob_id(&blob_id)?;
+    let length = length.ok_or_else(|| {
+        ApiError::new(
+            StatusCode::LENGTH_REQUIRED,
+            ErrorReason::LengthRequired,
+            "uploads must declare their Content-Length",
+        )
+    })?;
+    let checking = shared.clone();
+    let bound = blocking(move || {
+        let view = checking.view();
+        live_facts(&checking, &blob_id, &view)?;
+        let metadata = verified_metadata(&checking, &blob_id)?;
+        let pairs = if batch { view.shards.len() } else { 1 };
+        upload_bound(&checking.encoding, &metadata, pairs, batch)
+    })
+    .await?;
+    if length > bound {
+        return Err(ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            ErrorReason::BodyTooLarge,
+            format!(
+                "{length} bytes declared; this node's slivers of {blob_id} take at most {bound}"
+            ),
+        ));
+    }
+    let slot = tokio::time::timeout(SLOT_WAIT, shared.uploads.clone().acquire_owned())
+        .await
+        .ok()
+        .and_then(Result::ok)
+        .ok_or_else(|| {
+            ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                ErrorReason::Unavailable,
+                "too many uploads in progress; retry shortly",
+            )
+        })?;
+    Ok(Admitted {
+        shared,
+        blob_id,
+        _slot: slot,
+    })
+}
+
+/// The most bytes an upload of `pairs` sliver pairs (a batch), or of one
+/// sliver, of this blob can take.
+fn upload_bound(
+    encoding: &EncodingConfig,
+    metadata: &VerifiedBlobMetadataWithId,
+    pairs: usize,
+    batch: bool,
+) -> Result<u64, ApiError> {
+    let symbol_size = u64::from(
+        metadata
+            .symbol_size(encoding)
+            .map_err(|e| ApiError::internal(&e))?,
+    );
+    let primary = symbol_size * u64::from(encoding.n_secondary_source_symbols()) + SLIVER_OVERHEAD;
+    let secondary = symbol_size * u64::from(encoding.n_primary_source_symbols()) + SLIVER_OVERHEAD;
+    if !batch {
+        return Ok(primary.max(secondary));
+    }
+    let pairs = u64::try_from(pairs).unwrap_or(u64::MAX);
+    Ok(pairs.saturating_mul(primary + secondary).saturating_add(8))
+}
 
 pub(super) async fn put_metadata(
     shared: Arc<NodeShared>,
@@ -196,24 +295,27 @@ async fn put_slivers(
 }
 
 pub(super) async fn put_sliver(
-    shared: Arc<NodeShared>,
-    blob_id: String,
+    admitted: Admitted,
     pair: u16,
     sliver_type: String,
     body: Bytes,
 ) -> Result<warp::reply::Response, ApiError> {
-    let blob_id = parse_blob_id(&blob_id)?;
     let sliver_type = parse_type(&sliver_type)?;
-    put_slivers(shared, blob_id, body, Upload::One { pair, sliver_type }).await
+    let upload = Upload::One { pair, sliver_type };
+    put_slivers(admitted.shared.clone(), admitted.blob_id, body, upload).await
 }
 
 pub(super) async fn put_sliver_batch(
-    shared: Arc<NodeShared>,
-    blob_id: String,
+    admitted: Admitted,
     body: Bytes,
 ) -> Result<warp::reply::Response, ApiError> {
-    let blob_id = parse_blob_id(&blob_id)?;
-    put_slivers(shared, blob_id, body, Upload::Batch).await
+    put_slivers(
+        admitted.shared.clone(),
+        admitted.blob_id,
+        body,
+        Upload::Batch,
+    )
+    .await
 }
 
 /// Bytes of a BCS vector's length prefix: the count in ULEB128, 7 bits per byte.
