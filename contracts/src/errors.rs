@@ -35,6 +35,10 @@ pub enum TxError {
     /// the per-call limit, or the transaction holds more than one faucet call.
     #[error("faucet refused: {0}")]
     FaucetRefused(&'static str),
+    /// A candidate's name or network address is longer than
+    /// [`crate::fees::MAX_CANDIDATE_TEXT_BYTES`].
+    #[error("{0} is too long")]
+    TextTooLong(&'static str),
     /// A system call sent by a user, or a user call sent by the system.
     #[error("call not allowed for sender {0}")]
     Unauthorized(Address),
@@ -206,6 +210,7 @@ impl TxError {
             TxError::NodeNotFound(_) => 500,
             TxError::NodeAlreadyRegistered => 501,
             TxError::CommissionTooHigh(_) => 502,
+            TxError::TextTooLong(_) => 506,
             TxError::ZeroStake => 503,
             TxError::NotWithdrawable(_) => 504,
             TxError::NotOperator(_) => 505,

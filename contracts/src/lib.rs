@@ -29,6 +29,7 @@ mod context;
 pub mod epoch;
 mod errors;
 mod events;
+pub mod fees;
 mod genesis;
 mod ids;
 pub mod ledger;

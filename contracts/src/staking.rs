@@ -70,6 +70,12 @@ pub(crate) fn register_candidate(
     if candidate.commission_bps > 10_000 {
         return Err(TxError::CommissionTooHigh(candidate.commission_bps));
     }
+    if candidate.name.len() > crate::fees::MAX_CANDIDATE_TEXT_BYTES {
+        return Err(TxError::TextTooLong("the candidate's name"));
+    }
+    if candidate.network_address.len() > crate::fees::MAX_CANDIDATE_TEXT_BYTES {
+        return Err(TxError::TextTooLong("the candidate's network address"));
+    }
     certificate::verify_proof_of_possession(
         state.epoch,
         &ctx.sender(),

@@ -60,6 +60,10 @@ pub struct GenesisArgs {
     /// The API address (`host:port`) of each node, in order; repeat the flag.
     #[arg(long = "node-address")]
     pub node_addresses: Vec<String>,
+    /// Most WAL one faucet call mints; 0 (the default) leaves the faucet
+    /// out, as on any network but a devnet.
+    #[arg(long, default_value_t = 0)]
+    pub faucet_wal: u64,
 }
 
 /// The secrets written next to the genesis (hex).
@@ -99,11 +103,17 @@ pub struct AccountKeys {
 ///
 /// # Errors
 /// Bad parameters or files that cannot be written.
+///
+/// `faucet_wal` is the most WAL one faucet call mints (0: no faucet).
 pub fn write_genesis(
     spec: &GenesisSpec,
+    faucet_wal: u64,
     dir: &std::path::Path,
 ) -> anyhow::Result<(GenesisConfig, GenesisSecrets)> {
-    let (config, secrets) = spec.generate()?;
+    let (mut config, secrets) = spec.generate()?;
+    config.genesis.params.faucet_max_frost = faucet_wal
+        .checked_mul(FROST_PER_WAL)
+        .context("--faucet-wal too large")?;
     std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
     genesis_file::save(&config, &dir.join("genesis.json"))?;
     let keys = KeysFile {
@@ -159,7 +169,7 @@ pub fn genesis(args: &GenesisArgs, json: bool) -> anyhow::Result<()> {
         seed,
         network_addresses: args.node_addresses.clone(),
     };
-    let (config, _) = write_genesis(&spec, &args.dir)?;
+    let (config, _) = write_genesis(&spec, args.faucet_wal, &args.dir)?;
     let genesis_path = args.dir.join("genesis.json");
     let keys_path = args.dir.join("keys.json");
     let digest = hex::encode(config.digest());

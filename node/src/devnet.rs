@@ -187,7 +187,8 @@ fn create_or_load(args: &Args, dir: &Path) -> anyhow::Result<Settings> {
         seed,
         network_addresses,
     };
-    let (_, secrets) = crate::chain::write_genesis(&spec, dir)?;
+    // A devnet has a faucet (`walrus get-wal`): at most 1000 WAL a call.
+    let (_, secrets) = crate::chain::write_genesis(&spec, 1000, dir)?;
     for (index, (bls, operator)) in secrets.nodes.iter().enumerate() {
         let node_dir = dir.join("nodes").join(format!("node-{index}"));
         std::fs::create_dir_all(&node_dir)

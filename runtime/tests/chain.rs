@@ -263,6 +263,27 @@ async fn bad_input_gets_clear_errors() {
             .contains("system calls")
     );
 
+    // A key that never held WAL cannot write to the chain for free
+    // (issue 21, failure 4): refused before ordering.
+    let stranger = ed25519_dalek::SigningKey::from_bytes(&[77; 32]);
+    let unfunded = Transaction {
+        sender: address_of(&stranger.verifying_key()),
+        nonce: 0,
+        calls: vec![Call::TransferWal {
+            to: sender,
+            amount: 1,
+        }],
+    }
+    .sign(&stranger);
+    let reply = post(unfunded.to_bytes()).await.expect("reply");
+    assert_eq!(reply.status(), 400);
+    let body = error_body(reply).await;
+    assert_eq!(
+        body.reason(),
+        Some(ErrorReason::InsufficientFee),
+        "{body:?}"
+    );
+
     for (path, status) in [
         ("/v1/objects/nothex", 400),
         (

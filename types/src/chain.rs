@@ -331,6 +331,8 @@ pub fn rejection_error(rejection: &Rejection) -> (u16, ErrorBody) {
         Rejection::SenderMismatch => (400, ErrorReason::SenderMismatch, None),
         Rejection::WrongNonce { expected, .. } => (400, ErrorReason::WrongNonce, Some(*expected)),
         Rejection::SystemCall => (400, ErrorReason::SystemCall, None),
+        Rejection::TooManyCalls { .. } => (400, ErrorReason::MalformedTransaction, None),
+        Rejection::InsufficientFee { .. } => (400, ErrorReason::InsufficientFee, None),
         Rejection::Unavailable(_) => (503, ErrorReason::Unavailable, None),
     };
     let detail = ErrorDetail {

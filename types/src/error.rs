@@ -37,6 +37,8 @@ pub enum ErrorReason {
     Internal,
     /// The server is shutting down or overloaded; retry later.
     Unavailable,
+    /// The sender cannot pay the transaction's fee.
+    InsufficientFee,
     /// The blob ID in the path is malformed.
     InvalidBlobId,
     /// The object ID in the path is malformed.

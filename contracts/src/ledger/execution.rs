@@ -9,7 +9,9 @@
 use imbl::OrdMap;
 use serde::{Deserialize, Serialize};
 
-use crate::{Address, Call, Event, ObjectId, State, TxContext, TxError, apply, due_system_calls};
+use crate::{
+    Address, Call, Event, ObjectId, State, TxContext, TxError, apply, due_system_calls, fees,
+};
 
 use super::{
     genesis::GenesisConfig,
@@ -349,10 +351,12 @@ impl ChainState {
         let sender = signed.transaction.sender;
         self.nonces.insert(sender, self.next_nonce(&sender) + 1);
         let mut ctx = TxContext::new(sender, digest.0, timestamp_ms);
-        let outcome = outcome(
-            apply(&mut self.state, &mut ctx, &signed.transaction.calls),
-            &ctx,
-        );
+        // Checked before ordering; a fee that cannot be paid fails the
+        // transaction without running it.
+        let fee = self.fee_due(&signed).unwrap_or(u64::MAX);
+        let result = fees::charge(&mut self.state, sender, fee)
+            .and_then(|()| apply(&mut self.state, &mut ctx, &signed.transaction.calls));
+        let outcome = outcome(result, &ctx);
         ExecutedTransaction {
             kind: TxKind::User(signed),
             digest,
@@ -381,7 +385,39 @@ impl ChainState {
                 got: signed.transaction.nonce,
             });
         }
+        self.check_fee(signed)?;
         Ok(digest)
+    }
+
+    /// The fee `signed` pays now ([`fees::due`]).
+    ///
+    /// # Errors
+    /// [`Rejection::Malformed`] if it does not serialize.
+    pub fn fee_due(&self, signed: &SignedTransaction) -> Result<u64, Rejection> {
+        let bytes =
+            bcs::serialized_size(signed).map_err(|e| Rejection::Malformed(e.to_string()))?;
+        let transaction = &signed.transaction;
+        Ok(fees::due(
+            &self.state,
+            &transaction.sender,
+            &transaction.calls,
+            bytes,
+        ))
+    }
+
+    /// Checks that the sender can pay the fee of `signed` now: validators
+    /// refuse at admission what the sender cannot pay, and a block does
+    /// not order it (issue 21, failure 4).
+    ///
+    /// # Errors
+    /// [`Rejection::InsufficientFee`].
+    pub fn check_fee(&self, signed: &SignedTransaction) -> Result<u64, Rejection> {
+        let fee = self.fee_due(signed)?;
+        let balance = self.state.balance(&signed.transaction.sender);
+        if balance < fee {
+            return Err(Rejection::InsufficientFee { fee, balance });
+        }
+        Ok(fee)
     }
 
     /// Orders `transactions` into the next checkpoint at `timestamp_ms`

@@ -111,6 +111,23 @@ pub enum Rejection {
     /// System calls cannot be submitted.
     #[error("system calls cannot be submitted")]
     SystemCall,
+    /// More calls than [`crate::fees::MAX_CALLS`].
+    #[error("{calls} calls in one transaction; at most {limit} are allowed")]
+    TooManyCalls {
+        /// Calls in the transaction.
+        calls: usize,
+        /// The limit.
+        limit: usize,
+    },
+    /// The sender cannot pay the transaction's fee
+    /// ([`crate::fees`]); fund the account (`walrus get-wal` on a devnet).
+    #[error("the fee is {fee} FROST but the sender holds {balance} FROST")]
+    InsufficientFee {
+        /// The fee in FROST.
+        fee: u64,
+        /// The sender's balance in FROST.
+        balance: u64,
+    },
     /// The sequencer is shutting down or overloaded.
     #[error("sequencer unavailable: {0}")]
     Unavailable(&'static str),
@@ -150,6 +167,12 @@ impl SignedTransaction {
         }
         if self.transaction.calls.iter().any(Call::is_system) {
             return Err(Rejection::SystemCall);
+        }
+        if self.transaction.calls.len() > crate::fees::MAX_CALLS {
+            return Err(Rejection::TooManyCalls {
+                calls: self.transaction.calls.len(),
+                limit: crate::fees::MAX_CALLS,
+            });
         }
         let signature = Signature::from_slice(&self.signature)
             .map_err(|_| Rejection::BadSignature("signature is not 64 bytes"))?;

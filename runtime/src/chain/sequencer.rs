@@ -252,6 +252,7 @@ impl Sequencer {
                 return admission.submit(&self.shared, signed, digest, bytes).await;
             }
         };
+        lock(&self.shared.chain).check_fee(&signed)?;
         let (sender, receiver) = oneshot::channel();
         {
             let mut mempool = lock(mempool);

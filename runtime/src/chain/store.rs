@@ -28,6 +28,10 @@ use walrus_contracts::ledger::{
     transaction::TxDigest,
 };
 
+/// Most bytes of stored values in one page of checkpoints or block
+/// headers (one value may exceed it alone): 16 MiB.
+pub const MAX_REPLY_BYTES: usize = 16 << 20;
+
 /// Why the checkpoint log failed.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -196,7 +200,8 @@ impl Store {
     }
 
     /// The BCS values of the first column of `sql`, run with `from` and
-    /// `limit` as its two parameters.
+    /// `limit` as its two parameters, stopping once they hold
+    /// [`MAX_REPLY_BYTES`] (at least one row).
     fn bcs_rows<T: serde::de::DeserializeOwned>(
         &self,
         sql: &str,
@@ -211,7 +216,19 @@ impl Store {
         let rows = query.query_map(params![from, i64::try_from(limit)?], |row| {
             row.get::<_, Vec<u8>>(0)
         })?;
-        rows.map(|data| Ok(bcs::from_bytes(&data?)?)).collect()
+        // Paged by bytes too: a reply stops after the row that reaches
+        // MAX_REPLY_BYTES (issue 21, failure 4); the reader asks again.
+        let mut values = Vec::new();
+        let mut bytes = 0usize;
+        for data in rows {
+            let data = data?;
+            bytes = bytes.saturating_add(data.len());
+            values.push(bcs::from_bytes(&data)?);
+            if bytes >= MAX_REPLY_BYTES {
+                break;
+            }
+        }
+        Ok(values)
     }
 
     /// Up to `limit` sequence numbers, ascending from `from`, of the

@@ -89,7 +89,11 @@ impl Admission {
         digest: TxDigest,
         bytes: &[u8],
     ) -> Result<TxResponse, Rejection> {
-        let chain_nonce = lock(&shared.chain).next_nonce(&signed.transaction.sender);
+        let chain_nonce = {
+            let chain = lock(&shared.chain);
+            chain.check_fee(&signed)?;
+            chain.next_nonce(&signed.transaction.sender)
+        };
         let (sender, receiver) = oneshot::channel();
         self.mempool.wait_for(digest, sender);
         if let Err(rejection) = self.mempool.admit(signed, digest, chain_nonce) {
@@ -118,7 +122,11 @@ impl Admission {
         signed: SignedTransaction,
         digest: TxDigest,
     ) -> Result<(), Rejection> {
-        let chain_nonce = lock(&shared.chain).next_nonce(&signed.transaction.sender);
+        let chain_nonce = {
+            let chain = lock(&shared.chain);
+            chain.check_fee(&signed)?;
+            chain.next_nonce(&signed.transaction.sender)
+        };
         self.mempool.admit(signed, digest, chain_nonce)
     }
 }
