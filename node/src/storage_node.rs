@@ -202,6 +202,7 @@ pub async fn run(args: &RunArgs) -> anyhow::Result<()> {
         max_body_bytes: file.max_body_bytes.unwrap_or(1 << 30),
         registration_wait: Duration::from_secs(10),
         retry: RetryPolicy::default(),
+        scrub: storage::scrub::ScrubConfig::default(),
     };
     let listener = tokio::net::TcpListener::bind(file.listen)
         .await

@@ -88,6 +88,54 @@ async fn a_node_that_missed_its_slivers_recovers_them() {
     // It can now confirm, like every other node.
     let confirmation = cluster.node(missed).confirmation(&blob_id, None).await;
     assert!(confirmation.is_ok(), "{confirmation:?}");
+
+    // Another node's sliver file is cut in half on disk: its scrubber finds
+    // the unreadable slivers, drops them and recovery rebuilds them; health
+    // and metrics say so (issue 21, failure 11; before, it answered 500
+    // for them forever).
+    let damaged = uploaded[0];
+    let file = cluster
+        .dir
+        .join(format!("node-{damaged}.db-slivers"))
+        .join(blob_id.to_string());
+    let length = std::fs::metadata(&file).expect("sliver file").len();
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(&file)
+        .and_then(|f| f.set_len(length / 2))
+        .expect("truncate");
+    let damaged_pairs: Vec<u16> = cluster.nodes[damaged]
+        .shared
+        .view()
+        .shards
+        .iter()
+        .map(|s| cluster.config.pair_for_shard(*s, &blob_id))
+        .collect();
+    cluster
+        .eventually("the damaged node serves every sliver again", async || {
+            let mut whole = true;
+            for pair in &damaged_pairs {
+                let (primary, secondary) = encoded.sliver_pair(*pair);
+                let node = cluster.node(damaged);
+                whole &=
+                    node.sliver(&blob_id, *pair, SliverType::Primary).await.ok() == Some(primary);
+                whole &= node
+                    .sliver(&blob_id, *pair, SliverType::Secondary)
+                    .await
+                    .ok()
+                    == Some(secondary);
+            }
+            whole
+        })
+        .await;
+    let health = cluster.node(damaged).health().await.expect("health");
+    assert!(health.scrub.bad > 0, "{:?}", health.scrub);
+    assert!(health.scrub.checked >= health.scrub.bad);
+    let metrics = cluster.nodes[damaged].shared.metrics.render();
+    assert!(
+        metrics.contains("walrus_node_scrub_slivers_bad_total"),
+        "{metrics}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -103,6 +103,25 @@ pub struct NodeHealth {
     pub stored_blobs: u64,
     /// How far it has followed the chain.
     pub chain: ChainProgress,
+    /// What the scrubber found in the stored slivers.
+    #[serde(default)]
+    pub scrub: ScrubStatus,
+}
+
+/// The scrubber's findings (issue 21, failure 11): stored slivers
+/// re-verified against their metadata; bad ones are dropped and rebuilt by
+/// recovery.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ScrubStatus {
+    /// Passes completed over every stored sliver.
+    pub passes: u64,
+    /// Slivers checked since the node started.
+    pub checked: u64,
+    /// Slivers found unreadable or corrupt since the node started.
+    pub bad: u64,
+    /// Slivers found bad in the last completed pass.
+    pub last_pass_bad: u64,
 }
 
 /// A node's shards.

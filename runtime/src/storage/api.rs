@@ -296,6 +296,7 @@ fn health(shared: &NodeShared) -> warp::reply::Response {
         chain: ChainProgress {
             checkpoints: view.checkpoints,
         },
+        scrub: shared.scrub_status(),
     };
     success(StatusCode::OK, health)
 }

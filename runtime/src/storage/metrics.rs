@@ -23,6 +23,11 @@ pub struct Metrics {
     pub recovery_bytes_downloaded: IntCounter,
     /// Bytes of the slivers rebuilt by recovery.
     pub recovery_bytes_recovered: IntCounter,
+    /// Stored slivers re-verified by the scrubber.
+    pub scrub_slivers_checked: IntCounter,
+    /// Stored slivers the scrubber found unreadable or not matching their
+    /// metadata (dropped, then rebuilt by recovery).
+    pub scrub_slivers_bad: IntCounter,
     /// Internal errors (HTTP 5xx).
     pub errors: IntCounter,
     /// Checkpoints of the chain applied.
@@ -86,6 +91,16 @@ impl Default for Metrics {
                 &registry,
                 "recovery_bytes_recovered_total",
                 "bytes of slivers rebuilt by recovery",
+            ),
+            scrub_slivers_checked: counter(
+                &registry,
+                "scrub_slivers_checked_total",
+                "stored slivers re-verified by the scrubber",
+            ),
+            scrub_slivers_bad: counter(
+                &registry,
+                "scrub_slivers_bad_total",
+                "stored slivers found unreadable or corrupt by the scrubber",
             ),
             errors: counter(&registry, "errors_total", "internal errors"),
             chain_checkpoints: gauge(&registry, "chain_checkpoints", "chain checkpoints applied"),

@@ -13,6 +13,7 @@ pub mod api;
 pub mod metrics;
 pub mod recovery;
 pub mod rules;
+pub mod scrub;
 pub mod store;
 pub mod sync;
 
@@ -78,6 +79,8 @@ pub struct NodeConfig {
     pub registration_wait: Duration,
     /// How requests to peers are retried.
     pub retry: RetryPolicy,
+    /// How the scrubber re-verifies stored slivers.
+    pub scrub: scrub::ScrubConfig,
 }
 
 /// The committee as this node sees it.
@@ -126,6 +129,8 @@ pub struct NodeShared {
     pub(crate) view: RwLock<View>,
     /// Wakes uploads waiting for a registration.
     pub(crate) registered: tokio::sync::Notify,
+    /// What the scrubber found.
+    pub(crate) scrub: RwLock<walrus_types::node::ScrubStatus>,
     /// Upload bodies being read (at most [`MAX_CONCURRENT_UPLOADS`]).
     pub(crate) uploads: Arc<tokio::sync::Semaphore>,
     /// For talking to other nodes.
@@ -163,6 +168,7 @@ impl NodeShared {
             view: RwLock::new(view),
             registered: tokio::sync::Notify::new(),
             uploads: Arc::new(tokio::sync::Semaphore::new(MAX_CONCURRENT_UPLOADS)),
+            scrub: RwLock::default(),
             http,
             metrics: Arc::default(),
         }))
@@ -244,6 +250,7 @@ pub fn start(
 ) -> Result<RunningNode, StartError> {
     let shared = NodeShared::open(config)?;
     let (certified, certified_events) = tokio::sync::mpsc::unbounded_channel();
+    tokio::spawn(scrub::run(shared.clone(), certified.clone()));
     let follower = tokio::spawn(sync::follow_chain(shared.clone(), certified));
     tokio::spawn(recovery::run(shared.clone(), certified_events));
     let (address, server) = api::serve(shared.clone(), listener, shutdown)?;

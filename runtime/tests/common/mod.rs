@@ -20,7 +20,7 @@ use walrus_runtime::{
         api,
         sequencer::{Sequencer, SequencerConfig},
     },
-    storage::{self, NodeConfig, RunningNode},
+    storage::{self, NodeConfig, RunningNode, scrub::ScrubConfig},
 };
 use walrus_types::{
     ChainClient, NodeClient, RetryPolicy,
@@ -75,6 +75,8 @@ pub async fn status_for_declared_length(
 }
 
 pub struct Cluster {
+    /// Where the chain and the nodes keep their files.
+    pub dir: PathBuf,
     pub nodes: Vec<RunningNode>,
     pub client: ChainClient,
     pub secrets: GenesisSecrets,
@@ -144,12 +146,18 @@ impl Cluster {
                 max_body_bytes,
                 registration_wait: Duration::from_millis(300),
                 retry: RetryPolicy::default(),
+                // Passes back to back, so tests see repairs at once.
+                scrub: ScrubConfig {
+                    interval: Duration::from_millis(100),
+                    bytes_per_second: 1 << 30,
+                },
             };
             nodes.push(
                 storage::start(config, listener, std::future::pending()).expect("node starts"),
             );
         }
         Self {
+            dir,
             nodes,
             client: ChainClient::new(chain_url),
             secrets,

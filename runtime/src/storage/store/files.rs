@@ -292,6 +292,26 @@ impl NodeStore {
             .exists(params![blob_id.0.to_vec(), pair, kind(sliver_type)])?)
     }
 
+    /// Drops the index entry of a sliver found unreadable or corrupt, so
+    /// that recovery rebuilds it (its bytes stay in the file as dead
+    /// space until the blob's data is deleted).
+    ///
+    /// # Errors
+    /// SQLite errors.
+    pub fn forget_sliver(
+        &self,
+        blob_id: &BlobId,
+        pair: u16,
+        sliver_type: SliverType,
+    ) -> StoreResult<()> {
+        self.conn
+            .prepare_cached(
+                "DELETE FROM sliver_spans WHERE blob_id = ?1 AND pair = ?2 AND kind = ?3",
+            )?
+            .execute(params![blob_id.0.to_vec(), pair, kind(sliver_type)])?;
+        Ok(())
+    }
+
     /// The pairs of `blob_id` with both slivers stored.
     ///
     /// # Errors

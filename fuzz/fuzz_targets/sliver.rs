@@ -1,0 +1,9 @@
+#![no_main]
+//! Fuzz target `sliver`: see `fuzz/targets.rs`.
+
+#[allow(dead_code)]
+mod targets {
+    include!("../targets.rs");
+}
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| targets::sliver(data));
