@@ -11,6 +11,12 @@ use walrus_client::{
 /// A daemon whose chain is unreachable (a port that was just free), so only
 /// the checks before any chain access can succeed.
 async fn start(role: Role, max_body_bytes: u64) -> String {
+    start_with_budget(role, max_body_bytes, daemon::DEFAULT_STORE_MEMORY_BUDGET).await
+}
+
+/// As [`start`], with a store memory budget of `budget` bytes and no wait
+/// for room in it.
+async fn start_with_budget(role: Role, max_body_bytes: u64, budget: u64) -> String {
     let unused = std::net::TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
         .expect("a free port");
@@ -30,6 +36,8 @@ async fn start(role: Role, max_body_bytes: u64) -> String {
         role,
         max_body_bytes,
         default_epochs: 1,
+        store_memory_budget: budget,
+        store_wait: std::time::Duration::ZERO,
     };
     let (address, _) =
         daemon::serve(client, settings, listener, std::future::pending()).expect("serve");
@@ -133,4 +141,78 @@ async fn an_aggregator_does_not_store_and_a_publisher_does_not_serve_reads() {
     )
     .await;
     assert!(status == 404 || status == 405, "{status}");
+}
+
+/// Stores reserve memory before their body is read: while one store's body
+/// holds the whole budget, another is refused at once with a 503 that says
+/// to retry, without its body being read; once the first is gone, the next
+/// gets past the budget (issue 21, failure 10).
+#[tokio::test]
+async fn stores_beyond_the_memory_budget_wait_and_are_refused() {
+    use tokio::io::AsyncWriteExt;
+    let url = start_with_budget(Role::Publisher, 1 << 20, 1 << 20).await;
+    let host = url.trim_start_matches("http://").to_owned();
+    // Declares 1 MiB (6 MiB of memory, more than the whole budget: it
+    // takes all of it) and sends nothing of its body.
+    let mut holder = tokio::net::TcpStream::connect(&host)
+        .await
+        .expect("connect");
+    holder
+        .write_all(
+            format!(
+                "PUT /v1/blobs?epochs=1 HTTP/1.1\r\nHost: {host}\r\nContent-Length: 1048576\r\n\r\n"
+            )
+            .as_bytes(),
+        )
+        .await
+        .expect("write");
+    holder.write_all(b"x").await.expect("a first byte");
+    let http = reqwest::Client::new();
+    let busy = tokio::time::timeout(std::time::Duration::from_secs(10), async {
+        loop {
+            let response = http
+                .put(format!("{url}/v1/blobs?epochs=1"))
+                .body(vec![1u8; 10])
+                .send()
+                .await
+                .expect("reply");
+            let (status, body) = reply(response).await;
+            // Until the holder's request is admitted, this one may be.
+            if status == 503 && body["error"]["details"][0]["reason"] == "UNAVAILABLE" {
+                return body;
+            }
+        }
+    })
+    .await
+    .expect("a store is refused while the budget is taken");
+    assert!(
+        busy["error"]["message"]
+            .as_str()
+            .expect("message")
+            .contains("memory budget"),
+        "{busy}"
+    );
+    drop(holder);
+    // The budget is free again: the store is admitted (and then fails on
+    // the unreachable chain, not on the budget).
+    tokio::time::timeout(std::time::Duration::from_secs(10), async {
+        loop {
+            let response = http
+                .put(format!("{url}/v1/blobs?epochs=1"))
+                .body(vec![1u8; 10])
+                .send()
+                .await
+                .expect("reply");
+            let (_, body) = reply(response).await;
+            if !body["error"]["message"]
+                .as_str()
+                .unwrap_or_default()
+                .contains("memory budget")
+            {
+                return;
+            }
+        }
+    })
+    .await
+    .expect("the budget is freed when the holder goes away");
 }

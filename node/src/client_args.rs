@@ -227,6 +227,15 @@ pub struct DaemonArgs {
     #[arg(long, default_value_t = 1)]
     #[serde(default = "one")]
     pub default_epochs: u32,
+    /// Memory the stores in progress may take, in bytes (about 6 times
+    /// each body); further stores wait, then get 503.
+    #[arg(long, default_value_t = walrus_client::daemon::DEFAULT_STORE_MEMORY_BUDGET)]
+    #[serde(default = "default_store_budget")]
+    pub store_memory_budget: u64,
+}
+
+fn default_store_budget() -> u64 {
+    walrus_client::daemon::DEFAULT_STORE_MEMORY_BUDGET
 }
 
 /// The document `walrus json` reads: `{"config": PATH?, "command": {NAME: ARGS}}`.

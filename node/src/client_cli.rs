@@ -561,6 +561,8 @@ async fn serve(client: Client, args: &DaemonArgs, role: Role) -> anyhow::Result<
         role,
         max_body_bytes: args.max_body_size,
         default_epochs: args.default_epochs,
+        store_memory_budget: args.store_memory_budget,
+        store_wait: std::time::Duration::from_secs(60),
     };
     let (address, server) =
         walrus_client::daemon::serve(client, config, listener, crate::chain::shutdown_signal())?;
