@@ -3,6 +3,8 @@
 //! and certify blobs the way a client will.
 #![allow(dead_code)] // each test file uses a different part
 
+pub mod nemesis;
+
 use std::{path::PathBuf, time::Duration};
 
 use blst::min_pk::Signature;
@@ -77,6 +79,8 @@ pub async fn status_for_declared_length(
 pub struct Cluster {
     /// Where the chain and the nodes keep their files.
     pub dir: PathBuf,
+    /// The chain API, `http://host:port`.
+    pub chain_url: String,
     pub nodes: Vec<RunningNode>,
     pub client: ChainClient,
     pub secrets: GenesisSecrets,
@@ -98,6 +102,29 @@ impl Cluster {
         n_shards: u16,
         max_body_bytes: u64,
     ) -> Self {
+        Self::start_inner(name, n_nodes, n_shards, max_body_bytes, &[])
+            .await
+            .0
+    }
+
+    /// As [`Cluster::start`], with the nodes `faulty` registered on chain
+    /// behind a [`nemesis::Nemesis`] proxy each (returned in that order).
+    pub async fn start_with_nemesis(
+        name: &str,
+        n_nodes: usize,
+        n_shards: u16,
+        faulty: &[usize],
+    ) -> (Self, Vec<nemesis::Nemesis>) {
+        Self::start_inner(name, n_nodes, n_shards, 4 << 20, faulty).await
+    }
+
+    async fn start_inner(
+        name: &str,
+        n_nodes: usize,
+        n_shards: u16,
+        max_body_bytes: u64,
+        faulty: &[usize],
+    ) -> (Self, Vec<nemesis::Nemesis>) {
         let dir = temp_dir(name);
         let mut listeners = Vec::new();
         for _ in 0..n_nodes {
@@ -133,8 +160,21 @@ impl Cluster {
             api::serve(sequencer, chain_listener, std::future::pending()).expect("serve");
         let chain_url = format!("http://{chain_address}");
         let mut nodes = Vec::new();
+        let mut proxies = Vec::new();
         for (index, ((bls, operator), listener)) in secrets.nodes.iter().zip(listeners).enumerate()
         {
+            // A faulty node listens elsewhere; its proxy takes the address
+            // on chain.
+            let listener = if faulty.contains(&index) {
+                let own = tokio::net::TcpListener::bind("127.0.0.1:0")
+                    .await
+                    .expect("bind");
+                let address = own.local_addr().expect("address");
+                proxies.push((index, nemesis::Nemesis::start(listener, address)));
+                own
+            } else {
+                listener
+            };
             let config = NodeConfig {
                 node_id: Genesis::node_id(index),
                 bls_secret: bls.clone(),
@@ -156,14 +196,20 @@ impl Cluster {
                 storage::start(config, listener, std::future::pending()).expect("node starts"),
             );
         }
-        Self {
+        let cluster = Self {
             dir,
+            chain_url: chain_url.clone(),
             nodes,
             client: ChainClient::new(chain_url),
             secrets,
             config: EncodingConfig::new(n_shards).expect("n"),
             http: reqwest::Client::new(),
-        }
+        };
+        let proxies = faulty
+            .iter()
+            .filter_map(|i| proxies.iter().find(|(j, _)| j == i).map(|(_, p)| p.clone()))
+            .collect();
+        (cluster, proxies)
     }
 
     pub fn url(&self, node: usize, path: &str) -> String {
