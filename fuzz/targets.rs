@@ -27,24 +27,31 @@ struct Fixture {
     chain: ChainState,
 }
 
+/// The fixture's genesis: 4 nodes, 10 shards, one funded account.
+pub fn fixture_genesis() -> GenesisSpec {
+    GenesisSpec {
+        n_nodes: 4,
+        n_shards: 10,
+        epoch_duration_ms: 60_000,
+        n_accounts: 1,
+        account_balance: 1_000_000_000_000,
+        start_ms: 0,
+        seed: [1; 32],
+        network_addresses: Vec::new(),
+    }
+}
+
+/// The fixture's blob: 3000 pseudo-random bytes.
+pub fn fixture_blob() -> Vec<u8> {
+    walrus_codec::pseudo_random_bytes(3000, 1)
+}
+
 fn fixture() -> &'static Fixture {
     static FIXTURE: OnceLock<Fixture> = OnceLock::new();
     FIXTURE.get_or_init(|| {
         let config = EncodingConfig::new(10).expect("10 shards");
-        let blob = walrus_codec::pseudo_random_bytes(3000, 1);
-        let metadata = config.compute_metadata(&blob).expect("metadata");
-        let (genesis, _) = GenesisSpec {
-            n_nodes: 4,
-            n_shards: 10,
-            epoch_duration_ms: 60_000,
-            n_accounts: 1,
-            account_balance: 1_000_000_000_000,
-            start_ms: 0,
-            seed: [1; 32],
-            network_addresses: Vec::new(),
-        }
-        .generate()
-        .expect("genesis");
+        let metadata = config.compute_metadata(&fixture_blob()).expect("metadata");
+        let (genesis, _) = fixture_genesis().generate().expect("genesis");
         let chain = ChainState::genesis(&genesis).expect("state");
         Fixture {
             config,

@@ -168,15 +168,18 @@ async fn stores_beyond_the_memory_budget_wait_and_are_refused() {
         .expect("write");
     holder.write_all(b"x").await.expect("a first byte");
     let http = reqwest::Client::new();
+    let put_small = || async {
+        let response = http
+            .put(format!("{url}/v1/blobs?epochs=1"))
+            .body(vec![1u8; 10])
+            .send()
+            .await
+            .expect("reply");
+        reply(response).await
+    };
     let busy = tokio::time::timeout(std::time::Duration::from_secs(10), async {
         loop {
-            let response = http
-                .put(format!("{url}/v1/blobs?epochs=1"))
-                .body(vec![1u8; 10])
-                .send()
-                .await
-                .expect("reply");
-            let (status, body) = reply(response).await;
+            let (status, body) = put_small().await;
             // Until the holder's request is admitted, this one may be.
             if status == 503 && body["error"]["details"][0]["reason"] == "UNAVAILABLE" {
                 return body;
@@ -197,13 +200,7 @@ async fn stores_beyond_the_memory_budget_wait_and_are_refused() {
     // the unreachable chain, not on the budget).
     tokio::time::timeout(std::time::Duration::from_secs(10), async {
         loop {
-            let response = http
-                .put(format!("{url}/v1/blobs?epochs=1"))
-                .body(vec![1u8; 10])
-                .send()
-                .await
-                .expect("reply");
-            let (_, body) = reply(response).await;
+            let (_, body) = put_small().await;
             if !body["error"]["message"]
                 .as_str()
                 .unwrap_or_default()

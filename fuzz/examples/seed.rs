@@ -9,10 +9,14 @@ use walrus_contracts::{
     certificate::Certificate,
     ledger::{
         execution::ChainState,
-        genesis::GenesisSpec,
         transaction::{Transaction, address_of},
     },
 };
+
+#[allow(dead_code)]
+mod targets {
+    include!("../targets.rs");
+}
 
 fn write(target: &str, name: &str, bytes: &[u8]) {
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -24,7 +28,7 @@ fn write(target: &str, name: &str, bytes: &[u8]) {
 
 fn main() {
     let config = EncodingConfig::new(10).expect("10 shards");
-    let blob = walrus_codec::pseudo_random_bytes(3000, 1);
+    let blob = targets::fixture_blob();
     let encoded = config.encode(&blob).expect("encode");
     let (primary, secondary) = encoded.sliver_pair(0);
     write("sliver", "one", &bcs::to_bytes(&primary).expect("bcs"));
@@ -47,18 +51,7 @@ fn main() {
         &bcs::to_bytes(&symbols).expect("bcs"),
     );
     write("inconsistency_proof", "empty", &[0]);
-    let (genesis, secrets) = GenesisSpec {
-        n_nodes: 4,
-        n_shards: 10,
-        epoch_duration_ms: 60_000,
-        n_accounts: 1,
-        account_balance: 1_000_000_000_000,
-        start_ms: 0,
-        seed: [1; 32],
-        network_addresses: Vec::new(),
-    }
-    .generate()
-    .expect("genesis");
+    let (genesis, secrets) = targets::fixture_genesis().generate().expect("genesis");
     let key = &secrets.accounts[0];
     let tx = Transaction {
         sender: address_of(&key.verifying_key()),

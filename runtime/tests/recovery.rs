@@ -31,13 +31,7 @@ async fn a_node_that_missed_its_slivers_recovers_them() {
     }
     cluster.certify(object, blob_id, uploaded).await;
 
-    let node = &cluster.nodes[missed].shared;
-    let pairs: Vec<u16> = node
-        .view()
-        .shards
-        .iter()
-        .map(|s| cluster.config.pair_for_shard(*s, &blob_id))
-        .collect();
+    let pairs = cluster.pairs_of(missed, &blob_id);
     cluster
         .eventually("the node recovers its slivers", async || {
             let mut complete = true;
@@ -104,13 +98,7 @@ async fn a_node_that_missed_its_slivers_recovers_them() {
         .open(&file)
         .and_then(|f| f.set_len(length / 2))
         .expect("truncate");
-    let damaged_pairs: Vec<u16> = cluster.nodes[damaged]
-        .shared
-        .view()
-        .shards
-        .iter()
-        .map(|s| cluster.config.pair_for_shard(*s, &blob_id))
-        .collect();
+    let damaged_pairs = cluster.pairs_of(damaged, &blob_id);
     cluster
         .eventually("the damaged node serves every sliver again", async || {
             let mut whole = true;

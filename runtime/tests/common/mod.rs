@@ -212,6 +212,17 @@ impl Cluster {
         (cluster, proxies)
     }
 
+    /// The pairs of `blob_id` that node `index` holds now.
+    pub fn pairs_of(&self, index: usize, blob_id: &BlobId) -> Vec<u16> {
+        self.nodes[index]
+            .shared
+            .view()
+            .shards
+            .iter()
+            .map(|s| self.config.pair_for_shard(*s, blob_id))
+            .collect()
+    }
+
     pub fn url(&self, node: usize, path: &str) -> String {
         format!("http://{}{path}", self.nodes[node].address)
     }
