@@ -48,14 +48,14 @@ pub struct Limits {
 }
 
 impl Limits {
-    /// The defaults of API servers whose handlers answer within seconds (a
-    /// long poll waits at most 30 s): 512 connections (the default soft
-    /// open-file limit is 1024, shared with the data files), 10 s for
-    /// headers, 60 s idle.
+    /// The defaults of API servers whose handlers answer within a minute
+    /// (a long poll waits at most 30 s, a transaction submission 60 s):
+    /// 512 connections (the default soft open-file limit is 1024, shared
+    /// with the data files), 10 s for headers, 90 s idle.
     pub const API: Self = Self {
         max_connections: 512,
         header_timeout: Duration::from_secs(10),
-        idle_timeout: Duration::from_secs(60),
+        idle_timeout: Duration::from_secs(90),
     };
 }
 

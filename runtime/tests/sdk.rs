@@ -1,3 +1,5 @@
+//! The client SDK against in-process clusters.
+//!
 //! The Byzantine nemesis (issue 21): two of seven nodes (at most 30 of the
 //! 100 shards, within f = 33) turn faulty in turn, silent, slow, corrupting
 //! or cutting off their replies, during a stream of stores and reads by the
@@ -12,8 +14,71 @@ use std::time::Duration;
 
 use common::{Cluster, nemesis::Fault};
 use walrus_client::{
-    Client, ClientConfig, ConsistencyCheck, StoreOptions, config::CommunicationConfig,
+    Client, ClientConfig, ConsistencyCheck, StoreOptions, StoreResult, config::CommunicationConfig,
 };
+use walrus_types::publisher::ResourceOperation;
+
+/// An SDK client of `cluster`'s chain, signing with its funded account.
+fn sdk(cluster: &Cluster, communication: CommunicationConfig) -> Client {
+    let config = ClientConfig {
+        chain_url: cluster.chain_url.clone(),
+        wallet: None,
+        publisher_url: None,
+        indexer_url: None,
+        genesis: None,
+        communication,
+    };
+    Client::new(config)
+        .expect("client")
+        .with_wallet(cluster.secrets.accounts[0].clone())
+}
+
+/// A store interrupted after its registration (the registration is made
+/// here, as the interrupted store made it) is finished by the next store
+/// of the same blob with that registration: nothing is bought again
+/// (issue 21, failure 7; upstream's `reuseRegistration`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_interrupted_store_is_finished_without_paying_again() {
+    let cluster = Cluster::start("sdk-reuse", 4, 10).await;
+    let data = walrus_codec::pseudo_random_bytes(20_000, 9);
+    let encoded = cluster.config.encode(&data).expect("encodes");
+    let object = cluster
+        .register(*encoded.blob_id(), encoded.metadata().metadata())
+        .await;
+    let client = sdk(&cluster, CommunicationConfig::default());
+    let options = StoreOptions {
+        epochs: 2,
+        deletable: false,
+        force: false,
+    };
+    let outcome = client.store(data.clone(), &options).await.expect("store");
+    let StoreResult::NewlyCreated {
+        blob_object,
+        resource_operation,
+        cost,
+    } = outcome.result
+    else {
+        panic!("not newly created: {:?}", outcome.result)
+    };
+    assert_eq!(
+        blob_object.id, object,
+        "the registered object was certified"
+    );
+    assert!(blob_object.certified_epoch.is_some());
+    assert!(
+        matches!(
+            resource_operation,
+            ResourceOperation::ReuseRegistration { .. }
+        ),
+        "{resource_operation:?}"
+    );
+    assert_eq!(cost, 0);
+    let read = client
+        .read(&outcome.blob_id, ConsistencyCheck::Default)
+        .await
+        .expect("read");
+    assert!(read == data);
+}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn stores_and_reads_hold_while_f_nodes_misbehave() {
@@ -23,13 +88,9 @@ async fn stores_and_reads_hold_while_f_nodes_misbehave() {
         .map(|i| cluster.nodes[*i].shared.view().shards.len())
         .sum();
     assert!(faulty_shards <= 33, "{faulty_shards} shards are faulty");
-    let config = ClientConfig {
-        chain_url: cluster.chain_url.clone(),
-        wallet: None,
-        publisher_url: None,
-        indexer_url: None,
-        genesis: None,
-        communication: CommunicationConfig {
+    let client = sdk(
+        &cluster,
+        CommunicationConfig {
             request_timeout_ms: 5_000,
             request_attempts: 2,
             retry_base_delay_ms: 50,
@@ -38,10 +99,7 @@ async fn stores_and_reads_hold_while_f_nodes_misbehave() {
             hedge_delay_ms: 200,
             ..CommunicationConfig::default()
         },
-    };
-    let client = Client::new(config)
-        .expect("client")
-        .with_wallet(cluster.secrets.accounts[0].clone());
+    );
     let options = StoreOptions {
         epochs: 2,
         deletable: true,
