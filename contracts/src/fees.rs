@@ -9,7 +9,10 @@
 //! slashing votes, invalid-blob certificates), which the protocol asks of
 //! them and which only committee members can send.
 
-use crate::{Address, Call, State, TxError};
+use crate::{
+    Address, Call, State, TxError,
+    ledger::transaction::{Rejection, SignedTransaction},
+};
 
 /// FROST every transaction pays.
 pub const BASE_FEE_FROST: u64 = 1_000_000;
@@ -69,6 +72,16 @@ pub fn due(state: &State, sender: &Address, calls: &[Call], bytes: usize) -> u64
     } else {
         fee(bytes, calls.len())
     }
+}
+
+/// [`due`] for a signed transaction, by its BCS size.
+///
+/// # Errors
+/// [`Rejection::Malformed`] if it does not serialize.
+pub fn due_for(state: &State, signed: &SignedTransaction) -> Result<u64, Rejection> {
+    let bytes = bcs::serialized_size(signed).map_err(|e| Rejection::Malformed(e.to_string()))?;
+    let transaction = &signed.transaction;
+    Ok(due(state, &transaction.sender, &transaction.calls, bytes))
 }
 
 /// Takes `amount` from `sender` into the current epoch's income.

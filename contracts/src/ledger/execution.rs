@@ -353,7 +353,7 @@ impl ChainState {
         let mut ctx = TxContext::new(sender, digest.0, timestamp_ms);
         // Checked before ordering; a fee that cannot be paid fails the
         // transaction without running it.
-        let fee = self.fee_due(&signed).unwrap_or(u64::MAX);
+        let fee = fees::due_for(&self.state, &signed).unwrap_or(u64::MAX);
         let result = fees::charge(&mut self.state, sender, fee)
             .and_then(|()| apply(&mut self.state, &mut ctx, &signed.transaction.calls));
         let outcome = outcome(result, &ctx);
@@ -389,22 +389,6 @@ impl ChainState {
         Ok(digest)
     }
 
-    /// The fee `signed` pays now ([`fees::due`]).
-    ///
-    /// # Errors
-    /// [`Rejection::Malformed`] if it does not serialize.
-    pub fn fee_due(&self, signed: &SignedTransaction) -> Result<u64, Rejection> {
-        let bytes =
-            bcs::serialized_size(signed).map_err(|e| Rejection::Malformed(e.to_string()))?;
-        let transaction = &signed.transaction;
-        Ok(fees::due(
-            &self.state,
-            &transaction.sender,
-            &transaction.calls,
-            bytes,
-        ))
-    }
-
     /// Checks that the sender can pay the fee of `signed` now: validators
     /// refuse at admission what the sender cannot pay, and a block does
     /// not order it (issue 21, failure 4).
@@ -412,7 +396,7 @@ impl ChainState {
     /// # Errors
     /// [`Rejection::InsufficientFee`].
     pub fn check_fee(&self, signed: &SignedTransaction) -> Result<u64, Rejection> {
-        let fee = self.fee_due(signed)?;
+        let fee = fees::due_for(&self.state, signed)?;
         let balance = self.state.balance(&signed.transaction.sender);
         if balance < fee {
             return Err(Rejection::InsufficientFee { fee, balance });
